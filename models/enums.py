@@ -1,0 +1,112 @@
+"""Vocabularies of the dataset contract (DESIGN.md §3-4)."""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+
+__all__ = [
+    "NEEDS",
+    "FosterLevel",
+    "InstitutionKind",
+    "Kind",
+    "NetworkStatus",
+    "Reason",
+    "Relation",
+    "Warning",
+]
+
+
+class Kind(str, Enum):
+    """Placement option kinds, in staircase order (least intrusive first)."""
+
+    NETWORK = "network"
+    FOSTER = "foster"
+    COMBINATION = "combination"
+    INSTITUTION = "institution"
+
+    @property
+    def tier(self) -> int:
+        return _TIERS[self]
+
+
+_TIERS = {Kind.NETWORK: 1, Kind.FOSTER: 2, Kind.COMBINATION: 3, Kind.INSTITUTION: 4}
+
+
+class FosterLevel(IntEnum):
+    """Foster family levels; the value is the highest support level the family handles."""
+
+    ALMEN = 1
+    FORSTAERKET = 2
+    SPECIALISERET = 3
+
+    @classmethod
+    def parse(cls, text: str) -> FosterLevel:
+        return cls[text.upper()]
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class InstitutionKind(str, Enum):
+    DOEGNINSTITUTION = "doegninstitution"
+    OPHOLDSSTED = "opholdssted"
+    SIKRET = "sikret"
+
+
+class Relation(str, Enum):
+    GRANDPARENT = "grandparent"
+    AUNT_UNCLE = "aunt_uncle"
+    ADULT_SIBLING = "adult_sibling"
+    OTHER_RELATIVE = "other_relative"
+    FAMILY_FRIEND = "family_friend"
+    PROFESSIONAL = "professional"
+
+
+class NetworkStatus(str, Enum):
+    UNASSESSED = "unassessed"
+    SUITABLE = "suitable"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+NEEDS: tuple[str, ...] = (
+    "attachment",
+    "trauma",
+    "adhd",
+    "autism",
+    "intellectual_disability",
+    "physical_disability",
+    "mental_health",
+    "substance_use",
+    "offending",
+    "medical_care",
+)
+
+
+class Reason(str, Enum):
+    """Hard-constraint reason codes: why an option is left out ("why not")."""
+
+    NO_CAPACITY = "NO_CAPACITY"
+    AGE_OUT_OF_RANGE = "AGE_OUT_OF_RANGE"
+    LEVEL_TOO_LOW = "LEVEL_TOO_LOW"
+    NEEDS_NOT_COVERED = "NEEDS_NOT_COVERED"
+    NETWORK_REJECTED = "NETWORK_REJECTED"
+    NETWORK_UNWILLING = "NETWORK_UNWILLING"
+    NOT_ACUTE = "NOT_ACUTE"
+    COMBINATION_NOT_SUITABLE = "COMBINATION_NOT_SUITABLE"
+    COMBINATION_TOO_FAR = "COMBINATION_TOO_FAR"
+    SECURE_NEEDS_DECISION = "SECURE_NEEDS_DECISION"
+    SIBLING_GROUP_TOO_LARGE = "SIBLING_GROUP_TOO_LARGE"
+    EXCLUDED = "EXCLUDED"
+    KEEP_AWAY = "KEEP_AWAY"
+    PAUSED = "PAUSED"
+    TOO_FAR = "TOO_FAR"
+
+
+class Warning(str, Enum):  # noqa: A001 - the contract's own word for flagged proposals
+    """Flags on eligible proposals: ranked, but a coordinator must look."""
+
+    NETWORK_UNASSESSED = "NETWORK_UNASSESSED"
+    STALE_VACANCY = "STALE_VACANCY"
+    SCHOOL_CHANGE = "SCHOOL_CHANGE"
