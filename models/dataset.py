@@ -612,11 +612,27 @@ def _check_network(
             elif person.via not in persons_of_child.get(person.child_id, set()):
                 issues.append(ValidationIssue("network.csv", line, "via", person.via,
                                               "a person_id in the same child's network"))
+        if _via_cycle(person, network):
+            issues.append(ValidationIssue("network.csv", line, "via", person.via,
+                                          "a chain of via persons that ends at the child "
+                                          "(this one loops)"))
         first = places_of_person.setdefault(person.person_id, (line, person.places))
         if first[1] != person.places:
             issues.append(ValidationIssue("network.csv", line, "places", str(person.places),
                                           f"the same places as on row {first[0]} ({first[1]}): "
                                           "a person is one household"))
+
+
+def _via_cycle(person: NetworkPerson, network: list[tuple[int, NetworkPerson]]) -> bool:
+    via_of = {p.person_id: p.via for _, p in network if p.child_id == person.child_id}
+    seen = {person.person_id}
+    current = person.via
+    while current is not None:
+        if current in seen:
+            return True
+        seen.add(current)
+        current = via_of.get(current)
+    return False
 
 
 # --------------------------------------------------------------------------- writing

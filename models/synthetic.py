@@ -95,7 +95,7 @@ class _Draw:
     def confirmed(self, ref: date) -> date | None:
         if self.chance(0.05):
             return None
-        return ref - timedelta(days=int(self.rng.integers(0, 240)))
+        return ref - timedelta(days=int(self.rng.integers(0, 150)))
 
 
 def generate_dataset(spec: SyntheticSpec, schools: pd.DataFrame) -> Dataset:

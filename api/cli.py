@@ -1,0 +1,220 @@
+"""The `placement` command line: generate, rank, match and more, over the same core.
+
+Machine-readable output is JSON on stdout (`--format json`); human output is a table.
+Exit 0 on success, 2 on bad input with a message naming file, row and column.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geo.gazetteer import Gazetteer, GeodataError, default_gazetteer
+from matcher.policy import PolicyError, load_policy
+from matcher.rank import Matcher, Ranking, UnknownChild
+from models.dataset import Dataset, load_dataset, write_dataset
+from models.errors import DatasetError
+from models.synthetic import REFERENCE_DATE, SyntheticSpec, generate_dataset
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Placement matching for Danish child welfare: least intrusive, close to everyday life.",
+)
+err = Console(stderr=True)
+# Piped output (CI logs, `| less`) gets a wide table instead of 80 squeezed columns.
+out = Console(width=None if sys.stdout.isatty() else 200)
+
+TIER_NAMES = {
+    1: "1 netværk",
+    2: "2 plejefamilie",
+    3: "3 kombination",
+    4: "4 institution",
+}
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class InputError(Exception):
+    """Bad input that is the user's to fix; printed without a stack trace, exit 2."""
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn every error a user can fix into a clear message and exit code 2."""
+    try:
+        yield
+    except DatasetError as exc:
+        err.print(f"[bold red]error:[/] {len(exc.issues)} problem(s) in the dataset:",
+                  highlight=False)
+        for issue in exc.issues:
+            err.print(f"  - {issue}", highlight=False, markup=False)
+        raise typer.Exit(code=2) from None
+    except (GeodataError, PolicyError, InputError) as exc:
+        fail(str(exc))
+    except UnknownChild as exc:
+        fail(f"no child with child_id {exc.args[0]!r} in the dataset")
+
+
+def _gazetteer(geodata: Path | None) -> Gazetteer:
+    return default_gazetteer(geodata)
+
+
+def _load(data: Path, geodata: Path | None) -> Dataset:
+    return load_dataset(data, _gazetteer(geodata))
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r}: an ISO date YYYY-MM-DD is allowed") from None
+
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (CSV contract).")]
+GeoOpt = Annotated[
+    Path | None,
+    typer.Option("--geodata", help="Geodata directory; default $PLACEMENT_GEODATA_DIR."),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table or json")]
+PolicyOpt = Annotated[str, typer.Option("--policy", help="Policy profile name or TOML path.")]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Date for vacancy staleness (default today).")
+]
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the dataset to.")],
+    children: Annotated[int, typer.Option("--children", min=0)] = 400,
+    families: Annotated[int, typer.Option("--families", min=0)] = 600,
+    institutions: Annotated[int, typer.Option("--institutions", min=0)] = 80,
+    kommune: Annotated[
+        list[str] | None, typer.Option("--kommune", help="Limit to these kommune codes.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Reference date for vacancy confirmations.")
+    ] = None,
+    geodata: GeoOpt = None,
+) -> None:
+    """Write a synthetic Denmark dataset, deterministic by seed."""
+    with user_errors():
+        gaz = _gazetteer(geodata)
+        codes = tuple(kommune or ())
+        unknown = [k for k in codes if not gaz.has_kommune(k)]
+        if unknown:
+            raise InputError(f"--kommune {', '.join(unknown)}: a kommune code from "
+                             "dk_kommuner.csv is allowed (e.g. 860, 727, 167, 707)")
+        schools = gaz.schools.frame
+        schools = schools[schools["kommune_code"].astype(str).map(gaz.has_kommune)]
+        spec = SyntheticSpec(children, families, institutions, seed, codes,
+                             _parse_date(as_of, "--as-of") or REFERENCE_DATE)
+        try:
+            dataset = generate_dataset(spec, schools)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        write_dataset(dataset, out_dir)
+    err.print(
+        f"wrote {len(dataset.children)} children, {len(dataset.network)} network rows, "
+        f"{len(dataset.families)} families, {len(dataset.institutions)} institutions "
+        f"to {out_dir}", highlight=False)
+
+
+def render_ranking(ranking: Ranking, why_not: bool, console: Console = out) -> None:
+    who = ranking.child_id if not ranking.sibling_group else (
+        f"sibling group {ranking.sibling_group} ({', '.join(ranking.children)})")
+    console.print(f"[bold]Proposals for {who}[/] — policy {ranking.policy}, "
+                  f"as of {ranking.as_of}, {ranking.eligible} eligible", highlight=False)
+    table = Table(show_lines=False)
+    for column in ("#", "tier", "option", "what", "score", "school km", "daycare km",
+                   "home km", "free", "warnings", "terms"):
+        table.add_column(column, justify="right" if column.endswith("km") else "left")
+    for p in ranking.proposals:
+        km = p.distance_km
+        table.add_row(
+            str(p.rank), TIER_NAMES[p.tier], p.option_id, p.label, f"{p.score:.2f}",
+            *("-" if km[k] is None else f"{km[k]:.1f}" for k in ("school", "daycare", "home")),
+            str(p.free_places), ", ".join(p.warnings) or "-",
+            ", ".join(f"{k} {v:+.2f}" for k, v in p.terms.items() if v),
+        )
+    console.print(table)
+    if not ranking.proposals:
+        console.print("No eligible option: see the reasons below.")
+    reasons = ", ".join(f"{k} {v}" for k, v in ranking.excluded.items()) or "none"
+    console.print(f"Excluded by reason: {reasons}", highlight=False)
+    if why_not and ranking.excluded_options is not None:
+        why = Table(title="Why not")
+        for column in ("option", "kind", "reasons"):
+            why.add_column(column)
+        for row in ranking.excluded_options:
+            why.add_row(row["option_id"], row["kind"], ", ".join(row["reasons"]))
+        console.print(why)
+
+
+@app.command()
+def rank(
+    data: DataOpt,
+    child: Annotated[str, typer.Option("--child", help="child_id to rank options for.")],
+    top: Annotated[int, typer.Option("--top", min=1, help="How many proposals.")] = 10,
+    why_not: Annotated[
+        bool, typer.Option("--why-not", help="List every excluded option with its reasons.")
+    ] = False,
+    fmt: FormatOpt = Format.table,
+    policy: PolicyOpt = "default",
+    as_of: AsOfOpt = None,
+    geodata: GeoOpt = None,
+) -> None:
+    """Ranked placement proposals for one child, with reasons and why-not."""
+    with user_errors():
+        dataset = _load(data, geodata)
+        matcher = Matcher(dataset, load_policy(policy))
+        ranking = matcher.rank(child, top=top, why_not=why_not,
+                               as_of=_parse_date(as_of, "--as-of"))
+    if fmt is Format.json:
+        emit_json(ranking.as_dict())
+    else:
+        render_ranking(ranking, why_not)
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+
+
+def register(command: Callable[..., Any]) -> None:
+    """Let later modules add commands without a circular import."""
+    app.command()(command)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

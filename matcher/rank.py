@@ -1,0 +1,259 @@
+"""Rank every placement option for one child (or its sibling group), down the staircase.
+
+`Matcher` builds the columnar tables once per dataset and keeps capacity in pools, so a
+service can update free places without rebuilding. `Matcher.rank` filters by the hard
+constraints, orders eligible options by (tier, score, option id) and reports every excluded
+option with its reasons. Options beyond the policy's distance limit are not examined further:
+they are reported with TOO_FAR alone, which is also what lets large tables be pruned with a
+KD-tree without changing a single figure of the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from geo.distance import geodesic_km
+from geo.pruning import SpatialIndex
+from matcher.policy import Policy, load_policy
+from matcher.rules import (
+    REASON_ORDER,
+    evaluate_reasons,
+    evaluate_warnings,
+    make_view,
+    reasons_of,
+    too_far,
+    warnings_of,
+)
+from matcher.scoring import score_terms
+from matcher.tables import (
+    KINDS,
+    FloatArray,
+    IntArray,
+    OptionTable,
+    Unit,
+    build_option_table,
+    build_pools,
+    build_units,
+)
+from models.dataset import Dataset
+from models.enums import Reason
+
+__all__ = ["PRUNE_THRESHOLD", "Evaluation", "Matcher", "Proposal", "Ranking", "UnknownChild"]
+
+PRUNE_THRESHOLD = 20_000  # options; below it a full vectorised pass is cheaper than a KD-tree
+_TOO_FAR_BIT = 1 << REASON_ORDER.index(Reason.TOO_FAR)
+
+
+class UnknownChild(KeyError):
+    """No child with that id in the dataset."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One unit against one option table: everything ranking and batch need."""
+
+    opts: OptionTable
+    reasons: IntArray
+    warnings: IntArray
+    score: FloatArray
+    terms: dict[str, FloatArray]
+    home_km: FloatArray
+
+    @property
+    def eligible(self) -> IntArray:
+        return np.flatnonzero(self.reasons == 0)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    rank: int
+    option_id: str
+    kind: str
+    tier: int
+    score: float
+    terms: dict[str, float]
+    distance_km: dict[str, float | None]
+    free_places: int
+    warnings: list[str]
+    kommune_code: str | None
+    label: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank, "option_id": self.option_id, "kind": self.kind,
+            "tier": self.tier, "score": self.score, "terms": self.terms,
+            "distance_km": self.distance_km, "free_places": self.free_places,
+            "warnings": self.warnings, "kommune_code": self.kommune_code,
+            "label": self.label,
+        }
+
+
+@dataclass(frozen=True)
+class Ranking:
+    child_id: str
+    sibling_group: str | None
+    children: tuple[str, ...]
+    policy: str
+    as_of: date
+    proposals: list[Proposal]
+    eligible: int
+    excluded: dict[str, int]
+    excluded_options: list[dict[str, Any]] | None = field(default=None)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "child_id": self.child_id,
+            "sibling_group": self.sibling_group,
+            "children": list(self.children),
+            "policy": self.policy,
+            "as_of": self.as_of.isoformat(),
+            "eligible": self.eligible,
+            "proposals": [p.as_dict() for p in self.proposals],
+            "excluded": self.excluded,
+        }
+        if self.excluded_options is not None:
+            out["excluded_options"] = self.excluded_options
+        return out
+
+
+class Matcher:
+    """Tables built once per dataset; capacity is kept current through `pools`."""
+
+    def __init__(self, dataset: Dataset, policy: Policy | None = None) -> None:
+        self.dataset = dataset
+        self.policy = policy or load_policy("default")
+        self.pools = build_pools(dataset)
+        self.options = build_option_table(dataset, self.pools)
+        self.units = build_units(dataset, self.pools, self.policy)
+        self.unit_of_child = {cid: u for u in self.units for cid in u.child_ids}
+        self._index = (SpatialIndex(self.options.lat, self.options.lon)
+                       if len(self.options) >= PRUNE_THRESHOLD else None)
+
+    # -- evaluation -------------------------------------------------------------------------
+    def evaluate(self, unit: Unit, opts: OptionTable, as_of: date) -> Evaluation:
+        """Reasons, warnings and score terms of every option in `opts` for `unit`."""
+        view = make_view(unit, opts, self.pools.free, as_of.toordinal())
+        reasons = evaluate_reasons(view, self.policy)
+        far = too_far(view, self.policy)
+        reasons[far] = _TOO_FAR_BIT
+        warnings = evaluate_warnings(view, self.policy)
+        score, terms = score_terms(view, self.policy)
+        return Evaluation(opts, reasons, warnings, score, terms, view.home_km)
+
+    def candidates(self, unit: Unit) -> IntArray | None:
+        """Indices of options within the largest distance limit (None: all of them)."""
+        if self._index is None:
+            return None
+        limit = max(self.policy.limits_km[k] for k in KINDS[1:])
+        return self._index.within(unit.home[0], unit.home[1], limit)
+
+    def evaluate_unit(self, unit: Unit, as_of: date) -> tuple[Evaluation, Evaluation, int]:
+        """The unit against its network and against the (pruned) option table.
+
+        Returns the network evaluation, the option evaluation and the number of options
+        pruned away as TOO_FAR without being examined.
+        """
+        network = self.evaluate(unit, unit.network, as_of)
+        idx = self.candidates(unit)
+        if idx is None:
+            return network, self.evaluate(unit, self.options, as_of), 0
+        return network, self.evaluate(unit, self.options.take(idx), as_of), len(
+            self.options) - len(idx)
+
+    # -- ranking ----------------------------------------------------------------------------
+    def unit_for(self, child_id: str) -> Unit:
+        try:
+            return self.unit_of_child[child_id]
+        except KeyError:
+            raise UnknownChild(child_id) from None
+
+    def rank(
+        self,
+        child_id: str,
+        *,
+        top: int | None = 10,
+        why_not: bool = False,
+        as_of: date | None = None,
+    ) -> Ranking:
+        as_of = as_of or date.today()
+        unit = self.unit_for(child_id)
+        network, others, pruned = self.evaluate_unit(unit, as_of)
+        parts = [(network, i) for i in network.eligible] + [(others, i) for i in others.eligible]
+        parts.sort(key=lambda p: (int(p[0].opts.tier[p[1]]), float(p[0].score[p[1]]),
+                                  int(p[0].opts.order_key[p[1]])))
+        shown = parts if top is None else parts[:top]
+        proposals = [self._proposal(rank, unit, ev, i)
+                     for rank, (ev, i) in enumerate(shown, start=1)]
+        excluded = self._excluded_counts((network, others), pruned)
+        listed = self._excluded_options((network, others), pruned) if why_not else None
+        return Ranking(child_id, unit.sibling_group, unit.child_ids, self.policy.name, as_of,
+                       proposals, len(parts), excluded, listed)
+
+    def _proposal(self, rank: int, unit: Unit, ev: Evaluation, i: int) -> Proposal:
+        point = (float(ev.opts.lat[i]), float(ev.opts.lon[i]))
+
+        def mean_geodesic(points: tuple[tuple[float, float], ...]) -> float | None:
+            if not points:
+                return None
+            return round(sum(geodesic_km(p, point) for p in points) / len(points), 1)
+
+        tier = int(ev.opts.tier[i])
+        return Proposal(
+            rank=rank,
+            option_id=str(ev.opts.option_id[i]),
+            kind=KINDS[tier - 1].value,
+            tier=tier,
+            score=float(ev.score[i]),
+            terms={name: float(values[i]) for name, values in ev.terms.items()},
+            distance_km={
+                "school": mean_geodesic(unit.schools),
+                "daycare": mean_geodesic(unit.daycares),
+                "home": round(geodesic_km(unit.home, point), 1),
+            },
+            free_places=int(self.pools.free[ev.opts.pool[i]]),
+            warnings=warnings_of(int(ev.warnings[i])),
+            kommune_code=str(ev.opts.kommune[i]) or None,
+            label=str(ev.opts.label[i]),
+        )
+
+    @staticmethod
+    def _excluded_counts(evaluations: tuple[Evaluation, ...], pruned: int) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for bit, reason in enumerate(REASON_ORDER):
+            n = sum(int(np.count_nonzero(ev.reasons >> bit & 1)) for ev in evaluations)
+            if reason is Reason.TOO_FAR:
+                n += pruned
+            if n:
+                counts[reason.value] = n
+        return counts
+
+    def _excluded_options(
+        self, evaluations: tuple[Evaluation, ...], pruned: int
+    ) -> list[dict[str, Any]]:
+        rows: list[tuple[int, int, dict[str, Any]]] = []
+        for ev in evaluations:
+            for i in np.flatnonzero(ev.reasons):
+                tier = int(ev.opts.tier[i])
+                rows.append((tier, int(ev.opts.order_key[i]), {
+                    "option_id": str(ev.opts.option_id[i]),
+                    "kind": KINDS[tier - 1].value,
+                    "reasons": reasons_of(int(ev.reasons[i])),
+                }))
+        if pruned:
+            examined = set()
+            for ev in evaluations[1:]:
+                examined |= {(str(o), int(t)) for o, t in zip(ev.opts.option_id, ev.opts.tier,
+                                                              strict=True)}
+            for i in range(len(self.options)):
+                key = (str(self.options.option_id[i]), int(self.options.tier[i]))
+                if key not in examined:
+                    rows.append((key[1], int(self.options.order_key[i]), {
+                        "option_id": key[0], "kind": KINDS[key[1] - 1].value,
+                        "reasons": [Reason.TOO_FAR.value],
+                    }))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        return [r[2] for r in rows]

@@ -1,0 +1,219 @@
+"""Hard constraints and warnings (DESIGN.md §4): one vectorised function each.
+
+Every constraint takes a `View` (one unit against an option table, with distances computed
+once) and the policy, and returns a boolean mask that is True where the option is left out
+for that reason. Warnings are masks of the same form over options that stay eligible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo.distance import haversine_km_radians
+from matcher.policy import Policy
+from matcher.tables import STATUS_CODES, BoolArray, FloatArray, IntArray, OptionTable, Unit
+from models.enums import Kind, NetworkStatus, Reason, Warning
+
+__all__ = [
+    "CONSTRAINTS",
+    "WARNINGS",
+    "View",
+    "evaluate_reasons",
+    "evaluate_warnings",
+    "make_view",
+]
+
+_REJECTED = STATUS_CODES[NetworkStatus.REJECTED]
+_UNASSESSED = STATUS_CODES[NetworkStatus.UNASSESSED]
+_ACUTE_NETWORK = (STATUS_CODES[NetworkStatus.APPROVED], STATUS_CODES[NetworkStatus.SUITABLE])
+_TIER_OF = {k.tier: k for k in Kind}
+
+
+@dataclass(frozen=True)
+class View:
+    """One unit seen against one option table: the distances every rule and term shares."""
+
+    unit: Unit
+    opts: OptionTable
+    free: IntArray
+    home_km: FloatArray
+    school_km: FloatArray | None  # mean over the unit's schools; None without a school
+    school_km_max: FloatArray | None
+    daycare_km: FloatArray | None
+    as_of_day: int
+
+
+def _mean_km(points: tuple[tuple[float, float], ...], opts: OptionTable) -> tuple[
+    FloatArray | None, FloatArray | None
+]:
+    if not points:
+        return None, None
+    km = np.stack([
+        haversine_km_radians(np.radians(lat), np.radians(lon), opts.lat_r, opts.lon_r)
+        for lat, lon in points
+    ])
+    return km.mean(axis=0), km.max(axis=0)
+
+
+def make_view(unit: Unit, opts: OptionTable, pool_free: IntArray, as_of_day: int) -> View:
+    home_km = haversine_km_radians(np.radians(unit.home[0]), np.radians(unit.home[1]),
+                                   opts.lat_r, opts.lon_r)
+    school_mean, school_max = _mean_km(unit.schools, opts)
+    daycare_mean, _ = _mean_km(unit.daycares, opts)
+    return View(unit, opts, pool_free[opts.pool], home_km, school_mean, school_max,
+                daycare_mean, as_of_day)
+
+
+# ----------------------------------------------------------------------- hard constraints
+
+
+def no_capacity(v: View, policy: Policy) -> BoolArray:
+    return v.free < v.unit.size
+
+
+def age_out_of_range(v: View, policy: Policy) -> BoolArray:
+    return (v.unit.min_age < v.opts.min_age) | (v.unit.max_age > v.opts.max_age)
+
+
+def level_too_low(v: View, policy: Policy) -> BoolArray:
+    """Families below the child's support level; level 4 excludes families and network."""
+    support = v.unit.support
+    family = v.opts.at_family & ((support >= 4) | (v.opts.level < support))
+    network = v.opts.is_network & (support >= 4)
+    institution = ~v.opts.at_family & ~v.opts.is_network & (v.opts.level < support)
+    return family | network | institution
+
+
+def needs_not_covered(v: View, policy: Policy) -> BoolArray:
+    uncovered = (np.int32(v.unit.needs_mask) & ~v.opts.target_mask) != 0
+    return uncovered & ~v.opts.is_network
+
+
+def network_rejected(v: View, policy: Policy) -> BoolArray:
+    return v.opts.is_network & (v.opts.status == _REJECTED)
+
+
+def network_unwilling(v: View, policy: Policy) -> BoolArray:
+    return v.opts.is_network & ~v.opts.willing
+
+
+def not_acute(v: View, policy: Policy) -> BoolArray:
+    """An acute unit needs emergency intake; approved or suitable network carers may take it."""
+    if not v.unit.acute:
+        return np.zeros(len(v.opts), dtype=bool)
+    network_ok = v.opts.is_network & np.isin(v.opts.status, _ACUTE_NETWORK)
+    return ~(v.opts.acute | network_ok)
+
+
+def combination_not_suitable(v: View, policy: Policy) -> BoolArray:
+    return (v.opts.tier == Kind.COMBINATION.tier) & (not v.unit.combination_ok)
+
+
+def combination_too_far(v: View, policy: Policy) -> BoolArray:
+    return (v.opts.tier == Kind.COMBINATION.tier) & (v.home_km > policy.max_commute_km)
+
+
+def secure_needs_decision(v: View, policy: Policy) -> BoolArray:
+    return v.opts.secure & (not v.unit.secure_decision)
+
+
+def sibling_group_too_large(v: View, policy: Policy) -> BoolArray:
+    return v.opts.max_siblings < v.unit.size
+
+
+def excluded(v: View, policy: Policy) -> BoolArray:
+    if not v.unit.excluded:
+        return np.zeros(len(v.opts), dtype=bool)
+    return np.isin(v.opts.option_id, list(v.unit.excluded))
+
+
+def keep_away(v: View, policy: Policy) -> BoolArray:
+    """Barnets Lov § 105: nothing closer than min_km to an address the child is kept from."""
+    hit = np.zeros(len(v.opts), dtype=bool)
+    for lat, lon, min_km in v.unit.keep_away:
+        km = haversine_km_radians(np.radians(lat), np.radians(lon), v.opts.lat_r, v.opts.lon_r)
+        hit |= km < min_km
+    return hit
+
+
+def paused(v: View, policy: Policy) -> BoolArray:
+    return v.opts.paused.copy()
+
+
+def too_far(v: View, policy: Policy) -> BoolArray:
+    limit = np.array([0.0] + [policy.limits_km[_TIER_OF[t]] for t in (1, 2, 3, 4)])
+    return v.home_km > limit[v.opts.tier]
+
+
+Rule = Callable[[View, Policy], BoolArray]
+
+CONSTRAINTS: tuple[tuple[Reason, Rule], ...] = (
+    (Reason.NO_CAPACITY, no_capacity),
+    (Reason.AGE_OUT_OF_RANGE, age_out_of_range),
+    (Reason.LEVEL_TOO_LOW, level_too_low),
+    (Reason.NEEDS_NOT_COVERED, needs_not_covered),
+    (Reason.NETWORK_REJECTED, network_rejected),
+    (Reason.NETWORK_UNWILLING, network_unwilling),
+    (Reason.NOT_ACUTE, not_acute),
+    (Reason.COMBINATION_NOT_SUITABLE, combination_not_suitable),
+    (Reason.COMBINATION_TOO_FAR, combination_too_far),
+    (Reason.SECURE_NEEDS_DECISION, secure_needs_decision),
+    (Reason.SIBLING_GROUP_TOO_LARGE, sibling_group_too_large),
+    (Reason.EXCLUDED, excluded),
+    (Reason.KEEP_AWAY, keep_away),
+    (Reason.PAUSED, paused),
+    (Reason.TOO_FAR, too_far),
+)
+REASON_ORDER: tuple[Reason, ...] = tuple(r for r, _ in CONSTRAINTS)
+
+
+def evaluate_reasons(v: View, policy: Policy) -> IntArray:
+    """A bit field per option: bit i set when CONSTRAINTS[i] leaves the option out."""
+    bits = np.zeros(len(v.opts), dtype=np.int64)
+    for i, (_, rule) in enumerate(CONSTRAINTS):
+        bits |= rule(v, policy).astype(np.int64) << i
+    return bits
+
+
+def reasons_of(bits: int) -> list[str]:
+    return [r.value for i, r in enumerate(REASON_ORDER) if bits >> i & 1]
+
+
+# ------------------------------------------------------------------------------ warnings
+
+
+def network_unassessed(v: View, policy: Policy) -> BoolArray:
+    return v.opts.is_network & (v.opts.status == _UNASSESSED)
+
+
+def stale_vacancy(v: View, policy: Policy) -> BoolArray:
+    never = v.opts.confirmed_day < 0
+    old = (v.as_of_day - v.opts.confirmed_day) > policy.stale_days
+    return ~v.opts.is_network & (never | old)
+
+
+def school_change(v: View, policy: Policy) -> BoolArray:
+    if v.school_km_max is None:
+        return np.zeros(len(v.opts), dtype=bool)
+    return v.school_km_max > policy.school_keep_km
+
+
+WARNINGS: tuple[tuple[Warning, Rule], ...] = (
+    (Warning.NETWORK_UNASSESSED, network_unassessed),
+    (Warning.STALE_VACANCY, stale_vacancy),
+    (Warning.SCHOOL_CHANGE, school_change),
+)
+
+
+def evaluate_warnings(v: View, policy: Policy) -> IntArray:
+    bits = np.zeros(len(v.opts), dtype=np.int64)
+    for i, (_, rule) in enumerate(WARNINGS):
+        bits |= rule(v, policy).astype(np.int64) << i
+    return bits
+
+
+def warnings_of(bits: int) -> list[str]:
+    return [w.value for i, (w, _) in enumerate(WARNINGS) if bits >> i & 1]

@@ -1,0 +1,86 @@
+"""Within-tier score terms: one function each, in km-equivalents (lower is better).
+
+A term function returns the raw value per option (km, a count, a path length) or None when
+it does not apply to the unit (no school, no wishes). The policy's weight for the option's
+kind turns it into km-equivalents; every weighted term is rounded to 0.01 and the score is
+their sum, so the terms a caseworker reads add up exactly to the score, and the batch
+optimiser works on the same numbers as whole hundredths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from matcher.policy import Policy
+from matcher.rules import View
+from matcher.tables import KINDS, FloatArray
+
+__all__ = ["TERMS", "score_terms"]
+
+
+def relation(v: View) -> FloatArray | None:
+    """Closeness in the child's network graph (network offers only)."""
+    if not v.opts.is_network.any():
+        return None
+    return np.where(v.opts.is_network, v.opts.closeness, 0.0)
+
+
+def school_km(v: View) -> FloatArray | None:
+    return v.school_km
+
+
+def daycare_km(v: View) -> FloatArray | None:
+    return v.daycare_km
+
+
+def home_km(v: View) -> FloatArray | None:
+    return v.home_km
+
+
+def level_overshoot(v: View) -> FloatArray | None:
+    """How far the option's level exceeds the child's needs: a scarce place kept in use."""
+    over = np.maximum(v.opts.level.astype(np.float64) - v.unit.support, 0.0)
+    return np.where(v.opts.is_network, 0.0, over)
+
+
+def wish(v: View) -> FloatArray | None:
+    """The child asked for this option or person (barnets stemme)."""
+    if not v.unit.wishes:
+        return None
+    return np.isin(v.opts.option_id, list(v.unit.wishes)).astype(np.float64)
+
+
+Term = Callable[[View], FloatArray | None]
+TERMS: tuple[tuple[str, Term], ...] = (
+    ("relation", relation),
+    ("school_km", school_km),
+    ("daycare_km", daycare_km),
+    ("home_km", home_km),
+    ("level_overshoot", level_overshoot),
+    ("wish", wish),
+)
+
+
+def _weights(v: View, policy: Policy, term: str) -> FloatArray:
+    per_tier = np.array([0.0] + [policy.weight(k, term) for k in KINDS])
+    if term == "home_km" and v.school_km is None and v.daycare_km is None:
+        # No school and no daycare: the home is the child's everyday anchor.
+        school = np.array([0.0] + [policy.weight(k, "school_km") for k in KINDS])
+        per_tier = np.maximum(per_tier, school)
+    return per_tier[v.opts.tier]
+
+
+def score_terms(v: View, policy: Policy) -> tuple[FloatArray, dict[str, FloatArray]]:
+    """The score per option and each weighted term (rounded to 0.01) that adds up to it."""
+    terms: dict[str, FloatArray] = {}
+    total = np.zeros(len(v.opts))
+    for name, term in TERMS:
+        raw = term(v)
+        if raw is None:
+            continue
+        weighted = np.round(_weights(v, policy, name) * raw, 2)
+        terms[name] = weighted
+        total += weighted
+    return np.round(total, 2), terms

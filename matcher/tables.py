@@ -1,0 +1,319 @@
+"""Columnar arrays built once from a dataset: the only form the matcher computes on.
+
+`OptionTable` holds one row per placement offer: a foster family is a `foster` offer and,
+when it offers combination placements, also a `combination` offer that shares the family's
+places (one capacity pool). An institution is an `institution` offer and, with
+combination places, a separate `combination` offer with its own pool. Network persons are
+offers too, but only for the children whose network they are in, so each unit gets its own
+small network table (`network_table`). Capacity lives in pools so that an offer's free
+places always reflect every other offer of the same home.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import date
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+
+from models.dataset import Dataset
+from models.domain import Child
+from models.enums import NEEDS, InstitutionKind, Kind, NetworkStatus
+from matcher.policy import Policy
+
+__all__ = [
+    "KINDS",
+    "STATUS_CODES",
+    "OptionTable",
+    "Pools",
+    "Unit",
+    "build_option_table",
+    "build_pools",
+    "build_units",
+    "needs_mask",
+    "network_table",
+]
+
+KINDS: tuple[Kind, ...] = (Kind.NETWORK, Kind.FOSTER, Kind.COMBINATION, Kind.INSTITUTION)
+STATUS_CODES = {s: i for i, s in enumerate(NetworkStatus)}
+_NO_STATUS = -1
+_NEED_BIT = {n: 1 << i for i, n in enumerate(NEEDS)}
+UNLIMITED = 99
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def needs_mask(needs: frozenset[str]) -> int:
+    mask = 0
+    for n in needs:
+        mask |= _NEED_BIT[n]
+    return mask
+
+
+@dataclass
+class Pools:
+    """Capacity shared by offers: places, occupied and reserved per pool (one home)."""
+
+    pool_id: list[str]
+    places: IntArray
+    occupied: IntArray
+    reserved: IntArray
+
+    @property
+    def free(self) -> IntArray:
+        return np.maximum(self.places - self.occupied - self.reserved, 0)
+
+    def index(self) -> dict[str, int]:
+        return {p: i for i, p in enumerate(self.pool_id)}
+
+
+@dataclass(frozen=True)
+class OptionTable:
+    """One row per offer; every column is a numpy array of the same length."""
+
+    option_id: npt.NDArray[np.object_]
+    tier: npt.NDArray[np.int8]  # 1 network, 2 foster, 3 combination, 4 institution
+    lat: FloatArray
+    lon: FloatArray
+    lat_r: FloatArray
+    lon_r: FloatArray
+    pool: IntArray
+    at_family: BoolArray  # foster or combination offer of a foster family
+    is_network: BoolArray
+    level: npt.NDArray[np.int8]  # family level 1-3; institution max_level; network 0
+    min_age: npt.NDArray[np.int8]
+    max_age: npt.NDArray[np.int8]
+    target_mask: npt.NDArray[np.int32]
+    max_siblings: npt.NDArray[np.int16]
+    acute: BoolArray  # takes emergency placements
+    paused: BoolArray
+    secure: BoolArray
+    confirmed_day: npt.NDArray[np.int32]  # date.toordinal() of vacancy_confirmed; -1 if never
+    status: npt.NDArray[np.int8]  # network status code; -1 for families and institutions
+    willing: BoolArray
+    closeness: FloatArray  # weighted relation path length (network); NaN otherwise
+    kommune: npt.NDArray[np.object_]
+    label: npt.NDArray[np.object_]  # foster level / institution kind / relation, for display
+    order_key: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.option_id)
+
+    def take(self, index: IntArray) -> OptionTable:
+        return OptionTable(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @staticmethod
+    def concat(tables: list[OptionTable]) -> OptionTable:
+        return OptionTable(**{
+            f.name: np.concatenate([getattr(t, f.name) for t in tables]) for f in fields(OptionTable)
+        })
+
+
+def _ordinal(day: date | None) -> int:
+    return -1 if day is None else day.toordinal()
+
+
+def build_pools(dataset: Dataset) -> Pools:
+    ids: list[str] = []
+    places: list[int] = []
+    occupied: list[int] = []
+    for f in dataset.families:
+        ids.append(f.family_id)
+        places.append(f.places)
+        occupied.append(f.occupied)
+    for i in dataset.institutions:
+        ids.append(i.institution_id)
+        places.append(i.places)
+        occupied.append(i.occupied)
+        ids.append(f"{i.institution_id}#combination")
+        places.append(i.combination_places)
+        occupied.append(i.combination_occupied)
+    seen: set[str] = set()
+    for p in dataset.network:
+        if p.person_id not in seen:
+            seen.add(p.person_id)
+            ids.append(p.person_id)
+            places.append(p.places)
+            occupied.append(0)
+    n = len(ids)
+    return Pools(ids, np.array(places, dtype=np.int64), np.array(occupied, dtype=np.int64),
+                 np.zeros(n, dtype=np.int64))
+
+
+def _rows_to_table(rows: list[dict[str, object]]) -> OptionTable:
+    dtypes = {
+        "option_id": object, "tier": np.int8, "lat": float, "lon": float, "pool": np.int64,
+        "at_family": bool, "is_network": bool, "level": np.int8, "min_age": np.int8,
+        "max_age": np.int8, "target_mask": np.int32, "max_siblings": np.int16, "acute": bool,
+        "paused": bool, "secure": bool, "confirmed_day": np.int32, "status": np.int8,
+        "willing": bool, "closeness": float, "kommune": object, "label": object,
+    }
+    cols = {k: np.array([r[k] for r in rows], dtype=t) if rows else np.zeros(0, dtype=t)
+            for k, t in dtypes.items()}
+    cols["lat_r"] = np.radians(cols["lat"])
+    cols["lon_r"] = np.radians(cols["lon"])
+    order = sorted(range(len(rows)), key=lambda i: (str(cols["option_id"][i]), cols["tier"][i]))
+    key = np.empty(len(rows), dtype=np.int64)
+    key[order] = np.arange(len(rows))
+    cols["order_key"] = key
+    return OptionTable(**cols)  # type: ignore[arg-type]
+
+
+def build_option_table(dataset: Dataset, pools: Pools) -> OptionTable:
+    """Foster, combination and institution offers of every family and institution."""
+    pool_of = pools.index()
+    rows: list[dict[str, object]] = []
+    for f in dataset.families:
+        base = {
+            "option_id": f.family_id, "lat": f.place.lat, "lon": f.place.lon,
+            "pool": pool_of[f.family_id], "at_family": True, "is_network": False,
+            "level": int(f.level), "min_age": f.min_age, "max_age": f.max_age,
+            "target_mask": needs_mask(f.target_groups), "max_siblings": f.max_siblings,
+            "acute": f.acute, "paused": f.paused, "secure": False,
+            "confirmed_day": _ordinal(f.vacancy_confirmed), "status": _NO_STATUS,
+            "willing": True, "closeness": np.nan, "kommune": f.kommune_code,
+            "label": f.level.label,
+        }
+        rows.append(base | {"tier": 2})
+        if f.combination:
+            rows.append(base | {"tier": 3})
+    for i in dataset.institutions:
+        base = {
+            "option_id": i.institution_id, "lat": i.place.lat, "lon": i.place.lon,
+            "pool": pool_of[i.institution_id], "at_family": False, "is_network": False,
+            "level": i.max_level, "min_age": i.min_age, "max_age": i.max_age,
+            "target_mask": needs_mask(i.target_groups), "max_siblings": UNLIMITED,
+            "acute": i.acute, "paused": False, "secure": i.kind == InstitutionKind.SIKRET,
+            "confirmed_day": _ordinal(i.vacancy_confirmed), "status": _NO_STATUS,
+            "willing": True, "closeness": np.nan, "kommune": i.kommune_code,
+            "label": i.kind.value,
+        }
+        rows.append(base | {"tier": 4})
+        if i.combination_places > 0:
+            rows.append(base | {"tier": 3, "pool": pool_of[f"{i.institution_id}#combination"]})
+    return _rows_to_table(rows)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What is placed as one: a single child or a whole sibling group."""
+
+    unit_id: str
+    child_ids: tuple[str, ...]
+    sibling_group: str | None
+    kommune: str
+    size: int
+    min_age: int
+    max_age: int
+    support: int
+    needs_mask: int
+    acute: bool
+    combination_ok: bool
+    secure_decision: bool
+    home: tuple[float, float]
+    schools: tuple[tuple[float, float], ...]
+    daycares: tuple[tuple[float, float], ...]
+    keep_away: tuple[tuple[float, float, float], ...]
+    excluded: frozenset[str]
+    wishes: frozenset[str]
+    network: OptionTable
+    arrival: int
+
+
+def _unit(
+    unit_id: str, members: list[Child], dataset: Dataset, pools: dict[str, int],
+    policy: Policy, excluded: dict[str, set[str]],
+    keep: dict[str, list[tuple[float, float, float]]], arrival: int,
+) -> Unit:
+    first = members[0]
+    return Unit(
+        unit_id=unit_id,
+        child_ids=tuple(c.child_id for c in members),
+        sibling_group=first.sibling_group,
+        kommune=first.kommune_code,
+        size=len(members),
+        min_age=min(c.age for c in members),
+        max_age=max(c.age for c in members),
+        support=max(c.support_level for c in members),
+        needs_mask=int(np.bitwise_or.reduce([needs_mask(c.needs) for c in members])),
+        acute=any(c.acute for c in members),
+        combination_ok=all(c.combination_ok for c in members),
+        secure_decision=all(c.secure_decision for c in members),
+        home=(first.home.lat, first.home.lon),
+        schools=tuple((c.school.lat, c.school.lon) for c in members if c.school),
+        daycares=tuple((c.daycare.lat, c.daycare.lon) for c in members if c.daycare),
+        keep_away=tuple(k for c in members for k in keep.get(c.child_id, [])),
+        excluded=frozenset(o for c in members for o in excluded.get(c.child_id, set())),
+        wishes=frozenset(w for c in members for w in c.wishes),
+        network=network_table(members, dataset, pools, policy),
+        arrival=arrival,
+    )
+
+
+def network_table(
+    members: list[Child], dataset: Dataset, pools: dict[str, int], policy: Policy
+) -> OptionTable:
+    """The unit's network persons as offers, with closeness from the network graph.
+
+    The graph has the unit (the child or the sibling group) as root, an edge to each person
+    the relation runs to directly, and an edge to each person whose relation runs `via`
+    another; an edge weighs the relation's policy weight. Closeness is the shortest path.
+    """
+    graph = nx.Graph()
+    root = ("unit",)
+    graph.add_node(root)
+    first_row: dict[str, object] = {}
+    for child in members:
+        for person in dataset.network_by_child.get(child.child_id, ()):
+            weight = policy.relation_weights[person.relation]
+            source = root if person.via is None else ("person", person.via)
+            target = ("person", person.person_id)
+            if not graph.has_edge(source, target) or graph[source][target]["weight"] > weight:
+                graph.add_edge(source, target, weight=weight)
+            first_row.setdefault(person.person_id, person)
+    lengths = nx.single_source_dijkstra_path_length(graph, root, weight="weight")
+    rows: list[dict[str, object]] = []
+    for pid in sorted(first_row):
+        p = first_row[pid]
+        rows.append({
+            "option_id": pid, "tier": 1, "lat": p.place.lat, "lon": p.place.lon,  # type: ignore[attr-defined]
+            "pool": pools[pid], "at_family": False, "is_network": True, "level": 0,
+            "min_age": 0, "max_age": 22, "target_mask": 0, "max_siblings": UNLIMITED,
+            "acute": False, "paused": False, "secure": False, "confirmed_day": -1,
+            "status": STATUS_CODES[p.status], "willing": p.willing,  # type: ignore[attr-defined]
+            "closeness": float(lengths.get(("person", pid), np.inf)), "kommune": "",
+            "label": p.relation.value,  # type: ignore[attr-defined]
+        })
+    return _rows_to_table(rows)
+
+
+def build_units(dataset: Dataset, pools: Pools, policy: Policy) -> list[Unit]:
+    """One unit per sibling group (at its first member's position) and per single child."""
+    pool_of = pools.index()
+    excluded: dict[str, set[str]] = {}
+    for e in dataset.exclusions:
+        excluded.setdefault(e.child_id, set()).add(e.option_id)
+    keep: dict[str, list[tuple[float, float, float]]] = {}
+    for k in dataset.keep_away:
+        keep.setdefault(k.child_id, []).append((k.place.lat, k.place.lon, k.min_km))
+    groups = dataset.sibling_groups
+    units: list[Unit] = []
+    done: set[str] = set()
+    ordered = sorted(enumerate(dataset.children),
+                     key=lambda ic: (ic[1].arrival if ic[1].arrival is not None else ic[0], ic[0]))
+    for position, (_, child) in enumerate(ordered):
+        if child.sibling_group:
+            if child.sibling_group in done:
+                continue
+            done.add(child.sibling_group)
+            members = [dataset.child_by_id[c] for c in groups[child.sibling_group]]
+            units.append(_unit(child.sibling_group, members, dataset, pool_of, policy,
+                               excluded, keep, position))
+        else:
+            units.append(_unit(child.child_id, [child], dataset, pool_of, policy, excluded,
+                               keep, position))
+    return units
