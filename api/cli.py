@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -33,7 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Placement matching for Danish child welfare: least intrusive, close to everyday life.",
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 # Piped output (CI logs, `| less`) gets a wide table instead of 80 squeezed columns.
 out = Console(width=None if sys.stdout.isatty() else 200)
 
@@ -45,7 +45,7 @@ TIER_NAMES = {
 }
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
 
@@ -65,8 +65,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except DatasetError as exc:
-        err.print(f"[bold red]error:[/] {len(exc.issues)} problem(s) in the dataset:",
-                  highlight=False)
+        err.print(
+            f"[bold red]error:[/] {len(exc.issues)} problem(s) in the dataset:", highlight=False
+        )
         for issue in exc.issues:
             err.print(f"  - {issue}", highlight=False, markup=False)
         raise typer.Exit(code=2) from None
@@ -126,12 +127,20 @@ def generate(
         codes = tuple(kommune or ())
         unknown = [k for k in codes if not gaz.has_kommune(k)]
         if unknown:
-            raise InputError(f"--kommune {', '.join(unknown)}: a kommune code from "
-                             "dk_kommuner.csv is allowed (e.g. 860, 727, 167, 707)")
+            raise InputError(
+                f"--kommune {', '.join(unknown)}: a kommune code from "
+                "dk_kommuner.csv is allowed (e.g. 860, 727, 167, 707)"
+            )
         schools = gaz.schools.frame
         schools = schools[schools["kommune_code"].astype(str).map(gaz.has_kommune)]
-        spec = SyntheticSpec(children, families, institutions, seed, codes,
-                             _parse_date(as_of, "--as-of") or REFERENCE_DATE)
+        spec = SyntheticSpec(
+            children,
+            families,
+            institutions,
+            seed,
+            codes,
+            _parse_date(as_of, "--as-of") or REFERENCE_DATE,
+        )
         try:
             dataset = generate_dataset(spec, schools)
         except ValueError as exc:
@@ -140,24 +149,48 @@ def generate(
     err.print(
         f"wrote {len(dataset.children)} children, {len(dataset.network)} network rows, "
         f"{len(dataset.families)} families, {len(dataset.institutions)} institutions "
-        f"to {out_dir}", highlight=False)
+        f"to {out_dir}",
+        highlight=False,
+    )
 
 
 def render_ranking(ranking: Ranking, why_not: bool, console: Console = out) -> None:
-    who = ranking.child_id if not ranking.sibling_group else (
-        f"sibling group {ranking.sibling_group} ({', '.join(ranking.children)})")
-    console.print(f"[bold]Proposals for {who}[/] — policy {ranking.policy}, "
-                  f"as of {ranking.as_of}, {ranking.eligible} eligible", highlight=False)
+    who = (
+        ranking.child_id
+        if not ranking.sibling_group
+        else (f"sibling group {ranking.sibling_group} ({', '.join(ranking.children)})")
+    )
+    console.print(
+        f"[bold]Proposals for {who}[/] — policy {ranking.policy}, "
+        f"as of {ranking.as_of}, {ranking.eligible} eligible",
+        highlight=False,
+    )
     table = Table(show_lines=False)
-    for column in ("#", "tier", "option", "what", "score", "school km", "daycare km",
-                   "home km", "free", "warnings", "terms"):
+    for column in (
+        "#",
+        "tier",
+        "option",
+        "what",
+        "score",
+        "school km",
+        "daycare km",
+        "home km",
+        "free",
+        "warnings",
+        "terms",
+    ):
         table.add_column(column, justify="right" if column.endswith("km") else "left")
     for p in ranking.proposals:
         km = p.distance_km
         table.add_row(
-            str(p.rank), TIER_NAMES[p.tier], p.option_id, p.label, f"{p.score:.2f}",
+            str(p.rank),
+            TIER_NAMES[p.tier],
+            p.option_id,
+            p.label,
+            f"{p.score:.2f}",
             *("-" if km[k] is None else f"{km[k]:.1f}" for k in ("school", "daycare", "home")),
-            str(p.free_places), ", ".join(p.warnings) or "-",
+            str(p.free_places),
+            ", ".join(p.warnings) or "-",
             ", ".join(f"{k} {v:+.2f}" for k, v in p.terms.items() if v),
         )
     console.print(table)
@@ -191,8 +224,7 @@ def rank(
     with user_errors():
         dataset = _load(data, geodata)
         matcher = Matcher(dataset, load_policy(policy))
-        ranking = matcher.rank(child, top=top, why_not=why_not,
-                               as_of=_parse_date(as_of, "--as-of"))
+        ranking = matcher.rank(child, top=top, why_not=why_not, as_of=_parse_date(as_of, "--as-of"))
     if fmt is Format.json:
         emit_json(ranking.as_dict())
     else:

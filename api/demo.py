@@ -22,8 +22,10 @@ def demo_children(dataset: Dataset) -> list[tuple[str, Child]]:
         ("acute child", lambda c: c.acute and not c.sibling_group),
         ("support level 4", lambda c: c.support_level == 4 and not c.sibling_group),
         ("sibling group", lambda c: c.sibling_group is not None),
-        ("child with approved network", lambda c: any(
-            p.status.value == "approved" for p in network_of.get(c.child_id, ()))),
+        (
+            "child with approved network",
+            lambda c: any(p.status.value == "approved" for p in network_of.get(c.child_id, ())),
+        ),
         ("child with no school (under 6)", lambda c: c.school is None and c.age < 6),
         ("child open to a combination placement", lambda c: c.combination_ok),
     ]
@@ -47,8 +49,10 @@ def main() -> None:
     for title, child in demo_children(dataset):
         out.rule(f"{title}: {child.child_id}")
         render_ranking(matcher.rank(child.child_id, top=args.top, as_of=as_of), why_not=False)
-    err.print(f"Try: .venv/bin/placement rank --data {args.data} --child "
-              f"{dataset.children[0].child_id} --why-not --as-of {as_of}")
+    err.print(
+        f"Try: .venv/bin/placement rank --data {args.data} --child "
+        f"{dataset.children[0].child_id} --why-not --as-of {as_of}"
+    )
 
 
 if __name__ == "__main__":

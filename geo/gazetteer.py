@@ -21,7 +21,7 @@ from geopy.point import Point
 
 from geo.distance import haversine_km
 
-__all__ = ["GEODATA_ENV", "GeodataError", "Gazetteer", "OfflineGeocoder", "default_gazetteer"]
+__all__ = ["GEODATA_ENV", "Gazetteer", "GeodataError", "OfflineGeocoder", "default_gazetteer"]
 
 GEODATA_ENV = "PLACEMENT_GEODATA_DIR"
 
@@ -59,8 +59,10 @@ class Gazetteer:
             (schools if schools is not None else _empty_schools()).reset_index(drop=True),
             "institution_number",
         )
-        self.kommuner = kommuner if kommuner is not None else pd.DataFrame(
-            columns=["kommune_code", "name", "region", "lat", "lon"]
+        self.kommuner = (
+            kommuner
+            if kommuner is not None
+            else pd.DataFrame(columns=["kommune_code", "name", "region", "lat", "lon"])
         )
         self._kommune_codes = set(self.kommuner["kommune_code"].astype(str))
 
@@ -72,26 +74,31 @@ class Gazetteer:
         for name in ("dk_postcodes", "dk_schools", "dk_kommuner"):
             path = directory / f"{name}.csv"
             if not path.exists():
-                raise GeodataError(f"{path} is missing; {GEODATA_ENV} must name a directory "
-                                   "with dk_postcodes.csv, dk_schools.csv and dk_kommuner.csv")
+                raise GeodataError(
+                    f"{path} is missing; {GEODATA_ENV} must name a directory "
+                    "with dk_postcodes.csv, dk_schools.csv and dk_kommuner.csv"
+                )
             read[name] = pd.read_csv(path, dtype=str, keep_default_na=False)
             for column in ("lat", "lon"):
                 read[name][column] = read[name][column].astype(float)
-        return cls(read["dk_postcodes"], read["dk_schools"], read["dk_kommuner"],
-                   source=str(directory))
+        return cls(
+            read["dk_postcodes"], read["dk_schools"], read["dk_kommuner"], source=str(directory)
+        )
 
     @classmethod
     def from_pgeocode(cls) -> Gazetteer:  # pragma: no cover - needs the network once
         import pgeocode  # optional extra 'placement[online]'
 
         data = pgeocode.Nominatim("dk")._data
-        postcodes = pd.DataFrame({
-            "postcode": data["postal_code"].astype(str).str.zfill(4),
-            "place": data["place_name"],
-            "kommune_code": "",
-            "lat": data["latitude"].astype(float),
-            "lon": data["longitude"].astype(float),
-        }).dropna(subset=["lat", "lon"])
+        postcodes = pd.DataFrame(
+            {
+                "postcode": data["postal_code"].astype(str).str.zfill(4),
+                "place": data["place_name"],
+                "kommune_code": "",
+                "lat": data["latitude"].astype(float),
+                "lon": data["longitude"].astype(float),
+            }
+        ).dropna(subset=["lat", "lon"])
         return cls(postcodes, source="pgeocode GeoNames DK")
 
     # -- PlaceResolver ----------------------------------------------------------------------
@@ -119,8 +126,13 @@ class Gazetteer:
 
 
 def _empty_schools() -> pd.DataFrame:
-    return pd.DataFrame({"institution_number": pd.Series(dtype=str),
-                         "lat": pd.Series(dtype=float), "lon": pd.Series(dtype=float)})
+    return pd.DataFrame(
+        {
+            "institution_number": pd.Series(dtype=str),
+            "lat": pd.Series(dtype=float),
+            "lon": pd.Series(dtype=float),
+        }
+    )
 
 
 def default_gazetteer(directory: str | Path | None = None) -> Gazetteer:
@@ -162,9 +174,7 @@ class OfflineGeocoder(Geocoder):
         row = self.gazetteer.postcodes.frame.iloc[self.gazetteer.postcodes.keys[text]]
         return Location(f"{text} {row.get('place', '')}".strip(), Point(*point), dict(row))
 
-    def reverse(
-        self, query: Any, *, exactly_one: bool = True, **_: Any
-    ) -> Location | None:
+    def reverse(self, query: Any, *, exactly_one: bool = True, **_: Any) -> Location | None:
         point = Point(query)
         postcode, _km = self.gazetteer.nearest_postcode(point.latitude, point.longitude)
         return self.geocode(postcode)

@@ -45,8 +45,11 @@ class Policy:
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(
-            out.get(key), dict) else value
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -73,8 +76,10 @@ def load_policy(name_or_path: str = "default") -> Policy:
         for kind, terms in weights.items():
             unknown = set(terms) - set(TERMS)
             if unknown:
-                raise PolicyError(f"{path}: weights.{kind.value} has unknown terms "
-                                  f"{sorted(unknown)}; allowed: {', '.join(TERMS)}")
+                raise PolicyError(
+                    f"{path}: weights.{kind.value} has unknown terms "
+                    f"{sorted(unknown)}; allowed: {', '.join(TERMS)}"
+                )
         return Policy(
             name=str(data["name"]),
             description=str(data.get("description", "")),

@@ -84,10 +84,16 @@ class Proposal:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "rank": self.rank, "option_id": self.option_id, "kind": self.kind,
-            "tier": self.tier, "score": self.score, "terms": self.terms,
-            "distance_km": self.distance_km, "free_places": self.free_places,
-            "warnings": self.warnings, "kommune_code": self.kommune_code,
+            "rank": self.rank,
+            "option_id": self.option_id,
+            "kind": self.kind,
+            "tier": self.tier,
+            "score": self.score,
+            "terms": self.terms,
+            "distance_km": self.distance_km,
+            "free_places": self.free_places,
+            "warnings": self.warnings,
+            "kommune_code": self.kommune_code,
             "label": self.label,
         }
 
@@ -130,13 +136,19 @@ class Matcher:
         self.options = build_option_table(dataset, self.pools)
         self.units = build_units(dataset, self.pools, self.policy)
         self.unit_of_child = {cid: u for u in self.units for cid in u.child_ids}
-        self._index = (SpatialIndex(self.options.lat, self.options.lon)
-                       if len(self.options) >= PRUNE_THRESHOLD else None)
+        self._index = (
+            SpatialIndex(self.options.lat, self.options.lon)
+            if len(self.options) >= PRUNE_THRESHOLD
+            else None
+        )
 
     # -- evaluation -------------------------------------------------------------------------
-    def evaluate(self, unit: Unit, opts: OptionTable, as_of: date) -> Evaluation:
+    def evaluate(
+        self, unit: Unit, opts: OptionTable, as_of: date, free: IntArray | None = None
+    ) -> Evaluation:
         """Reasons, warnings and score terms of every option in `opts` for `unit`."""
-        view = make_view(unit, opts, self.pools.free, as_of.toordinal())
+        free = self.pools.free if free is None else free
+        view = make_view(unit, opts, free, as_of.toordinal())
         reasons = evaluate_reasons(view, self.policy)
         far = too_far(view, self.policy)
         reasons[far] = _TOO_FAR_BIT
@@ -157,12 +169,16 @@ class Matcher:
         Returns the network evaluation, the option evaluation and the number of options
         pruned away as TOO_FAR without being examined.
         """
-        network = self.evaluate(unit, unit.network, as_of)
+        free = self.pools.free
+        network = self.evaluate(unit, unit.network, as_of, free)
         idx = self.candidates(unit)
         if idx is None:
-            return network, self.evaluate(unit, self.options, as_of), 0
-        return network, self.evaluate(unit, self.options.take(idx), as_of), len(
-            self.options) - len(idx)
+            return network, self.evaluate(unit, self.options, as_of, free), 0
+        return (
+            network,
+            self.evaluate(unit, self.options.take(idx), as_of, free),
+            len(self.options) - len(idx),
+        )
 
     # -- ranking ----------------------------------------------------------------------------
     def unit_for(self, child_id: str) -> Unit:
@@ -182,18 +198,39 @@ class Matcher:
         as_of = as_of or date.today()
         unit = self.unit_for(child_id)
         network, others, pruned = self.evaluate_unit(unit, as_of)
-        parts = [(network, i) for i in network.eligible] + [(others, i) for i in others.eligible]
-        parts.sort(key=lambda p: (int(p[0].opts.tier[p[1]]), float(p[0].score[p[1]]),
-                                  int(p[0].opts.order_key[p[1]])))
-        shown = parts if top is None else parts[:top]
-        proposals = [self._proposal(rank, unit, ev, i)
-                     for rank, (ev, i) in enumerate(shown, start=1)]
+        order = self._order((network, others))
+        shown = order if top is None else order[:top]
+        free = self.pools.free
+        proposals = [
+            self._proposal(rank, unit, ev, i, free) for rank, (ev, i) in enumerate(shown, start=1)
+        ]
         excluded = self._excluded_counts((network, others), pruned)
         listed = self._excluded_options((network, others), pruned) if why_not else None
-        return Ranking(child_id, unit.sibling_group, unit.child_ids, self.policy.name, as_of,
-                       proposals, len(parts), excluded, listed)
+        return Ranking(
+            child_id,
+            unit.sibling_group,
+            unit.child_ids,
+            self.policy.name,
+            as_of,
+            proposals,
+            len(order),
+            excluded,
+            listed,
+        )
 
-    def _proposal(self, rank: int, unit: Unit, ev: Evaluation, i: int) -> Proposal:
+    @staticmethod
+    def _order(evaluations: tuple[Evaluation, ...]) -> list[tuple[Evaluation, int]]:
+        """Eligible options of all evaluations in (tier, score, option id) order."""
+        picks = [(ev, ev.eligible) for ev in evaluations]
+        which = np.concatenate([np.full(len(idx), k) for k, (_, idx) in enumerate(picks)])
+        index = np.concatenate([idx for _, idx in picks])
+        tier = np.concatenate([ev.opts.tier[idx] for ev, idx in picks])
+        score = np.concatenate([ev.score[idx] for ev, idx in picks])
+        key = np.concatenate([ev.opts.order_key[idx] for ev, idx in picks])
+        order = np.lexsort((key, score, tier))
+        return [(picks[int(which[j])][0], int(index[j])) for j in order]
+
+    def _proposal(self, rank: int, unit: Unit, ev: Evaluation, i: int, free: IntArray) -> Proposal:
         point = (float(ev.opts.lat[i]), float(ev.opts.lon[i]))
 
         def mean_geodesic(points: tuple[tuple[float, float], ...]) -> float | None:
@@ -214,7 +251,7 @@ class Matcher:
                 "daycare": mean_geodesic(unit.daycares),
                 "home": round(geodesic_km(unit.home, point), 1),
             },
-            free_places=int(self.pools.free[ev.opts.pool[i]]),
+            free_places=int(free[ev.opts.pool[i]]),
             warnings=warnings_of(int(ev.warnings[i])),
             kommune_code=str(ev.opts.kommune[i]) or None,
             label=str(ev.opts.label[i]),
@@ -238,22 +275,36 @@ class Matcher:
         for ev in evaluations:
             for i in np.flatnonzero(ev.reasons):
                 tier = int(ev.opts.tier[i])
-                rows.append((tier, int(ev.opts.order_key[i]), {
-                    "option_id": str(ev.opts.option_id[i]),
-                    "kind": KINDS[tier - 1].value,
-                    "reasons": reasons_of(int(ev.reasons[i])),
-                }))
+                rows.append(
+                    (
+                        tier,
+                        int(ev.opts.order_key[i]),
+                        {
+                            "option_id": str(ev.opts.option_id[i]),
+                            "kind": KINDS[tier - 1].value,
+                            "reasons": reasons_of(int(ev.reasons[i])),
+                        },
+                    )
+                )
         if pruned:
             examined = set()
             for ev in evaluations[1:]:
-                examined |= {(str(o), int(t)) for o, t in zip(ev.opts.option_id, ev.opts.tier,
-                                                              strict=True)}
+                examined |= {
+                    (str(o), int(t)) for o, t in zip(ev.opts.option_id, ev.opts.tier, strict=True)
+                }
             for i in range(len(self.options)):
                 key = (str(self.options.option_id[i]), int(self.options.tier[i]))
                 if key not in examined:
-                    rows.append((key[1], int(self.options.order_key[i]), {
-                        "option_id": key[0], "kind": KINDS[key[1] - 1].value,
-                        "reasons": [Reason.TOO_FAR.value],
-                    }))
+                    rows.append(
+                        (
+                            key[1],
+                            int(self.options.order_key[i]),
+                            {
+                                "option_id": key[0],
+                                "kind": KINDS[key[1] - 1].value,
+                                "reasons": [Reason.TOO_FAR.value],
+                            },
+                        )
+                    )
         rows.sort(key=lambda r: (r[0], r[1]))
         return [r[2] for r in rows]

@@ -46,25 +46,29 @@ class View:
     as_of_day: int
 
 
-def _mean_km(points: tuple[tuple[float, float], ...], opts: OptionTable) -> tuple[
-    FloatArray | None, FloatArray | None
-]:
+def _mean_km(
+    points: tuple[tuple[float, float], ...], opts: OptionTable
+) -> tuple[FloatArray | None, FloatArray | None]:
     if not points:
         return None, None
-    km = np.stack([
-        haversine_km_radians(np.radians(lat), np.radians(lon), opts.lat_r, opts.lon_r)
-        for lat, lon in points
-    ])
+    km = np.stack(
+        [
+            haversine_km_radians(np.radians(lat), np.radians(lon), opts.lat_r, opts.lon_r)
+            for lat, lon in points
+        ]
+    )
     return km.mean(axis=0), km.max(axis=0)
 
 
 def make_view(unit: Unit, opts: OptionTable, pool_free: IntArray, as_of_day: int) -> View:
-    home_km = haversine_km_radians(np.radians(unit.home[0]), np.radians(unit.home[1]),
-                                   opts.lat_r, opts.lon_r)
+    home_km = haversine_km_radians(
+        np.radians(unit.home[0]), np.radians(unit.home[1]), opts.lat_r, opts.lon_r
+    )
     school_mean, school_max = _mean_km(unit.schools, opts)
     daycare_mean, _ = _mean_km(unit.daycares, opts)
-    return View(unit, opts, pool_free[opts.pool], home_km, school_mean, school_max,
-                daycare_mean, as_of_day)
+    return View(
+        unit, opts, pool_free[opts.pool], home_km, school_mean, school_max, daycare_mean, as_of_day
+    )
 
 
 # ----------------------------------------------------------------------- hard constraints

@@ -18,10 +18,10 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from matcher.policy import Policy
 from models.dataset import Dataset
 from models.domain import Child
 from models.enums import NEEDS, InstitutionKind, Kind, NetworkStatus
-from matcher.policy import Policy
 
 __all__ = [
     "KINDS",
@@ -108,9 +108,12 @@ class OptionTable:
 
     @staticmethod
     def concat(tables: list[OptionTable]) -> OptionTable:
-        return OptionTable(**{
-            f.name: np.concatenate([getattr(t, f.name) for t in tables]) for f in fields(OptionTable)
-        })
+        return OptionTable(
+            **{
+                f.name: np.concatenate([getattr(t, f.name) for t in tables])
+                for f in fields(OptionTable)
+            }
+        )
 
 
 def _ordinal(day: date | None) -> int:
@@ -140,20 +143,42 @@ def build_pools(dataset: Dataset) -> Pools:
             places.append(p.places)
             occupied.append(0)
     n = len(ids)
-    return Pools(ids, np.array(places, dtype=np.int64), np.array(occupied, dtype=np.int64),
-                 np.zeros(n, dtype=np.int64))
+    return Pools(
+        ids,
+        np.array(places, dtype=np.int64),
+        np.array(occupied, dtype=np.int64),
+        np.zeros(n, dtype=np.int64),
+    )
 
 
 def _rows_to_table(rows: list[dict[str, object]]) -> OptionTable:
     dtypes = {
-        "option_id": object, "tier": np.int8, "lat": float, "lon": float, "pool": np.int64,
-        "at_family": bool, "is_network": bool, "level": np.int8, "min_age": np.int8,
-        "max_age": np.int8, "target_mask": np.int32, "max_siblings": np.int16, "acute": bool,
-        "paused": bool, "secure": bool, "confirmed_day": np.int32, "status": np.int8,
-        "willing": bool, "closeness": float, "kommune": object, "label": object,
+        "option_id": object,
+        "tier": np.int8,
+        "lat": float,
+        "lon": float,
+        "pool": np.int64,
+        "at_family": bool,
+        "is_network": bool,
+        "level": np.int8,
+        "min_age": np.int8,
+        "max_age": np.int8,
+        "target_mask": np.int32,
+        "max_siblings": np.int16,
+        "acute": bool,
+        "paused": bool,
+        "secure": bool,
+        "confirmed_day": np.int32,
+        "status": np.int8,
+        "willing": bool,
+        "closeness": float,
+        "kommune": object,
+        "label": object,
     }
-    cols = {k: np.array([r[k] for r in rows], dtype=t) if rows else np.zeros(0, dtype=t)
-            for k, t in dtypes.items()}
+    cols = {
+        k: np.array([r[k] for r in rows], dtype=t) if rows else np.zeros(0, dtype=t)
+        for k, t in dtypes.items()
+    }
     cols["lat_r"] = np.radians(cols["lat"])
     cols["lon_r"] = np.radians(cols["lon"])
     order = sorted(range(len(rows)), key=lambda i: (str(cols["option_id"][i]), cols["tier"][i]))
@@ -169,13 +194,25 @@ def build_option_table(dataset: Dataset, pools: Pools) -> OptionTable:
     rows: list[dict[str, object]] = []
     for f in dataset.families:
         base = {
-            "option_id": f.family_id, "lat": f.place.lat, "lon": f.place.lon,
-            "pool": pool_of[f.family_id], "at_family": True, "is_network": False,
-            "level": int(f.level), "min_age": f.min_age, "max_age": f.max_age,
-            "target_mask": needs_mask(f.target_groups), "max_siblings": f.max_siblings,
-            "acute": f.acute, "paused": f.paused, "secure": False,
-            "confirmed_day": _ordinal(f.vacancy_confirmed), "status": _NO_STATUS,
-            "willing": True, "closeness": np.nan, "kommune": f.kommune_code,
+            "option_id": f.family_id,
+            "lat": f.place.lat,
+            "lon": f.place.lon,
+            "pool": pool_of[f.family_id],
+            "at_family": True,
+            "is_network": False,
+            "level": int(f.level),
+            "min_age": f.min_age,
+            "max_age": f.max_age,
+            "target_mask": needs_mask(f.target_groups),
+            "max_siblings": f.max_siblings,
+            "acute": f.acute,
+            "paused": f.paused,
+            "secure": False,
+            "confirmed_day": _ordinal(f.vacancy_confirmed),
+            "status": _NO_STATUS,
+            "willing": True,
+            "closeness": np.nan,
+            "kommune": f.kommune_code,
             "label": f.level.label,
         }
         rows.append(base | {"tier": 2})
@@ -183,13 +220,25 @@ def build_option_table(dataset: Dataset, pools: Pools) -> OptionTable:
             rows.append(base | {"tier": 3})
     for i in dataset.institutions:
         base = {
-            "option_id": i.institution_id, "lat": i.place.lat, "lon": i.place.lon,
-            "pool": pool_of[i.institution_id], "at_family": False, "is_network": False,
-            "level": i.max_level, "min_age": i.min_age, "max_age": i.max_age,
-            "target_mask": needs_mask(i.target_groups), "max_siblings": UNLIMITED,
-            "acute": i.acute, "paused": False, "secure": i.kind == InstitutionKind.SIKRET,
-            "confirmed_day": _ordinal(i.vacancy_confirmed), "status": _NO_STATUS,
-            "willing": True, "closeness": np.nan, "kommune": i.kommune_code,
+            "option_id": i.institution_id,
+            "lat": i.place.lat,
+            "lon": i.place.lon,
+            "pool": pool_of[i.institution_id],
+            "at_family": False,
+            "is_network": False,
+            "level": i.max_level,
+            "min_age": i.min_age,
+            "max_age": i.max_age,
+            "target_mask": needs_mask(i.target_groups),
+            "max_siblings": UNLIMITED,
+            "acute": i.acute,
+            "paused": False,
+            "secure": i.kind == InstitutionKind.SIKRET,
+            "confirmed_day": _ordinal(i.vacancy_confirmed),
+            "status": _NO_STATUS,
+            "willing": True,
+            "closeness": np.nan,
+            "kommune": i.kommune_code,
             "label": i.kind.value,
         }
         rows.append(base | {"tier": 4})
@@ -225,9 +274,14 @@ class Unit:
 
 
 def _unit(
-    unit_id: str, members: list[Child], dataset: Dataset, pools: dict[str, int],
-    policy: Policy, excluded: dict[str, set[str]],
-    keep: dict[str, list[tuple[float, float, float]]], arrival: int,
+    unit_id: str,
+    members: list[Child],
+    dataset: Dataset,
+    pools: dict[str, int],
+    policy: Policy,
+    excluded: dict[str, set[str]],
+    keep: dict[str, list[tuple[float, float, float]]],
+    arrival: int,
 ) -> Unit:
     first = members[0]
     return Unit(
@@ -279,15 +333,31 @@ def network_table(
     rows: list[dict[str, object]] = []
     for pid in sorted(first_row):
         p = first_row[pid]
-        rows.append({
-            "option_id": pid, "tier": 1, "lat": p.place.lat, "lon": p.place.lon,  # type: ignore[attr-defined]
-            "pool": pools[pid], "at_family": False, "is_network": True, "level": 0,
-            "min_age": 0, "max_age": 22, "target_mask": 0, "max_siblings": UNLIMITED,
-            "acute": False, "paused": False, "secure": False, "confirmed_day": -1,
-            "status": STATUS_CODES[p.status], "willing": p.willing,  # type: ignore[attr-defined]
-            "closeness": float(lengths.get(("person", pid), np.inf)), "kommune": "",
-            "label": p.relation.value,  # type: ignore[attr-defined]
-        })
+        rows.append(
+            {
+                "option_id": pid,
+                "tier": 1,
+                "lat": p.place.lat,
+                "lon": p.place.lon,  # type: ignore[attr-defined]
+                "pool": pools[pid],
+                "at_family": False,
+                "is_network": True,
+                "level": 0,
+                "min_age": 0,
+                "max_age": 22,
+                "target_mask": 0,
+                "max_siblings": UNLIMITED,
+                "acute": False,
+                "paused": False,
+                "secure": False,
+                "confirmed_day": -1,
+                "status": STATUS_CODES[p.status],
+                "willing": p.willing,  # type: ignore[attr-defined]
+                "closeness": float(lengths.get(("person", pid), np.inf)),
+                "kommune": "",
+                "label": p.relation.value,  # type: ignore[attr-defined]
+            }
+        )
     return _rows_to_table(rows)
 
 
@@ -303,17 +373,23 @@ def build_units(dataset: Dataset, pools: Pools, policy: Policy) -> list[Unit]:
     groups = dataset.sibling_groups
     units: list[Unit] = []
     done: set[str] = set()
-    ordered = sorted(enumerate(dataset.children),
-                     key=lambda ic: (ic[1].arrival if ic[1].arrival is not None else ic[0], ic[0]))
+    ordered = sorted(
+        enumerate(dataset.children),
+        key=lambda ic: (ic[1].arrival if ic[1].arrival is not None else ic[0], ic[0]),
+    )
     for position, (_, child) in enumerate(ordered):
         if child.sibling_group:
             if child.sibling_group in done:
                 continue
             done.add(child.sibling_group)
             members = [dataset.child_by_id[c] for c in groups[child.sibling_group]]
-            units.append(_unit(child.sibling_group, members, dataset, pool_of, policy,
-                               excluded, keep, position))
+            units.append(
+                _unit(
+                    child.sibling_group, members, dataset, pool_of, policy, excluded, keep, position
+                )
+            )
         else:
-            units.append(_unit(child.child_id, [child], dataset, pool_of, policy, excluded,
-                               keep, position))
+            units.append(
+                _unit(child.child_id, [child], dataset, pool_of, policy, excluded, keep, position)
+            )
     return units

@@ -186,8 +186,9 @@ class _Row:
 
     def choice(self, column: str, enum: type[E], required: bool = True) -> E | None:
         value = self.raw(column)
-        allowed = ", ".join(str(m.value) if not isinstance(m.value, int) else m.name.lower()
-                            for m in enum)
+        allowed = ", ".join(
+            str(m.value) if not isinstance(m.value, int) else m.name.lower() for m in enum
+        )
         if not value:
             if required:
                 self._issue(column, None, f"one of {allowed} is required")
@@ -242,8 +243,10 @@ class _Row:
             else:
                 resolved = lookup(code)
                 if resolved is None:
-                    what = "postcode in dk_postcodes.csv" if code_kind == "postcode" else (
-                        "institution number in dk_schools.csv"
+                    what = (
+                        "postcode in dk_postcodes.csv"
+                        if code_kind == "postcode"
+                        else ("institution number in dk_schools.csv")
                     )
                     self._issue(code_col, code, f"a known {what}")
         postcode = code if code_kind == "postcode" and code else None
@@ -268,8 +271,11 @@ class _Row:
         if resolved is not None:
             return Place(resolved[0], resolved[1], postcode, school_id)
         if not code and required:
-            self._issue(f"{lat_col},{lon_col} or {code_col}", None,
-                        f"a location is required: {lat_col} and {lon_col}, or {code_col}")
+            self._issue(
+                f"{lat_col},{lon_col} or {code_col}",
+                None,
+                f"a location is required: {lat_col} and {lon_col}, or {code_col}",
+            )
         return None
 
 
@@ -335,8 +341,13 @@ def _check_columns(
     for group in schema.place_groups:
         if not present.intersection(group):
             issues.append(
-                ValidationIssue(file, 1, " or ".join(group), None,
-                                "a location column is required (lat,lon or the code column)")
+                ValidationIssue(
+                    file,
+                    1,
+                    " or ".join(group),
+                    None,
+                    "a location column is required (lat,lon or the code column)",
+                )
             )
             ok = False
     return ok
@@ -438,8 +449,11 @@ def _parse_institution(r: _Row, places: PlaceResolver) -> Institution | None:
     combination_places = r.integer("combination_places", 0, 500, default=0)
     combination_occupied = r.integer("combination_occupied", 0, 500, default=0)
     if r.ok and combination_occupied > combination_places:
-        r._issue("combination_occupied", str(combination_occupied),
-                 f"at most combination_places ({combination_places})")
+        r._issue(
+            "combination_occupied",
+            str(combination_occupied),
+            f"at most combination_places ({combination_places})",
+        )
     institution = Institution(
         institution_id=institution_id,
         kommune_code=kommune,
@@ -483,6 +497,13 @@ def _parse_keep_away(r: _Row, places: PlaceResolver) -> KeepAway | None:
     return keep if r.ok else None
 
 
+_ID_COLUMNS = {
+    "children": "child_id",
+    "network": "person_id",
+    "families": "family_id",
+    "institutions": "institution_id",
+}
+
 _PARSERS: dict[str, Callable[[_Row, PlaceResolver], Any]] = {
     "children": _parse_child,
     "network": _parse_person,
@@ -494,9 +515,17 @@ _PARSERS: dict[str, Callable[[_Row, PlaceResolver], Any]] = {
 
 
 def _parse_file(
-    directory: Path, key: str, places: PlaceResolver, issues: list[ValidationIssue]
+    directory: Path,
+    key: str,
+    places: PlaceResolver,
+    issues: list[ValidationIssue],
+    declared: dict[str, set[str]],
 ) -> list[tuple[int, Any]]:
-    """Parsed records of one file with their CSV line numbers (header is line 1)."""
+    """Parsed records of one file with their CSV line numbers (header is line 1).
+
+    `declared` collects the ids each file names even on rows with other problems, so that
+    one bad cell does not also make every reference to that row look unknown.
+    """
     file = FILES[key]
     path = directory / file
     if not path.exists():
@@ -510,6 +539,9 @@ def _parse_file(
         header = [c.strip() for c in next(csv.reader(handle), [])]
     if not _check_columns(file, rows, header, issues):
         return []
+    id_column = _ID_COLUMNS.get(key)
+    if id_column:
+        declared[key] = {str(v.get(id_column) or "").strip() for v in rows} - {""}
     parsed: list[tuple[int, Any]] = []
     for index, values in enumerate(rows):
         row = _Row(file, index + 2, values, issues)
@@ -525,8 +557,11 @@ def _duplicates(
     seen: dict[str, int] = {}
     for line, key in rows:
         if key in seen:
-            issues.append(ValidationIssue(file, line, column, key,
-                                          f"a unique id (already used on row {seen[key]})"))
+            issues.append(
+                ValidationIssue(
+                    file, line, column, key, f"a unique id (already used on row {seen[key]})"
+                )
+            )
         else:
             seen[key] = line
 
@@ -536,9 +571,11 @@ def load_dataset(directory: str | Path, places: PlaceResolver) -> Dataset:
     directory = Path(directory)
     issues: list[ValidationIssue] = []
     if not directory.is_dir():
-        raise DatasetError([ValidationIssue(str(directory), None, None, None,
-                                            "an existing dataset directory")])
-    parsed = {key: _parse_file(directory, key, places, issues) for key in FILES}
+        raise DatasetError(
+            [ValidationIssue(str(directory), None, None, None, "an existing dataset directory")]
+        )
+    declared: dict[str, set[str]] = {}
+    parsed = {key: _parse_file(directory, key, places, issues, declared) for key in FILES}
     children = parsed["children"]
     network = parsed["network"]
     families = parsed["families"]
@@ -546,42 +583,87 @@ def load_dataset(directory: str | Path, places: PlaceResolver) -> Dataset:
 
     _duplicates("children.csv", "child_id", [(ln, c.child_id) for ln, c in children], issues)
     _duplicates("families.csv", "family_id", [(ln, f.family_id) for ln, f in families], issues)
-    _duplicates("institutions.csv", "institution_id",
-                [(ln, i.institution_id) for ln, i in institutions], issues)
-    _duplicates("network.csv", "person_id,child_id",
-                [(ln, f"{p.person_id},{p.child_id}") for ln, p in network], issues)
+    _duplicates(
+        "institutions.csv",
+        "institution_id",
+        [(ln, i.institution_id) for ln, i in institutions],
+        issues,
+    )
+    _duplicates(
+        "network.csv",
+        "person_id,child_id",
+        [(ln, f"{p.person_id},{p.child_id}") for ln, p in network],
+        issues,
+    )
 
-    child_ids = {c.child_id for _, c in children}
-    family_ids = {f.family_id for _, f in families}
-    institution_ids = {i.institution_id for _, i in institutions}
-    person_ids = {p.person_id for _, p in network}
+    child_ids = declared.get("children", set())
+    family_ids = declared.get("families", set())
+    institution_ids = declared.get("institutions", set())
+    person_ids = declared.get("network", set())
     for line, inst in institutions:
         if inst.institution_id in family_ids:
-            issues.append(ValidationIssue("institutions.csv", line, "institution_id",
-                                          inst.institution_id,
-                                          "an id not already used by a foster family"))
+            issues.append(
+                ValidationIssue(
+                    "institutions.csv",
+                    line,
+                    "institution_id",
+                    inst.institution_id,
+                    "an id not already used by a foster family",
+                )
+            )
     for line, person in network:
         if person.person_id in family_ids | institution_ids:
-            issues.append(ValidationIssue("network.csv", line, "person_id", person.person_id,
-                                          "an id not already used by a family or institution"))
+            issues.append(
+                ValidationIssue(
+                    "network.csv",
+                    line,
+                    "person_id",
+                    person.person_id,
+                    "an id not already used by a family or institution",
+                )
+            )
     option_ids = family_ids | institution_ids | person_ids
     _check_network(network, child_ids, issues)
     for line, child in children:
         unknown = [w for w in child.wishes if w not in option_ids]
         if unknown:
-            issues.append(ValidationIssue("children.csv", line, "wishes", ";".join(unknown),
-                                          "ids of families, institutions or network persons"))
+            issues.append(
+                ValidationIssue(
+                    "children.csv",
+                    line,
+                    "wishes",
+                    ";".join(unknown),
+                    "ids of families, institutions or network persons",
+                )
+            )
     for line, excl in parsed["exclusions"]:
         if excl.child_id not in child_ids:
-            issues.append(ValidationIssue("exclusions.csv", line, "child_id", excl.child_id,
-                                          "a child_id from children.csv"))
+            issues.append(
+                ValidationIssue(
+                    "exclusions.csv",
+                    line,
+                    "child_id",
+                    excl.child_id,
+                    "a child_id from children.csv",
+                )
+            )
         if excl.option_id not in option_ids:
-            issues.append(ValidationIssue("exclusions.csv", line, "option_id", excl.option_id,
-                                          "an id of a family, institution or network person"))
+            issues.append(
+                ValidationIssue(
+                    "exclusions.csv",
+                    line,
+                    "option_id",
+                    excl.option_id,
+                    "an id of a family, institution or network person",
+                )
+            )
     for line, keep in parsed["keep_away"]:
         if keep.child_id not in child_ids:
-            issues.append(ValidationIssue("keep_away.csv", line, "child_id", keep.child_id,
-                                          "a child_id from children.csv"))
+            issues.append(
+                ValidationIssue(
+                    "keep_away.csv", line, "child_id", keep.child_id, "a child_id from children.csv"
+                )
+            )
     if issues:
         raise DatasetError(issues)
     return Dataset(
@@ -599,32 +681,62 @@ def _check_network(
 ) -> None:
     persons_of_child: dict[str, set[str]] = {}
     places_of_person: dict[str, tuple[int, int]] = {}
+    via_of_child: dict[str, dict[str, str | None]] = {}
     for _, person in network:
         persons_of_child.setdefault(person.child_id, set()).add(person.person_id)
+        via_of_child.setdefault(person.child_id, {})[person.person_id] = person.via
     for line, person in network:
         if person.child_id not in child_ids:
-            issues.append(ValidationIssue("network.csv", line, "child_id", person.child_id,
-                                          "a child_id from children.csv"))
+            issues.append(
+                ValidationIssue(
+                    "network.csv", line, "child_id", person.child_id, "a child_id from children.csv"
+                )
+            )
         if person.via is not None:
             if person.via == person.person_id:
-                issues.append(ValidationIssue("network.csv", line, "via", person.via,
-                                              "another person in the child's network"))
+                issues.append(
+                    ValidationIssue(
+                        "network.csv",
+                        line,
+                        "via",
+                        person.via,
+                        "another person in the child's network",
+                    )
+                )
             elif person.via not in persons_of_child.get(person.child_id, set()):
-                issues.append(ValidationIssue("network.csv", line, "via", person.via,
-                                              "a person_id in the same child's network"))
-        if _via_cycle(person, network):
-            issues.append(ValidationIssue("network.csv", line, "via", person.via,
-                                          "a chain of via persons that ends at the child "
-                                          "(this one loops)"))
+                issues.append(
+                    ValidationIssue(
+                        "network.csv",
+                        line,
+                        "via",
+                        person.via,
+                        "a person_id in the same child's network",
+                    )
+                )
+        if _via_cycle(person, via_of_child[person.child_id]):
+            issues.append(
+                ValidationIssue(
+                    "network.csv",
+                    line,
+                    "via",
+                    person.via,
+                    "a chain of via persons that ends at the child (this one loops)",
+                )
+            )
         first = places_of_person.setdefault(person.person_id, (line, person.places))
         if first[1] != person.places:
-            issues.append(ValidationIssue("network.csv", line, "places", str(person.places),
-                                          f"the same places as on row {first[0]} ({first[1]}): "
-                                          "a person is one household"))
+            issues.append(
+                ValidationIssue(
+                    "network.csv",
+                    line,
+                    "places",
+                    str(person.places),
+                    f"the same places as on row {first[0]} ({first[1]}): a person is one household",
+                )
+            )
 
 
-def _via_cycle(person: NetworkPerson, network: list[tuple[int, NetworkPerson]]) -> bool:
-    via_of = {p.person_id: p.via for _, p in network if p.child_id == person.child_id}
+def _via_cycle(person: NetworkPerson, via_of: dict[str, str | None]) -> bool:
     seen = {person.person_id}
     current = person.via
     while current is not None:
@@ -659,22 +771,31 @@ def _fmt(value: object) -> str:
 def _place_columns(place: Place | None, lat: str, lon: str, code: str) -> dict[str, str]:
     if place is None:
         return {lat: "", lon: "", code: ""}
-    return {lat: _fmt(place.lat), lon: _fmt(place.lon),
-            code: place.postcode or place.school_id or ""}
+    return {
+        lat: _fmt(place.lat),
+        lon: _fmt(place.lon),
+        code: place.postcode or place.school_id or "",
+    }
 
 
 def _child_row(c: Child) -> dict[str, str]:
     row = {
-        "child_id": c.child_id, "kommune_code": c.kommune_code, "age": _fmt(c.age),
-        "support_level": _fmt(c.support_level), "needs": _fmt(c.needs),
+        "child_id": c.child_id,
+        "kommune_code": c.kommune_code,
+        "age": _fmt(c.age),
+        "support_level": _fmt(c.support_level),
+        "needs": _fmt(c.needs),
     }
     row |= _place_columns(c.home, "home_lat", "home_lon", "home_postcode")
     row |= _place_columns(c.school, "school_lat", "school_lon", "school_id")
     row |= _place_columns(c.daycare, "daycare_lat", "daycare_lon", "daycare_postcode")
     row |= {
-        "sibling_group": _fmt(c.sibling_group), "acute": _fmt(c.acute),
-        "combination_ok": _fmt(c.combination_ok), "secure_decision": _fmt(c.secure_decision),
-        "wishes": _fmt(c.wishes), "arrival": _fmt(c.arrival),
+        "sibling_group": _fmt(c.sibling_group),
+        "acute": _fmt(c.acute),
+        "combination_ok": _fmt(c.combination_ok),
+        "secure_decision": _fmt(c.secure_decision),
+        "wishes": _fmt(c.wishes),
+        "arrival": _fmt(c.arrival),
     }
     return row
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 __all__ = [
     "NEEDS",
@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """Placement option kinds, in staircase order (least intrusive first)."""
 
     NETWORK = "network"
@@ -48,13 +48,13 @@ class FosterLevel(IntEnum):
         return self.name.lower()
 
 
-class InstitutionKind(str, Enum):
+class InstitutionKind(StrEnum):
     DOEGNINSTITUTION = "doegninstitution"
     OPHOLDSSTED = "opholdssted"
     SIKRET = "sikret"
 
 
-class Relation(str, Enum):
+class Relation(StrEnum):
     GRANDPARENT = "grandparent"
     AUNT_UNCLE = "aunt_uncle"
     ADULT_SIBLING = "adult_sibling"
@@ -63,7 +63,7 @@ class Relation(str, Enum):
     PROFESSIONAL = "professional"
 
 
-class NetworkStatus(str, Enum):
+class NetworkStatus(StrEnum):
     UNASSESSED = "unassessed"
     SUITABLE = "suitable"
     APPROVED = "approved"
@@ -84,7 +84,7 @@ NEEDS: tuple[str, ...] = (
 )
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Hard-constraint reason codes: why an option is left out ("why not")."""
 
     NO_CAPACITY = "NO_CAPACITY"
@@ -104,7 +104,7 @@ class Reason(str, Enum):
     TOO_FAR = "TOO_FAR"
 
 
-class Warning(str, Enum):  # noqa: A001 - the contract's own word for flagged proposals
+class Warning(StrEnum):
     """Flags on eligible proposals: ranked, but a coordinator must look."""
 
     NETWORK_UNASSESSED = "NETWORK_UNASSESSED"

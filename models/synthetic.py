@@ -35,15 +35,22 @@ _HOLDING = np.array([2221, 1288, 314, 63], dtype=float)
 _HOLDING /= _HOLDING.sum()
 # Current placements: 63 % foster family, 17 % døgninstitution, 14 % opholdssted; the
 # institution kinds are drawn in the 17 : 14 proportion, with a few secure units on top.
-_INSTITUTION_KINDS = (InstitutionKind.DOEGNINSTITUTION, InstitutionKind.OPHOLDSSTED,
-                      InstitutionKind.SIKRET)
+_INSTITUTION_KINDS = (
+    InstitutionKind.DOEGNINSTITUTION,
+    InstitutionKind.OPHOLDSSTED,
+    InstitutionKind.SIKRET,
+)
 _INSTITUTION_P = np.array([17.0, 14.0, 1.0]) / 32.0
 _LEVELS = (FosterLevel.ALMEN, FosterLevel.FORSTAERKET, FosterLevel.SPECIALISERET)
 _LEVEL_P = (0.6, 0.3, 0.1)
 _RELATIONS = tuple(Relation)
 _RELATION_P = (0.3, 0.25, 0.1, 0.15, 0.15, 0.05)
-_STATUSES = (NetworkStatus.UNASSESSED, NetworkStatus.SUITABLE, NetworkStatus.APPROVED,
-             NetworkStatus.REJECTED)
+_STATUSES = (
+    NetworkStatus.UNASSESSED,
+    NetworkStatus.SUITABLE,
+    NetworkStatus.APPROVED,
+    NetworkStatus.REJECTED,
+)
 _STATUS_P = (0.35, 0.2, 0.2, 0.25)
 # Placed children are mostly teenagers; weights for ages 0..17.
 _AGE_W = np.array([3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 7, 8, 9, 9, 8, 6], dtype=float)
@@ -78,13 +85,16 @@ class _Draw:
         dlat = self.rng.normal(0.0, km / 111.0)
         dlon = self.rng.normal(0.0, km / (111.0 * np.cos(np.radians(lat))))
         lat_min, lat_max, lon_min, lon_max = DENMARK_BBOX
-        return (round(float(np.clip(lat + dlat, lat_min + 0.01, lat_max - 0.01)), 6),
-                round(float(np.clip(lon + dlon, lon_min + 0.01, lon_max - 0.01)), 6))
+        return (
+            round(float(np.clip(lat + dlat, lat_min + 0.01, lat_max - 0.01)), 6),
+            round(float(np.clip(lon + dlon, lon_min + 0.01, lon_max - 0.01)), 6),
+        )
 
     def needs(self, low: int, high: int, pool: tuple[str, ...] = NEEDS) -> frozenset[str]:
         k = int(self.rng.integers(low, high + 1))
-        return frozenset(str(n) for n in self.rng.choice(pool, size=min(k, len(pool)),
-                                                          replace=False))
+        return frozenset(
+            str(n) for n in self.rng.choice(pool, size=min(k, len(pool)), replace=False)
+        )
 
     def pick(self, items: tuple, p: tuple[float, ...] | np.ndarray) -> object:
         return items[int(self.rng.choice(len(items), p=p))]
@@ -111,8 +121,14 @@ def generate_dataset(spec: SyntheticSpec, schools: pd.DataFrame) -> Dataset:
     families = _families(draw, spec)
     institutions = _institutions(draw, spec)
     exclusions += _exclusions(draw, children, families)
-    return Dataset(tuple(children), tuple(network), tuple(families), tuple(institutions),
-                   tuple(exclusions), tuple(keep_away))
+    return Dataset(
+        tuple(children),
+        tuple(network),
+        tuple(families),
+        tuple(institutions),
+        tuple(exclusions),
+        tuple(keep_away),
+    )
 
 
 def _children(
@@ -145,36 +161,45 @@ def _children(
             cid = f"c{len(children) + 1:0{width}d}"
             age = int(draw.rng.choice(18, p=_AGE_W))
             support = int(draw.rng.choice([1, 2, 3, 4], p=[0.35, 0.35, 0.2, 0.1]))
-            school = (Place(float(row["lat"]), float(row["lon"]),
-                            school_id=str(row["institution_number"])) if 6 <= age <= 16 else None)
+            school = (
+                Place(
+                    float(row["lat"]), float(row["lon"]), school_id=str(row["institution_number"])
+                )
+                if 6 <= age <= 16
+                else None
+            )
             daycare = None
             if 1 <= age <= 5:
                 daycare = Place(*draw.near(home[0], home[1], 0.8))
             wishes: tuple[str, ...] = ()
             if persons and draw.chance(0.1):
                 wishes = (persons[int(draw.rng.integers(len(persons)))][0],)
-            children.append(Child(
-                child_id=cid,
-                kommune_code=str(row["kommune_code"]),
-                age=age,
-                support_level=support,
-                home=Place(*home),
-                needs=draw.needs(0, 2),
-                school=school,
-                daycare=daycare,
-                sibling_group=group,
-                acute=unit_acute,
-                combination_ok=support <= 3 and draw.chance(0.2),
-                secure_decision=support == 4 and age >= 12 and draw.chance(0.3),
-                wishes=wishes,
-            ))
+            children.append(
+                Child(
+                    child_id=cid,
+                    kommune_code=str(row["kommune_code"]),
+                    age=age,
+                    support_level=support,
+                    home=Place(*home),
+                    needs=draw.needs(0, 2),
+                    school=school,
+                    daycare=daycare,
+                    sibling_group=group,
+                    acute=unit_acute,
+                    combination_ok=support <= 3 and draw.chance(0.2),
+                    secure_decision=support == 4 and age >= 12 and draw.chance(0.3),
+                    wishes=wishes,
+                )
+            )
             for pid, relation, place, status, via, places, willing in persons:
-                network.append(NetworkPerson(pid, cid, relation, place, status, via, places,
-                                             willing))
+                network.append(
+                    NetworkPerson(pid, cid, relation, place, status, via, places, willing)
+                )
             if draw.chance(0.03):
                 away = draw.near(home[0], home[1], 6.0)
-                keep_away.append(KeepAway(cid, Place(*away),
-                                          float(draw.rng.integers(5, 21)), "§ 105"))
+                keep_away.append(
+                    KeepAway(cid, Place(*away), float(draw.rng.integers(5, 21)), "§ 105")
+                )
     return children, network, [], keep_away
 
 
@@ -198,9 +223,17 @@ def _network_persons(
         places = 1 if draw.chance(0.7) else int(draw.rng.integers(2, 4))
         if group_size > 1 and draw.chance(0.5):
             places = max(places, group_size)
-        persons.append((pid, relation, Place(lat, lon),  # type: ignore[arg-type]
-                        draw.pick(_STATUSES, _STATUS_P), via, places,  # type: ignore[arg-type]
-                        draw.chance(0.9)))
+        persons.append(
+            (
+                pid,
+                relation,
+                Place(lat, lon),  # type: ignore[arg-type]
+                draw.pick(_STATUSES, _STATUS_P),
+                via,
+                places,  # type: ignore[arg-type]
+                draw.chance(0.9),
+            )
+        )
     return persons
 
 
@@ -220,23 +253,26 @@ def _families(draw: _Draw, spec: SyntheticSpec) -> list[Family]:
         occupied = min(occupied, places)
         lo, hi = _AGE_BANDS[int(draw.rng.integers(len(_AGE_BANDS)))]
         pool = NEEDS[:4] if level == FosterLevel.ALMEN else NEEDS
-        families.append(Family(
-            family_id=f"f{n + 1:0{width}d}",
-            kommune_code=str(draw.schools.iloc[s]["kommune_code"]),
-            place=Place(lat, lon),
-            level=level,  # type: ignore[arg-type]
-            places=places,
-            occupied=occupied,
-            min_age=lo,
-            max_age=hi,
-            target_groups=draw.needs(2, 6, pool),
-            max_siblings=1 if places == 1 or draw.chance(0.5) else
-            int(draw.rng.integers(2, places + 1)),
-            acute=draw.chance(0.6 if level == FosterLevel.FORSTAERKET else 0.1),
-            combination=draw.chance(0.15),
-            vacancy_confirmed=draw.confirmed(spec.reference_date),
-            paused=draw.chance(0.04),
-        ))
+        families.append(
+            Family(
+                family_id=f"f{n + 1:0{width}d}",
+                kommune_code=str(draw.schools.iloc[s]["kommune_code"]),
+                place=Place(lat, lon),
+                level=level,  # type: ignore[arg-type]
+                places=places,
+                occupied=occupied,
+                min_age=lo,
+                max_age=hi,
+                target_groups=draw.needs(2, 6, pool),
+                max_siblings=1
+                if places == 1 or draw.chance(0.5)
+                else int(draw.rng.integers(2, places + 1)),
+                acute=draw.chance(0.6 if level == FosterLevel.FORSTAERKET else 0.1),
+                combination=draw.chance(0.15),
+                vacancy_confirmed=draw.confirmed(spec.reference_date),
+                paused=draw.chance(0.04),
+            )
+        )
     return families
 
 
@@ -250,29 +286,36 @@ def _institutions(draw: _Draw, spec: SyntheticSpec) -> list[Institution]:
         places = int(draw.rng.integers(3, 10))
         occupied = min(places, int(draw.rng.binomial(places, 0.85)))
         combination_places = int(draw.rng.integers(1, 5)) if draw.chance(0.3) else 0
-        lo, hi = (12, 17) if kind == InstitutionKind.SIKRET else _AGE_BANDS[
-            int(draw.rng.integers(len(_AGE_BANDS)))]
-        rate = {InstitutionKind.DOEGNINSTITUTION: (4500, 8000),
-                InstitutionKind.OPHOLDSSTED: (3500, 6500),
-                InstitutionKind.SIKRET: (9000, 14000)}[kind]  # type: ignore[index]
-        institutions.append(Institution(
-            institution_id=f"i{n + 1:0{width}d}",
-            kommune_code=str(draw.schools.iloc[s]["kommune_code"]),
-            kind=kind,  # type: ignore[arg-type]
-            place=Place(lat, lon),
-            places=places,
-            occupied=occupied,
-            min_age=lo,
-            max_age=hi,
-            name=f"Børne- og ungehjem {n + 1}",
-            combination_places=combination_places,
-            combination_occupied=int(draw.rng.integers(0, combination_places + 1)),
-            target_groups=draw.needs(3, 8),
-            max_level=4 if draw.chance(0.6) else 3,
-            acute=draw.chance(0.4),
-            daily_rate=float(draw.rng.integers(*rate)),
-            vacancy_confirmed=draw.confirmed(spec.reference_date),
-        ))
+        lo, hi = (
+            (12, 17)
+            if kind == InstitutionKind.SIKRET
+            else _AGE_BANDS[int(draw.rng.integers(len(_AGE_BANDS)))]
+        )
+        rate = {
+            InstitutionKind.DOEGNINSTITUTION: (4500, 8000),
+            InstitutionKind.OPHOLDSSTED: (3500, 6500),
+            InstitutionKind.SIKRET: (9000, 14000),
+        }[kind]  # type: ignore[index]
+        institutions.append(
+            Institution(
+                institution_id=f"i{n + 1:0{width}d}",
+                kommune_code=str(draw.schools.iloc[s]["kommune_code"]),
+                kind=kind,  # type: ignore[arg-type]
+                place=Place(lat, lon),
+                places=places,
+                occupied=occupied,
+                min_age=lo,
+                max_age=hi,
+                name=f"Børne- og ungehjem {n + 1}",
+                combination_places=combination_places,
+                combination_occupied=int(draw.rng.integers(0, combination_places + 1)),
+                target_groups=draw.needs(3, 8),
+                max_level=4 if draw.chance(0.6) else 3,
+                acute=draw.chance(0.4),
+                daily_rate=float(draw.rng.integers(*rate)),
+                vacancy_confirmed=draw.confirmed(spec.reference_date),
+            )
+        )
     return institutions
 
 

@@ -1,0 +1,183 @@
+"""The `placement` command line: JSON shape, tables, and exit code 2 with clear messages."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.models.test_dataset import CASES, _edit
+
+runner = CliRunner()
+
+
+def test_generate_is_deterministic_by_seed(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        result = runner.invoke(
+            app,
+            [
+                "generate",
+                "--children",
+                "50",
+                "--families",
+                "60",
+                "--institutions",
+                "8",
+                "--seed",
+                "5",
+                "--out",
+                str(tmp_path / name),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    for file in ("children.csv", "network.csv", "families.csv", "institutions.csv"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+
+
+def test_generate_in_chosen_kommuner(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--children",
+            "30",
+            "--families",
+            "40",
+            "--institutions",
+            "5",
+            "--kommune",
+            "727",
+            "--kommune",
+            "707",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "families.csv").open() as handle:
+        assert {row["kommune_code"] for row in csv.DictReader(handle)} <= {"727", "707"}
+    bad = runner.invoke(app, ["generate", "--kommune", "999", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "999" in bad.output
+
+
+def test_rank_json_shape(small_dir: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "rank",
+            "--data",
+            str(small_dir),
+            "--child",
+            "c001",
+            "--top",
+            "3",
+            "--format",
+            "json",
+            "--as-of",
+            "2026-11-01",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert {"child_id", "sibling_group", "policy", "proposals", "excluded"} <= set(body)
+    assert "excluded_options" not in body
+    assert body["child_id"] == "c001" and body["policy"] == "default"
+    assert len(body["proposals"]) <= 3
+    for p in body["proposals"]:
+        assert {
+            "rank",
+            "option_id",
+            "kind",
+            "tier",
+            "score",
+            "terms",
+            "distance_km",
+            "free_places",
+            "warnings",
+        } <= set(p)
+        assert set(p["distance_km"]) == {"school", "daycare", "home"}
+        assert p["kind"] in ("network", "foster", "combination", "institution")
+
+
+def test_rank_why_not_lists_excluded_options(small_dir: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "rank",
+            "--data",
+            str(small_dir),
+            "--child",
+            "c002",
+            "--why-not",
+            "--format",
+            "json",
+            "--as-of",
+            "2026-11-01",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["excluded_options"]
+    assert sum(len(r["reasons"]) for r in body["excluded_options"]) == sum(
+        body["excluded"].values()
+    )
+
+
+def test_rank_table_names_tiers_in_words(small_dir: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["rank", "--data", str(small_dir), "--child", "c003", "--why-not", "--as-of", "2026-11-01"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Proposals for" in result.stdout and "Excluded by reason" in result.stdout
+    assert any(
+        w in result.stdout for w in ("netværk", "plejefamilie", "kombination", "institution")
+    )
+
+
+@pytest.mark.parametrize(
+    ("file", "row", "column", "value", "words"),
+    [c for c in CASES if c[2] not in ("min_age", "child_id")],
+)
+def test_every_validation_error_exits_2_with_its_message(
+    small_dir: Path, tmp_path: Path, file, row, column, value, words
+) -> None:
+    _edit(small_dir, tmp_path, file, row, column, value)
+    result = runner.invoke(app, ["rank", "--data", str(tmp_path), "--child", "c001"])
+    assert result.exit_code == 2
+    assert f"{file}, row {row}, column {column}" in result.output
+    assert words in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_options_exit_2(small_dir: Path) -> None:
+    unknown = runner.invoke(app, ["rank", "--data", str(small_dir), "--child", "zzz"])
+    assert unknown.exit_code == 2 and "zzz" in unknown.output
+    bad_date = runner.invoke(
+        app, ["rank", "--data", str(small_dir), "--child", "c001", "--as-of", "tomorrow"]
+    )
+    assert bad_date.exit_code == 2 and "ISO date" in bad_date.output
+    bad_policy = runner.invoke(
+        app, ["rank", "--data", str(small_dir), "--child", "c001", "--policy", "nowhere"]
+    )
+    assert bad_policy.exit_code == 2 and "nowhere" in bad_policy.output
+
+
+def test_console_script_runs_in_a_real_process(small_dir: Path, tmp_path: Path) -> None:
+    shutil.copytree(small_dir, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "children.csv").write_text("child_id,age\nx,1\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "api.cli", "rank", "--data", str(tmp_path), "--child", "x"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "children.csv, row 1, column kommune_code" in proc.stderr

@@ -1,0 +1,23 @@
+"""The vectorised core against an independent row-by-row implementation (geodesic, loops)."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.naive_rank import naive_rank
+from benchmarks.rank import metric_boundary, same_result
+from matcher.rank import Matcher
+from models.synthetic import SyntheticSpec, generate_dataset
+from tests.factories import AS_OF
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), families=st.integers(0, 80), institutions=st.integers(0, 15))
+def test_core_agrees_with_the_naive_loop(schools, seed, families, institutions) -> None:
+    ds = generate_dataset(SyntheticSpec(12, families, institutions, seed), schools)
+    m = Matcher(ds)
+    for child in ds.children:
+        ours = m.rank(child.child_id, top=10, as_of=AS_OF)
+        naive = naive_rank(ds, m.policy, child.child_id, AS_OF)
+        assert same_result(ours, naive, metric_boundary(m, child.child_id)), child.child_id

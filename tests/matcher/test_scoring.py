@@ -1,0 +1,92 @@
+"""Each score term alone, and the score as the exact sum of its weighted terms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matcher import scoring
+from matcher.policy import load_policy
+from matcher.scoring import score_terms
+from models.enums import FosterLevel, Kind, Relation
+from tests.factories import at, child, dataset, family, person
+from tests.matcher.helpers import by_option, view_of
+
+
+def test_relation_is_the_shortest_weighted_path_in_the_network_graph() -> None:
+    policy = load_policy()
+    ds = dataset(
+        network=[
+            person("p1", relation=Relation.GRANDPARENT),
+            person("p2", relation=Relation.FAMILY_FRIEND, via="p1"),
+            person("p3", relation=Relation.PROFESSIONAL),
+        ]
+    )
+    network, _, _ = view_of(ds)
+    got = by_option(network, scoring.relation(network))
+    w = policy.relation_weights
+    assert got[("p1", 1)] == pytest.approx(w[Relation.GRANDPARENT])
+    assert got[("p2", 1)] == pytest.approx(w[Relation.GRANDPARENT] + w[Relation.FAMILY_FRIEND])
+    assert got[("p3", 1)] == pytest.approx(w[Relation.PROFESSIONAL])
+
+
+def test_school_and_daycare_km_are_absent_without_school_or_daycare() -> None:
+    _, with_school, _ = view_of(dataset([child(school=at(10))], families=[family(place=at(0))]))
+    assert scoring.school_km(with_school)[0] == pytest.approx(10.0, rel=0.01)
+    assert scoring.daycare_km(with_school) is None
+    _, small, _ = view_of(
+        dataset([child(age=3, school=None, daycare=at(4))], families=[family(place=at(0))])
+    )
+    assert scoring.school_km(small) is None
+    assert scoring.daycare_km(small)[0] == pytest.approx(4.0, rel=0.01)
+
+
+def test_home_km() -> None:
+    _, view, _ = view_of(dataset(families=[family(place=at(7))]))
+    assert scoring.home_km(view)[0] == pytest.approx(7.0, rel=0.01)
+
+
+def test_level_overshoot() -> None:
+    ds = dataset(
+        [child(support_level=1)],
+        families=[
+            family("f1", level=FosterLevel.ALMEN),
+            family("f2", level=FosterLevel.SPECIALISERET),
+        ],
+    )
+    _, view, _ = view_of(ds)
+    got = by_option(view, scoring.level_overshoot(view))
+    assert got[("f1", 2)] == 0.0 and got[("f2", 2)] == 2.0
+
+
+def test_wish() -> None:
+    ds = dataset([child(wishes=("f2",))], families=[family("f1"), family("f2")])
+    _, view, _ = view_of(ds)
+    got = by_option(view, scoring.wish(view))
+    assert got[("f1", 2)] == 0.0 and got[("f2", 2)] == 1.0
+    _, no_wish, _ = view_of(dataset(families=[family("f1")]))
+    assert scoring.wish(no_wish) is None
+
+
+def test_score_is_the_sum_of_the_reported_terms() -> None:
+    ds = dataset(
+        [child(wishes=("f1",))],
+        families=[
+            family("f1", place=at(3, 2), level=FosterLevel.FORSTAERKET),
+            family("f2", place=at(-8)),
+        ],
+        network=[person("p1")],
+    )
+    policy = load_policy()
+    for view in view_of(ds)[:2]:
+        score, terms = score_terms(view, policy)
+        assert np.allclose(score, np.sum(list(terms.values()), axis=0), atol=1e-9)
+        assert np.allclose(score, np.round(score, 2))
+
+
+def test_home_takes_the_school_weight_when_the_child_has_neither_school_nor_daycare() -> None:
+    policy = load_policy()
+    _, view, _ = view_of(dataset([child(age=0, school=None)], families=[family(place=at(10))]))
+    _, terms = score_terms(view, policy)
+    expected = max(policy.weight(Kind.FOSTER, "home_km"), policy.weight(Kind.FOSTER, "school_km"))
+    assert terms["home_km"][0] == pytest.approx(expected * 10.0, rel=0.01)
