@@ -14,7 +14,7 @@ from geopy.distance import geodesic
 
 from matcher.policy import Policy
 from models.dataset import Dataset
-from models.domain import Child
+from models.domain import Child, NetworkPerson
 from models.enums import InstitutionKind, Kind, NetworkStatus
 
 __all__ = ["NaiveProposal", "NaiveResult", "naive_rank"]
@@ -113,12 +113,13 @@ def naive_rank(
         if not reasons:
             found.append(NaiveProposal(oid, kind.tier, score(kind, oid, point, home_km, extra)))
 
-    persons = {}
+    persons: dict[str, NetworkPerson] = {}
     for p in dataset.network:
         if p.child_id in ids:
             persons.setdefault(p.person_id, p)
     for pid, p in sorted(persons.items()):
-        closeness, current, hops = 0.0, p, 0
+        closeness, hops = 0.0, 0
+        current: NetworkPerson | None = p
         while current is not None and hops < 50:
             closeness += policy.relation_weights[current.relation]
             current = persons.get(current.via) if current.via else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from datetime import date
+from functools import partial
 
 import numpy as np
 
@@ -85,10 +86,12 @@ def _measure(families: int, institutions: int, n_ours: int, n_naive: int, as_of:
     for cid in children[:3]:
         matcher.rank(cid, top=10, as_of=as_of)  # warm caches
     gc.disable()
-    ours = [timed(lambda c=cid: matcher.rank(c, top=10, as_of=as_of)) for cid in children]
+    ours: list[tuple[float, Ranking]] = [
+        timed(partial(matcher.rank, cid, top=10, as_of=as_of)) for cid in children
+    ]
     gc.enable()
     naive = [
-        timed(lambda c=cid: naive_rank(ds, matcher.policy, c, as_of)) for cid in children[:n_naive]
+        timed(partial(naive_rank, ds, matcher.policy, cid, as_of)) for cid in children[:n_naive]
     ]
     agree = all(
         same_result(ours[k][1], naive[k][1], metric_boundary(matcher, children[k]))

@@ -287,18 +287,18 @@ class Matcher:
                     )
                 )
         if pruned:
-            examined = set()
+            examined: set[tuple[str, int]] = set()
             for ev in evaluations[1:]:
                 examined |= {
                     (str(o), int(t)) for o, t in zip(ev.opts.option_id, ev.opts.tier, strict=True)
                 }
-            for i in range(len(self.options)):
-                key = (str(self.options.option_id[i]), int(self.options.tier[i]))
+            for j in range(len(self.options)):
+                key = (str(self.options.option_id[j]), int(self.options.tier[j]))
                 if key not in examined:
                     rows.append(
                         (
                             key[1],
-                            int(self.options.order_key[i]),
+                            int(self.options.order_key[j]),
                             {
                                 "option_id": key[0],
                                 "kind": KINDS[key[1] - 1].value,

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from matcher.policy import Policy
 from models.dataset import Dataset
-from models.domain import Child
+from models.domain import Child, NetworkPerson
 from models.enums import NEEDS, InstitutionKind, Kind, NetworkStatus
 
 __all__ = [
@@ -185,7 +185,7 @@ def _rows_to_table(rows: list[dict[str, object]]) -> OptionTable:
     key = np.empty(len(rows), dtype=np.int64)
     key[order] = np.arange(len(rows))
     cols["order_key"] = key
-    return OptionTable(**cols)  # type: ignore[arg-type]
+    return OptionTable(**cols)
 
 
 def build_option_table(dataset: Dataset, pools: Pools) -> OptionTable:
@@ -320,7 +320,7 @@ def network_table(
     graph = nx.Graph()
     root = ("unit",)
     graph.add_node(root)
-    first_row: dict[str, object] = {}
+    first_row: dict[str, NetworkPerson] = {}
     for child in members:
         for person in dataset.network_by_child.get(child.child_id, ()):
             weight = policy.relation_weights[person.relation]
@@ -338,7 +338,7 @@ def network_table(
                 "option_id": pid,
                 "tier": 1,
                 "lat": p.place.lat,
-                "lon": p.place.lon,  # type: ignore[attr-defined]
+                "lon": p.place.lon,
                 "pool": pools[pid],
                 "at_family": False,
                 "is_network": True,
@@ -352,10 +352,10 @@ def network_table(
                 "secure": False,
                 "confirmed_day": -1,
                 "status": STATUS_CODES[p.status],
-                "willing": p.willing,  # type: ignore[attr-defined]
+                "willing": p.willing,
                 "closeness": float(lengths.get(("person", pid), np.inf)),
                 "kommune": "",
-                "label": p.relation.value,  # type: ignore[attr-defined]
+                "label": p.relation.value,
             }
         )
     return _rows_to_table(rows)

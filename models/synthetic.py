@@ -230,7 +230,7 @@ def _network_persons(
                 Place(lat, lon),  # type: ignore[arg-type]
                 draw.pick(_STATUSES, _STATUS_P),
                 via,
-                places,  # type: ignore[arg-type]
+                places,
                 draw.chance(0.9),
             )
         )
