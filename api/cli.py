@@ -231,6 +231,106 @@ def rank(
         render_ranking(ranking, why_not)
 
 
+class Solver(StrEnum):
+    auto = "auto"
+    flow = "flow"
+    cpsat = "cpsat"
+    greedy = "greedy"
+
+
+@app.command()
+def match(
+    data: DataOpt,
+    children: Annotated[
+        list[str] | None, typer.Option("--children", help="Child ids of the cohort.")
+    ] = None,
+    kommune: Annotated[
+        list[str] | None, typer.Option("--kommune", help="Kommune codes of the cohort.")
+    ] = None,
+    solver: Annotated[Solver, typer.Option("--solver")] = Solver.auto,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", min=0.1, help="Seconds for the solver.")
+    ] = None,
+    allow_sibling_split: Annotated[
+        bool,
+        typer.Option(
+            "--allow-sibling-split",
+            help="Let a sibling group be split, at a strong penalty (§ 52(3)).",
+        ),
+    ] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="CP-SAT workers.")] = 1,
+    fmt: FormatOpt = Format.table,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Also write the JSON result to this file.")
+    ] = None,
+    policy: PolicyOpt = "default",
+    as_of: AsOfOpt = None,
+    geodata: GeoOpt = None,
+) -> None:
+    """Optimal batch matching of a cohort to the region's capacity."""
+    from matcher.cohort import run_match
+
+    with user_errors():
+        dataset = _load(data, geodata)
+        matcher = Matcher(dataset, load_policy(policy))
+        unknown = [
+            k for k in kommune or () if not any(c.kommune_code == k for c in dataset.children)
+        ]
+        if unknown:
+            raise InputError(
+                f"--kommune {', '.join(unknown)}: no child of the dataset acts in that kommune"
+            )
+        if solver is Solver.flow and (allow_sibling_split or dataset.sibling_groups):
+            raise InputError(
+                "--solver flow needs every child to take one place alone; the "
+                "dataset has sibling groups: use --solver cpsat or auto"
+            )
+        try:
+            result = run_match(
+                matcher,
+                children=children,
+                kommuner=kommune,
+                solver=solver.value,
+                time_limit=time_limit,
+                as_of=_parse_date(as_of, "--as-of"),
+                allow_sibling_split=allow_sibling_split,
+                workers=workers,
+            )
+        except KeyError as exc:
+            raise InputError(f"--children {exc.args[0]}: not a child_id of the dataset") from None
+    payload = result.as_dict()
+    if out_file is not None:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    if fmt is Format.json:
+        emit_json(payload)
+    else:
+        render_match(payload)
+
+
+def render_match(payload: dict[str, Any], console: Console = out) -> None:
+    obj = payload["objective"]
+    console.print(
+        f"[bold]{payload['status']}[/] by {payload['solver']} in {payload['seconds']:.2f} s — "
+        f"placed {obj['placed']}, tier 1 {obj['tier1']}, tier 2 {obj['tier2']}, "
+        f"tier 3 {obj['tier3']}, score {obj['score']:.2f}, "
+        f"gap {'unknown' if payload['gap'] is None else format(payload['gap'], '.4%')}",
+        highlight=False,
+    )
+    for note in payload["notes"]:
+        console.print(f"  note: {note}", highlight=False)
+    kpis = Table(title="KPIs")
+    kpis.add_column("KPI")
+    kpis.add_column("value")
+    for key, value in payload["kpis"].items():
+        kpis.add_row(key, json.dumps(value, ensure_ascii=False))
+    console.print(kpis)
+    console.print(
+        f"{len(payload['assignments'])} children assigned, "
+        f"{len(payload['unassigned'])} unassigned (see --format json or --out)."
+    )
+
+
 def emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
 

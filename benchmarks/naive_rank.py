@@ -7,6 +7,7 @@ check of the vectorised core.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,7 +18,7 @@ from models.dataset import Dataset
 from models.domain import Child, NetworkPerson
 from models.enums import InstitutionKind, Kind, NetworkStatus
 
-__all__ = ["NaiveProposal", "NaiveResult", "naive_rank"]
+__all__ = ["NaiveProposal", "NaiveResult", "geodesic_km", "naive_rank"]
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,17 @@ class NaiveResult:
     excluded: dict[str, int]
 
 
-def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+def geodesic_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return float(geodesic(a, b).km)
 
 
 def naive_rank(
-    dataset: Dataset, policy: Policy, child_id: str, as_of: date, top: int = 10
+    dataset: Dataset,
+    policy: Policy,
+    child_id: str,
+    as_of: date,
+    top: int | None = 10,
+    km: Callable[[tuple[float, float], tuple[float, float]], float] = geodesic_km,
 ) -> NaiveResult:
     me = dataset.child_by_id[child_id]
     kids: list[Child] = [me]
@@ -71,9 +77,9 @@ def naive_rank(
     ) -> float:
         raw: dict[str, float] = dict(extra)
         if schools:
-            raw["school_km"] = sum(_km(s, point) for s in schools) / len(schools)
+            raw["school_km"] = sum(km(s, point) for s in schools) / len(schools)
         if daycares:
-            raw["daycare_km"] = sum(_km(d, point) for d in daycares) / len(daycares)
+            raw["daycare_km"] = sum(km(d, point) for d in daycares) / len(daycares)
         raw["home_km"] = home_km
         if wishes:
             raw["wish"] = 1.0 if oid in wishes else 0.0
@@ -91,7 +97,7 @@ def naive_rank(
         max_siblings: int,
         extra: dict[str, float],
     ) -> None:
-        home_km = _km(home, point)
+        home_km = km(home, point)
         if home_km > policy.limits_km[kind]:
             reasons = ["TOO_FAR"]  # beyond the limit nothing else is examined
         else:
@@ -105,7 +111,7 @@ def naive_rank(
                 ),
                 (max_siblings < size, "SIBLING_GROUP_TOO_LARGE"),
                 (oid in excluded, "EXCLUDED"),
-                (any(_km(p, point) < km for p, km in keep), "KEEP_AWAY"),
+                (any(km(p, point) < radius for p, radius in keep), "KEEP_AWAY"),
             ]
             reasons = [r for bad, r in checks if bad]
         for r in reasons:
@@ -179,4 +185,4 @@ def naive_rank(
                 {"level_overshoot": float(max(i.max_level - support, 0))},
             )
     found.sort(key=lambda p: (p.tier, p.score, p.option_id))
-    return NaiveResult(found[:top], len(found), counts)
+    return NaiveResult(found if top is None else found[:top], len(found), counts)

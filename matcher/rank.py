@@ -136,6 +136,7 @@ class Matcher:
         self.options = build_option_table(dataset, self.pools)
         self.units = build_units(dataset, self.pools, self.policy)
         self.unit_of_child = {cid: u for u in self.units for cid in u.child_ids}
+        self._child_units: dict[str, Unit] | None = None
         self._index = (
             SpatialIndex(self.options.lat, self.options.lon)
             if len(self.options) >= PRUNE_THRESHOLD
@@ -179,6 +180,24 @@ class Matcher:
             self.evaluate(unit, self.options.take(idx), as_of, free),
             len(self.options) - len(idx),
         )
+
+    def split_units(self, units: list[Unit]) -> tuple[list[Unit], list[str | None]]:
+        """Each sibling group as its own children, with the group id beside each."""
+        if self._child_units is None:
+            singles = build_units(self.dataset, self.pools, self.policy, split=True)
+            self._child_units = {u.unit_id: u for u in singles}
+        out: list[Unit] = []
+        group: list[str | None] = []
+        for unit in units:
+            for cid in unit.child_ids:
+                out.append(self._child_units[cid])
+                group.append(unit.sibling_group if unit.size > 1 else None)
+        return out, group
+
+    def excluded_counts(self, unit: Unit, as_of: date) -> dict[str, int]:
+        """How many options each reason leaves out for this unit."""
+        network, others, pruned = self.evaluate_unit(unit, as_of)
+        return self._excluded_counts((network, others), pruned)
 
     # -- ranking ----------------------------------------------------------------------------
     def unit_for(self, child_id: str) -> Unit:

@@ -8,7 +8,7 @@ for that reason. Warnings are masks of the same form over options that stay elig
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -32,21 +32,43 @@ _ACUTE_NETWORK = (STATUS_CODES[NetworkStatus.APPROVED], STATUS_CODES[NetworkStat
 _TIER_OF = {k.tier: k for k in Kind}
 
 
-@dataclass(frozen=True)
 class View:
-    """One unit seen against one option table: the distances every rule and term shares."""
+    """One unit seen against one option table. Distances are computed on first use and
+    shared by every rule and term; rules that need none (capacity, age, level...) never
+    pay for them, which is what lets the batch matcher prefilter cheaply."""
 
-    unit: Unit
-    opts: OptionTable
-    free: IntArray
-    home_km: FloatArray
-    school_km: FloatArray | None  # mean over the unit's schools; None without a school
-    school_km_max: FloatArray | None
-    daycare_km: FloatArray | None
-    as_of_day: int
+    def __init__(self, unit: Unit, opts: OptionTable, free: IntArray, as_of_day: int) -> None:
+        self.unit = unit
+        self.opts = opts
+        self.free = free
+        self.as_of_day = as_of_day
+
+    @cached_property
+    def home_km(self) -> FloatArray:
+        lat, lon = self.unit.home
+        return haversine_km_radians(
+            np.radians(lat), np.radians(lon), self.opts.lat_r, self.opts.lon_r
+        )
+
+    @cached_property
+    def _school(self) -> tuple[FloatArray | None, FloatArray | None]:
+        return _mean_and_max_km(self.unit.schools, self.opts)
+
+    @property
+    def school_km(self) -> FloatArray | None:
+        """Mean km over the unit's schools; None without a school."""
+        return self._school[0]
+
+    @property
+    def school_km_max(self) -> FloatArray | None:
+        return self._school[1]
+
+    @cached_property
+    def daycare_km(self) -> FloatArray | None:
+        return _mean_and_max_km(self.unit.daycares, self.opts)[0]
 
 
-def _mean_km(
+def _mean_and_max_km(
     points: tuple[tuple[float, float], ...], opts: OptionTable
 ) -> tuple[FloatArray | None, FloatArray | None]:
     if not points:
@@ -61,14 +83,7 @@ def _mean_km(
 
 
 def make_view(unit: Unit, opts: OptionTable, pool_free: IntArray, as_of_day: int) -> View:
-    home_km = haversine_km_radians(
-        np.radians(unit.home[0]), np.radians(unit.home[1]), opts.lat_r, opts.lon_r
-    )
-    school_mean, school_max = _mean_km(unit.schools, opts)
-    daycare_mean, _ = _mean_km(unit.daycares, opts)
-    return View(
-        unit, opts, pool_free[opts.pool], home_km, school_mean, school_max, daycare_mean, as_of_day
-    )
+    return View(unit, opts, pool_free[opts.pool], as_of_day)
 
 
 # ----------------------------------------------------------------------- hard constraints
@@ -172,6 +187,22 @@ CONSTRAINTS: tuple[tuple[Reason, Rule], ...] = (
     (Reason.TOO_FAR, too_far),
 )
 REASON_ORDER: tuple[Reason, ...] = tuple(r for r, _ in CONSTRAINTS)
+# Rules that read no distance: cheap enough to run on every option before any distance is
+# computed (the batch matcher's prefilter).
+DISTANCE_FREE: tuple[Rule, ...] = (
+    no_capacity,
+    age_out_of_range,
+    level_too_low,
+    needs_not_covered,
+    network_rejected,
+    network_unwilling,
+    not_acute,
+    combination_not_suitable,
+    secure_needs_decision,
+    sibling_group_too_large,
+    excluded,
+    paused,
+)
 
 
 def evaluate_reasons(v: View, policy: Policy) -> IntArray:

@@ -361,8 +361,9 @@ def network_table(
     return _rows_to_table(rows)
 
 
-def build_units(dataset: Dataset, pools: Pools, policy: Policy) -> list[Unit]:
-    """One unit per sibling group (at its first member's position) and per single child."""
+def build_units(dataset: Dataset, pools: Pools, policy: Policy, split: bool = False) -> list[Unit]:
+    """One unit per sibling group (at its first member's position) and per single child;
+    with `split`, one unit per child (for matching where a group may be split)."""
     pool_of = pools.index()
     excluded: dict[str, set[str]] = {}
     for e in dataset.exclusions:
@@ -378,7 +379,7 @@ def build_units(dataset: Dataset, pools: Pools, policy: Policy) -> list[Unit]:
         key=lambda ic: (ic[1].arrival if ic[1].arrival is not None else ic[0], ic[0]),
     )
     for position, (_, child) in enumerate(ordered):
-        if child.sibling_group:
+        if child.sibling_group and not split:
             if child.sibling_group in done:
                 continue
             done.add(child.sibling_group)

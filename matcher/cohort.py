@@ -1,0 +1,255 @@
+"""Batch matching of a cohort: choose the units, solve, and report assignments and KPIs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from geo.distance import haversine_km
+from matcher.batch import BatchProblem, Solution, build_problem, solve
+from matcher.rank import Matcher
+from matcher.tables import KINDS, Unit
+from models.enums import InstitutionKind
+
+__all__ = ["TAKEN_BY_OTHERS", "BatchResult", "run_match", "select_units"]
+
+# Reason for an unassigned child that had eligible options, all taken by other children
+# of the cohort (an addition to the reason codes of DESIGN.md §4).
+TAKEN_BY_OTHERS = "TAKEN_BY_OTHERS"
+
+
+def select_units(
+    matcher: Matcher, children: Iterable[str] | None = None, kommuner: Iterable[str] | None = None
+) -> list[Unit]:
+    """Units with a member among `children` or acting in `kommuner` (all units when neither);
+    a sibling group always comes whole."""
+    ids = set(children or ())
+    codes = set(kommuner or ())
+    unknown = ids - set(matcher.unit_of_child)
+    if unknown:
+        raise KeyError(sorted(unknown)[0])
+    if not ids and not codes:
+        return list(matcher.units)
+    return [u for u in matcher.units if ids.intersection(u.child_ids) or u.kommune in codes]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    solution: Solution
+    problem: BatchProblem
+    assignments: list[dict[str, Any]]
+    unassigned: list[dict[str, Any]]
+    kpis: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.solution
+        return {
+            "status": s.status,
+            "solver": s.solver,
+            "seconds": round(s.seconds, 3),
+            "objective": s.objective.as_dict(),
+            "bound": s.bound,
+            "gap": s.gap,
+            "stages": s.stages,
+            "notes": s.notes,
+            "assignments": self.assignments,
+            "unassigned": self.unassigned,
+            "kpis": self.kpis,
+        }
+
+
+def run_match(
+    matcher: Matcher,
+    *,
+    children: Iterable[str] | None = None,
+    kommuner: Iterable[str] | None = None,
+    solver: str = "auto",
+    time_limit: float | None = None,
+    as_of: date | None = None,
+    allow_sibling_split: bool = False,
+    workers: int = 1,
+) -> BatchResult:
+    as_of = as_of or date.today()
+    units = select_units(matcher, children, kommuner)
+    problem = build_problem(matcher, units, as_of, allow_split=allow_sibling_split)
+    solution = solve(problem, solver, time_limit, workers)
+    assignments = _assignments(problem, solution)
+    unassigned = _unassigned(matcher, problem, solution, as_of)
+    kpis = compute_kpis(matcher, problem, solution)
+    return BatchResult(solution, problem, assignments, unassigned, kpis)
+
+
+def _assignments(problem: BatchProblem, solution: Solution) -> list[dict[str, Any]]:
+    rows = []
+    for u, e in enumerate(solution.chosen):
+        if e < 0:
+            continue
+        tier = int(problem.e_tier[e])
+        for cid in problem.units[u].child_ids:
+            rows.append(
+                {
+                    "child_id": cid,
+                    "option_id": str(problem.e_option[e]),
+                    "kind": KINDS[tier - 1].value,
+                    "tier": tier,
+                    "score": int(problem.e_cost[e]) / 100,
+                    "sibling_group": problem.units[u].sibling_group,
+                }
+            )
+    return sorted(rows, key=lambda r: r["child_id"])
+
+
+def _unassigned(
+    matcher: Matcher, problem: BatchProblem, solution: Solution, as_of: date
+) -> list[dict[str, Any]]:
+    edges_per_unit = np.bincount(problem.e_unit, minlength=problem.n_units)
+    rows = []
+    for u in np.flatnonzero(solution.chosen < 0):
+        unit = problem.units[int(u)]
+        reasons = matcher.excluded_counts(unit, as_of)
+        if edges_per_unit[u]:
+            reasons = {TAKEN_BY_OTHERS: int(edges_per_unit[u]), **reasons}
+        for cid in unit.child_ids:
+            rows.append({"child_id": cid, "sibling_group": unit.sibling_group, "reasons": reasons})
+    return sorted(rows, key=lambda r: r["child_id"])
+
+
+def _stats(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"mean": None, "p90": None}
+    arr = np.array(values)
+    return {"mean": round(float(arr.mean()), 2), "p90": round(float(np.percentile(arr, 90)), 2)}
+
+
+def compute_kpis(matcher: Matcher, problem: BatchProblem, solution: Solution) -> dict[str, Any]:
+    """The planners' KPIs of one assignment."""
+    ds = matcher.dataset
+    children = [ds.child_by_id[c] for u in problem.units for c in u.child_ids]
+    n_children = len(children)
+    where: dict[str, tuple[int, int]] = {}
+    for u, e in enumerate(solution.chosen):
+        for cid in problem.units[u].child_ids:
+            where[cid] = (u, int(e))
+    option_info = _option_info(matcher)
+    by_kind = dict.fromkeys((k.value for k in KINDS), 0)
+    by_level: dict[str, int] = {}
+    km: dict[str, list[float]] = {"school": [], "daycare": [], "home": []}
+    school_change = 0
+    with_school = 0
+    own_kommune = 0
+    non_network = 0
+    daily_cost = 0.0
+    for c in children:
+        u, e = where[c.child_id]
+        if e < 0:
+            continue
+        tier = int(problem.e_tier[e])
+        kind = KINDS[tier - 1].value
+        by_kind[kind] += 1
+        lat, lon, kommune, label, rate = option_info[(str(problem.e_option[e]), tier)]
+        if tier in (2, 3) and label in ("almen", "forstaerket", "specialiseret"):
+            by_level[label] = by_level.get(label, 0) + 1
+        for name, place in (("school", c.school), ("daycare", c.daycare), ("home", c.home)):
+            if place is not None:
+                d = float(haversine_km(place.lat, place.lon, np.array([lat]), np.array([lon]))[0])
+                km[name].append(d)
+                if name == "school":
+                    with_school += 1
+                    school_change += d > matcher.policy.school_keep_km
+        if tier != 1:
+            non_network += 1
+            own_kommune += kommune == c.kommune_code
+        if tier == 4 and rate is not None:
+            daily_cost += rate
+    placed = sum(by_kind.values())
+    groups = [u for u in problem.units if u.size > 1]
+    group_members: dict[str, list[int]] = {}
+    for u, g in enumerate(problem.group):
+        if g is not None:
+            group_members.setdefault(g, []).append(u)
+    together = sum(
+        1 for u, unit in enumerate(problem.units) if unit.size > 1 and solution.chosen[u] >= 0
+    )
+    unplaced_groups = len(groups) - together
+    split = 0
+    for members in group_members.values():
+        homes = {
+            int(problem.e_pool[solution.chosen[u]]) if solution.chosen[u] >= 0 else -1
+            for u in members
+        }
+        if len(homes) == 1 and -1 not in homes:
+            together += 1
+        elif homes == {-1}:
+            unplaced_groups += 1
+        else:
+            split += 1
+    return {
+        "children": n_children,
+        "placed": placed,
+        "placed_share": round(placed / n_children, 4) if n_children else None,
+        "share_by_kind": {k: round(v / placed, 4) if placed else 0.0 for k, v in by_kind.items()},
+        "share_by_foster_level": {k: round(v / placed, 4) for k, v in sorted(by_level.items())},
+        "km_to_school": _stats(km["school"]),
+        "km_to_daycare": _stats(km["daycare"]),
+        "km_to_home": _stats(km["home"]),
+        "school_change_share": round(school_change / with_school, 4) if with_school else None,
+        "sibling_groups": {
+            "total": len(groups) + len(group_members),
+            "together": together,
+            "split": split,
+            "unplaced": unplaced_groups,
+        },
+        "placed_in_own_kommune_share": round(own_kommune / non_network, 4) if non_network else None,
+        "free_places_left": _free_left(
+            matcher, problem.pool_free - _used_places(problem, solution)
+        ),
+        "institution_daily_cost_dkk": round(daily_cost, 2),
+    }
+
+
+def _used_places(problem: BatchProblem, solution: Solution) -> np.ndarray:
+    used = np.zeros_like(problem.pool_free)
+    for u, e in enumerate(solution.chosen):
+        if e >= 0:
+            used[problem.e_pool[e]] += problem.size[u]
+    return used
+
+
+def _free_left(matcher: Matcher, left: np.ndarray) -> dict[str, dict[str, int]]:
+    index = matcher.pools.index()
+    out: dict[str, dict[str, int]] = {"foster": {}, "institution": {}, "combination": {}}
+    for f in matcher.dataset.families:
+        if not f.paused:
+            level = f.level.label
+            out["foster"][level] = out["foster"].get(level, 0) + int(left[index[f.family_id]])
+    for i in matcher.dataset.institutions:
+        kind = i.kind.value
+        out["institution"][kind] = out["institution"].get(kind, 0) + int(
+            left[index[i.institution_id]]
+        )
+        comb = int(left[index[f"{i.institution_id}#combination"]])
+        out["combination"]["institution"] = out["combination"].get("institution", 0) + comb
+    return {k: dict(sorted(v.items())) for k, v in out.items()}
+
+
+def _option_info(
+    matcher: Matcher,
+) -> dict[tuple[str, int], tuple[float, float, str, str, float | None]]:
+    rates = {i.institution_id: i.daily_rate for i in matcher.dataset.institutions}
+    info: dict[tuple[str, int], tuple[float, float, str, str, float | None]] = {}
+    tables = [matcher.options] + [u.network for u in matcher.units]
+    for table in tables:
+        for k in range(len(table)):
+            oid = str(table.option_id[k])
+            info[(oid, int(table.tier[k]))] = (
+                float(table.lat[k]),
+                float(table.lon[k]),
+                str(table.kommune[k]),
+                str(table.label[k]),
+                rates.get(oid) if table.label[k] in {x.value for x in InstitutionKind} else None,
+            )
+    return info

@@ -1,0 +1,274 @@
+"""Batch matching: feasibility (independent checker), optimality against brute force and
+against a HiGHS MILP, edge cases, determinism, and the staged lexicographic flow."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from matcher.batch import (
+    FEASIBLE,
+    OPTIMAL,
+    BatchProblem,
+    build_problem,
+    solve_cpsat,
+    solve_flow,
+    solve_greedy,
+)
+from matcher.cohort import TAKEN_BY_OTHERS, run_match
+from matcher.rank import Matcher
+from models.dataset import Dataset
+from models.synthetic import SyntheticSpec, generate_dataset
+from tests.factories import AS_OF, at, child, dataset, family, institution
+from tests.matcher.batch_checker import check_batch
+
+
+def _key(problem: BatchProblem, chosen: np.ndarray) -> tuple[int, ...]:
+    """The lexicographic objective, computed here from the edges (larger is better)."""
+    placed = t1 = t2 = t3 = cents = 0
+    for u, e in enumerate(chosen):
+        if e < 0:
+            continue
+        n = int(problem.size[u])
+        tier = int(problem.e_tier[e])
+        placed += n
+        t1 += n * (tier == 1)
+        t2 += n * (tier == 2)
+        t3 += n * (tier == 3)
+        cents += n * int(problem.e_cost[e])
+    return (placed, t1, t2, t3, -cents)
+
+
+def brute_force(problem: BatchProblem) -> tuple[int, ...]:
+    options = [
+        [-1] + [int(e) for e in np.flatnonzero(problem.e_unit == u)] for u in range(problem.n_units)
+    ]
+    best: tuple[int, ...] | None = None
+    for combo in itertools.product(*options):
+        used: dict[int, int] = {}
+        for u, e in enumerate(combo):
+            if e >= 0:
+                p = int(problem.e_pool[e])
+                used[p] = used.get(p, 0) + int(problem.size[u])
+        if any(n > problem.pool_free[p] for p, n in used.items()):
+            continue
+        key = _key(problem, np.array(combo))
+        best = key if best is None or key > best else best
+    assert best is not None
+    return best
+
+
+def milp_optimum(problem: BatchProblem) -> tuple[int, ...]:
+    """Staged lexicographic MILP with HiGHS (scipy.optimize.milp)."""
+    n = problem.n_edges
+    size = problem.size[problem.e_unit].astype(float)
+    rows, lo, hi = [], [], []
+    for u in range(problem.n_units):
+        rows.append((problem.e_unit == u).astype(float))
+        lo.append(0)
+        hi.append(1)
+    for p in np.unique(problem.e_pool):
+        rows.append(np.where(problem.e_pool == p, size, 0.0))
+        lo.append(0)
+        hi.append(float(problem.pool_free[p]))
+    tier = problem.e_tier
+    levels = [
+        -size,
+        -size * (tier == 1),
+        -size * (tier == 2),
+        -size * (tier == 3),
+        size * problem.e_cost,
+    ]
+    x = np.zeros(n)
+    for c in levels:
+        res = milp(
+            c,
+            constraints=LinearConstraint(np.array(rows), lo, hi),
+            integrality=np.ones(n),
+            bounds=Bounds(0, 1),
+        )
+        assert res.success
+        x = np.round(res.x)
+        value = float(np.round(c @ x))
+        rows.append(c)
+        lo.append(value)
+        hi.append(value)
+    chosen = np.full(problem.n_units, -1)
+    for e in np.flatnonzero(x > 0.5):
+        chosen[problem.e_unit[e]] = e
+    return _key(problem, chosen)
+
+
+def tiny(
+    seed: int, children: int, families: int, institutions: int, siblings: float = 0.0
+) -> Dataset:
+    from geo.gazetteer import Gazetteer
+    from tests.conftest import geodata_dir
+
+    gaz = Gazetteer.from_directory(geodata_dir())
+    schools = gaz.schools.frame
+    schools = schools[schools["kommune_code"].isin(["751", "727"])]
+    return generate_dataset(
+        SyntheticSpec(children, families, institutions, seed, sibling_share=siblings), schools
+    )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10**6),
+    children=st.integers(1, 6),
+    families=st.integers(0, 6),
+    institutions=st.integers(0, 2),
+)
+def test_flow_is_optimal_against_brute_force(seed, children, families, institutions) -> None:
+    ds = tiny(seed, children, families, institutions)
+    m = Matcher(ds)
+    problem = build_problem(m, m.units, AS_OF)
+    assume(np.prod([1 + np.sum(problem.e_unit == u) for u in range(problem.n_units)]) < 50_000)
+    best = brute_force(problem)
+    for budget in (None, 1):  # 1: every level its own stage (the staged path)
+        sol = solve_flow(problem, budget=budget)
+        assert sol.status == OPTIMAL
+        assert _key(problem, sol.chosen) == best
+    assert _key(problem, solve_greedy(problem).chosen) <= best
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), children=st.integers(2, 7), families=st.integers(1, 6))
+def test_cpsat_with_groups_is_optimal_against_brute_force(seed, children, families) -> None:
+    ds = tiny(seed, children, families, 1, siblings=0.6)
+    m = Matcher(ds)
+    problem = build_problem(m, m.units, AS_OF)
+    assume(np.prod([1 + np.sum(problem.e_unit == u) for u in range(problem.n_units)]) < 50_000)
+    sol = solve_cpsat(problem, time_limit=20)
+    assert sol.status == OPTIMAL
+    assert _key(problem, sol.chosen) == brute_force(problem)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_cpsat_with_groups_matches_the_milp(seed: int) -> None:
+    ds = tiny(seed, 40, 45, 5, siblings=0.5)
+    m = Matcher(ds)
+    problem = build_problem(m, m.units, AS_OF)
+    assert (problem.size > 1).any() and problem.n_edges > 50
+    sol = solve_cpsat(problem, time_limit=30)
+    assert sol.status == OPTIMAL
+    assert _key(problem, sol.chosen) == milp_optimum(problem)
+
+
+@pytest.mark.parametrize("solver", ["auto", "cpsat", "greedy"])
+def test_every_result_passes_the_independent_checker(solver: str) -> None:
+    ds = tiny(9, 60, 70, 8, siblings=0.3)
+    m = Matcher(ds)
+    result = run_match(m, solver=solver, as_of=AS_OF, time_limit=30).as_dict()
+    check_batch(ds, m.policy, result, {c.child_id for c in ds.children}, AS_OF)
+
+
+def test_flow_result_passes_the_checker_without_groups() -> None:
+    ds = tiny(5, 60, 50, 6)
+    m = Matcher(ds)
+    result = run_match(m, solver="flow", as_of=AS_OF).as_dict()
+    assert result["status"] == OPTIMAL
+    check_batch(ds, m.policy, result, {c.child_id for c in ds.children}, AS_OF)
+
+
+def test_split_mode_keeps_groups_when_it_can_and_passes_the_checker() -> None:
+    ds = tiny(9, 40, 60, 8, siblings=0.5)
+    m = Matcher(ds)
+    together = run_match(m, solver="cpsat", as_of=AS_OF, time_limit=30).as_dict()
+    split = run_match(
+        m, solver="cpsat", as_of=AS_OF, time_limit=30, allow_sibling_split=True
+    ).as_dict()
+    check_batch(
+        ds, m.policy, split, {c.child_id for c in ds.children}, AS_OF, groups_together=False
+    )
+    # Splitting can only place more children, never fewer.
+    assert split["objective"]["placed"] >= together["objective"]["placed"]
+
+
+def test_optimum_beats_or_equals_greedy() -> None:
+    ds = tiny(21, 80, 60, 6, siblings=0.25)
+    m = Matcher(ds)
+    best = run_match(m, as_of=AS_OF, time_limit=30).as_dict()
+    greedy = run_match(m, solver="greedy", as_of=AS_OF).as_dict()
+    key = lambda r: tuple(r["objective"][k] for k in ("placed", "tier1", "tier2", "tier3"))
+    assert key(best) >= key(greedy)
+    assert greedy["gap"] is None and greedy["status"] == FEASIBLE
+
+
+def test_determinism() -> None:
+    ds = tiny(33, 50, 50, 6, siblings=0.3)
+    first = run_match(Matcher(ds), as_of=AS_OF, time_limit=30).as_dict()
+    again = run_match(Matcher(ds), as_of=AS_OF, time_limit=30).as_dict()
+    assert first["assignments"] == again["assignments"]
+    assert first["objective"] == again["objective"]
+
+
+# ---------------------------------------------------------------------------- edge cases
+
+
+def test_no_children() -> None:
+    ds = replace(dataset(families=[family()]), children=())
+    result = run_match(Matcher(ds), as_of=AS_OF).as_dict()
+    assert result["status"] == OPTIMAL and result["assignments"] == []
+    assert result["kpis"]["placed_share"] is None
+
+
+def test_no_capacity_at_all() -> None:
+    ds = dataset([child("c1"), child("c2")], families=[family(places=1, occupied=1)])
+    result = run_match(Matcher(ds), as_of=AS_OF).as_dict()
+    assert result["objective"]["placed"] == 0
+    assert {u["child_id"] for u in result["unassigned"]} == {"c1", "c2"}
+    assert all(u["reasons"].get("NO_CAPACITY") for u in result["unassigned"])
+
+
+def test_one_child() -> None:
+    ds = dataset([child("c1")], families=[family("f1", place=at(2))])
+    result = run_match(Matcher(ds), as_of=AS_OF).as_dict()
+    assert [a["option_id"] for a in result["assignments"]] == ["f1"]
+
+
+def test_all_children_ineligible_everywhere() -> None:
+    ds = dataset(
+        [child("c1", age=16), child("c2", age=15)],
+        families=[family("f1", max_age=6)],
+        institutions=[institution(max_age=10)],
+    )
+    result = run_match(Matcher(ds), as_of=AS_OF).as_dict()
+    assert result["objective"]["placed"] == 0
+    assert all("AGE_OUT_OF_RANGE" in u["reasons"] for u in result["unassigned"])
+
+
+def test_group_larger_than_any_home() -> None:
+    kids = [child(f"c{k}", sibling_group="g") for k in range(4)]
+    ds = dataset(kids, families=[family("f1", places=3, max_siblings=3)])
+    result = run_match(Matcher(ds), as_of=AS_OF).as_dict()
+    assert result["objective"]["placed"] == 0
+    assert len(result["unassigned"]) == 4
+    assert result["kpis"]["sibling_groups"]["unplaced"] == 1
+
+
+def test_competition_reports_places_taken_by_others() -> None:
+    ds = dataset([child("c1"), child("c2")], families=[family("f1", place=at(1))])
+    result = run_match(Matcher(ds), as_of=AS_OF).as_dict()
+    assert result["objective"]["placed"] == 1
+    assert result["unassigned"][0]["reasons"][TAKEN_BY_OTHERS] == 1
+
+
+def test_cohort_selection_by_kommune_and_ids() -> None:
+    ds = dataset(
+        [child("c1", kommune_code="751"), child("c2", kommune_code="727")],
+        families=[family("f1"), family("f2")],
+    )
+    only = run_match(Matcher(ds), kommuner=["727"], as_of=AS_OF).as_dict()
+    assert {a["child_id"] for a in only["assignments"]} | {
+        u["child_id"] for u in only["unassigned"]
+    } == {"c2"}
+    ids = run_match(Matcher(ds), children=["c1"], as_of=AS_OF).as_dict()
+    assert [a["child_id"] for a in ids["assignments"]] == ["c1"]
