@@ -16,7 +16,7 @@ from models.synthetic import SyntheticSpec, generate_dataset
 
 __all__ = ["console", "instance", "percentile", "print_table", "timed"]
 
-console = Console(width=160)
+console = Console(width=240)
 
 
 def instance(children: int, families: int, institutions: int, seed: int = 1) -> Dataset:

@@ -181,3 +181,41 @@ def test_console_script_runs_in_a_real_process(small_dir: Path, tmp_path: Path) 
     )
     assert proc.returncode == 2
     assert "children.csv, row 1, column kommune_code" in proc.stderr
+
+
+def test_match_json_shape_and_out_file(small_dir: Path, tmp_path: Path) -> None:
+    out_file = tmp_path / "result.json"
+    result = runner.invoke(app, ["match", "--data", str(small_dir), "--format", "json",
+                                 "--as-of", "2026-11-01", "--time-limit", "30",
+                                 "--out", str(out_file)])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert json.loads(out_file.read_text()) == body
+    assert {"status", "solver", "seconds", "objective", "bound", "gap", "assignments",
+            "unassigned", "kpis"} <= set(body)
+    assert body["status"] in ("OPTIMAL", "FEASIBLE")
+    assert set(body["objective"]) == {"placed", "tier1", "tier2", "tier3", "score"}
+    for row in body["assignments"]:
+        assert {"child_id", "option_id", "kind", "tier", "score"} <= set(row)
+    for row in body["unassigned"]:
+        assert {"child_id", "reasons"} <= set(row) and row["reasons"]
+    for kpi in ("placed_share", "share_by_kind", "share_by_foster_level", "km_to_school",
+                "km_to_daycare", "km_to_home", "school_change_share", "sibling_groups",
+                "placed_in_own_kommune_share", "free_places_left", "institution_daily_cost_dkk"):
+        assert kpi in body["kpis"]
+
+
+def test_match_table_and_greedy(small_dir: Path) -> None:
+    result = runner.invoke(app, ["match", "--data", str(small_dir), "--solver", "greedy",
+                                 "--as-of", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    assert "FEASIBLE by greedy" in result.stdout and "KPIs" in result.stdout
+
+
+def test_match_bad_input_exits_2(small_dir: Path) -> None:
+    flow = runner.invoke(app, ["match", "--data", str(small_dir), "--solver", "flow"])
+    assert flow.exit_code == 2 and "sibling groups" in flow.output
+    unknown = runner.invoke(app, ["match", "--data", str(small_dir), "--children", "zz9"])
+    assert unknown.exit_code == 2 and "zz9" in unknown.output
+    kommune = runner.invoke(app, ["match", "--data", str(small_dir), "--kommune", "999"])
+    assert kommune.exit_code == 2 and "999" in kommune.output
