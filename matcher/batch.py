@@ -472,9 +472,9 @@ def _cpsat_staged(
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{e}") for e in range(problem.n_edges)]
     edges = problem.edges_of_unit()
-    for e in edges:
-        if len(e) > 1:
-            model.add_at_most_one(x[k] for k in e)
+    for unit_edges in edges:
+        if len(unit_edges) > 1:
+            model.add_at_most_one(x[k] for k in unit_edges)
     size_e = problem.size[problem.e_unit]
     by_pool: dict[int, list[int]] = {}
     for k, p in enumerate(problem.e_pool):
