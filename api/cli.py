@@ -331,6 +331,121 @@ def render_match(payload: dict[str, Any], console: Console = out) -> None:
     )
 
 
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Database URL; default $PLACEMENT_DATABASE_URL "
+        "or the SQLite file var/placement.sqlite3.",
+    ),
+]
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+
+def _engine(database: str | None) -> Any:
+    from api.db import make_engine
+    from api.migrate import upgrade
+
+    engine = make_engine(database)
+    upgrade(engine)
+    return engine
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DbOpt = None) -> None:
+    """Create or migrate the database schema (Alembic)."""
+    engine = _engine(database)
+    err.print(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@app.command("import")
+def import_(data: DataOpt, database: DbOpt = None, geodata: GeoOpt = None) -> None:
+    """Load a dataset (validated as for `rank`) into the database in one transaction."""
+    from sqlalchemy.orm import sessionmaker
+
+    from api.db import session_scope
+    from api.service import Service
+    from api.store import replace_all
+
+    with user_errors():
+        dataset = _load(data, geodata)
+        engine = _engine(database)
+        with session_scope(sessionmaker(engine)) as session:
+            replace_all(session, dataset)
+            Service.bump(session, "structure", "capacity")
+    err.print(
+        f"imported {len(dataset.children)} children, {len(dataset.families)} families, "
+        f"{len(dataset.institutions)} institutions",
+        highlight=False,
+    )
+
+
+@app.command("export")
+def export(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the dataset to.")],
+    database: DbOpt = None,
+) -> None:
+    """Write the database back as a dataset of the CSV contract."""
+    from sqlalchemy.orm import sessionmaker
+
+    from api.db import session_scope
+    from api.store import load_from_db
+
+    engine = _engine(database)
+    with session_scope(sessionmaker(engine)) as session:
+        dataset = load_from_db(session)
+    write_dataset(dataset, out_dir)
+    err.print(f"exported {len(dataset.children)} children to {out_dir}", highlight=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="coordinator, consultant, planner, admin")],
+    kommune: Annotated[list[str] | None, typer.Option("--kommune")] = None,
+    label: Annotated[str, typer.Option("--label")] = "",
+    database: DbOpt = None,
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from sqlalchemy.orm import sessionmaker
+
+    from api.db import session_scope
+    from api.security import Role, create_key
+
+    with user_errors():
+        try:
+            chosen = Role(role)
+        except ValueError:
+            raise InputError(
+                f"--role {role!r}: one of coordinator, consultant, planner, admin"
+            ) from None
+        engine = _engine(database)
+        with session_scope(sessionmaker(engine)) as session:
+            key = create_key(session, chosen, list(kommune or ()), label)
+    sys.stdout.write(key + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    database: DbOpt = None,
+    policy: PolicyOpt = "default",
+    geodata: GeoOpt = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs) on the database as it is."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.service import Service
+
+    with user_errors():
+        service = Service(_engine(database), _gazetteer(geodata), load_policy(policy))
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
 def emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
 

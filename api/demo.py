@@ -1,16 +1,25 @@
-"""`make run`: ranked proposals for a handful of demo children of different kinds."""
+"""`make run`: a fresh database with the demo dataset, one demo key per role, the service.
+
+Also prints ranked proposals for a handful of demo children of different kinds, so the
+console shows what a coordinator will see at POST /v1/children/{id}/proposals."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import date
 
+from sqlalchemy.orm import sessionmaker
+
 from api.cli import err, out, render_ranking
+from api.db import make_engine, session_scope
+from api.migrate import upgrade
+from api.security import Role, create_key
+from api.service import Service
+from api.store import replace_all
 from geo.gazetteer import default_gazetteer
 from matcher.rank import Matcher
 from models.dataset import Dataset, load_dataset
 from models.domain import Child
-from models.synthetic import REFERENCE_DATE
 
 __all__ = ["demo_children", "main"]
 
@@ -42,16 +51,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", required=True)
     parser.add_argument("--top", type=int, default=5)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-serve", action="store_true")
     args = parser.parse_args()
-    dataset = load_dataset(args.data, default_gazetteer())
+    gazetteer = default_gazetteer()
+    dataset = load_dataset(args.data, gazetteer)
     matcher = Matcher(dataset)
-    as_of: date = REFERENCE_DATE
+    today = date.today()
     for title, child in demo_children(dataset):
         out.rule(f"{title}: {child.child_id}")
-        render_ranking(matcher.rank(child.child_id, top=args.top, as_of=as_of), why_not=False)
+        render_ranking(matcher.rank(child.child_id, top=args.top, as_of=today), why_not=False)
+    engine = make_engine()
+    upgrade(engine)
+    with session_scope(sessionmaker(engine)) as session:
+        replace_all(session, dataset)
+        Service.bump(session, "structure", "capacity")
+        kommuner = sorted(
+            {c.kommune_code for c in dataset.children}
+            | {f.kommune_code for f in dataset.families}
+            | {i.kommune_code for i in dataset.institutions}
+        )
+        keys = {role: create_key(session, role, kommuner, "demo") for role in Role}
     err.print(
-        f"Try: .venv/bin/placement rank --data {args.data} --child "
-        f"{dataset.children[0].child_id} --why-not --as-of {as_of}"
+        f"database {engine.url} loaded with the demo dataset; demo keys (all "
+        f"{len(kommuner)} kommuner of the demo):",
+        highlight=False,
+    )
+    for role, key in keys.items():
+        err.print(f"  {role.value:<12} {key}", highlight=False)
+    example = dataset.children[0].child_id
+    err.print(
+        f"try: curl -s -X POST -H 'Authorization: Bearer {keys[Role.COORDINATOR]}' "
+        f"http://{args.host}:{args.port}/v1/children/{example}/proposals",
+        highlight=False,
+    )
+    if args.no_serve:
+        return
+    import uvicorn
+
+    from api.app import create_app
+
+    err.print(
+        f"serving on http://{args.host}:{args.port} (OpenAPI docs at /docs); Ctrl-C stops",
+        highlight=False,
+    )
+    uvicorn.run(
+        create_app(Service(engine, gazetteer)), host=args.host, port=args.port, log_level="warning"
     )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "PlaceResolver",
     "inside_denmark",
     "load_dataset",
+    "parse_record",
     "write_dataset",
 ]
 
@@ -120,7 +121,11 @@ class _Row:
     """Typed access to one CSV row that records every problem instead of stopping."""
 
     def __init__(
-        self, file: str, line: int, values: Mapping[str, str], issues: list[ValidationIssue]
+        self,
+        file: str,
+        line: int | None,
+        values: Mapping[str, str],
+        issues: list[ValidationIssue],
     ) -> None:
         self.file = file
         self.line = line
@@ -512,6 +517,29 @@ _PARSERS: dict[str, Callable[[_Row, PlaceResolver], Any]] = {
     "exclusions": _parse_exclusion,
     "keep_away": _parse_keep_away,
 }
+
+
+def parse_record(
+    key: str, values: Mapping[str, object], places: PlaceResolver
+) -> tuple[Any | None, list[ValidationIssue]]:
+    """One record of `key` (children, network, families, institutions, exclusions,
+    keep_away) from JSON-like values, checked exactly as a CSV row is. Issues name the
+    field in `column` and have no row."""
+    issues: list[ValidationIssue] = []
+    text = {k: _as_text(v) for k, v in values.items()}
+    row = _Row(FILES[key], None, text, issues)
+    record = _PARSERS[key](row, places)
+    return record, issues
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ";".join(str(v) for v in value)
+    return str(value)
 
 
 def _parse_file(

@@ -1,0 +1,93 @@
+"""The FastAPI application: routers, problem+json errors, structured logs, job recovery."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from api.errors import install_handlers
+from api.routers import admin, batches, children, options, reservations
+from api.service import Service
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("placement.http")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Only route templates are logged, never concrete paths,
+    bodies or query strings, so no child's details reach a log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        base = {
+            "at": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key in ("route", "method", "status", "ms", "error", "job"):
+            if hasattr(record, key):
+                base[key] = getattr(record, key)
+        return json.dumps(base)
+
+
+def configure_logging() -> None:
+    root = logging.getLogger("placement")
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        root.propagate = False
+
+
+def create_app(service: Service) -> FastAPI:
+    configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        failed = service.fail_interrupted_jobs()
+        if failed:
+            log.info("batch jobs interrupted by a restart marked failed", extra={"job": failed})
+        yield
+        service.jobs.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="placement",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Placement matching for Danish child welfare.",
+    )
+    app.state.service = service
+    install_handlers(app)
+    for module in (children, options, reservations, batches, admin):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.middleware("http")
+    async def access_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.info(
+            "request",
+            extra={
+                "route": route,
+                "method": request.method,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - start) * 1000, 2),
+            },
+        )
+        return response
+
+    return app

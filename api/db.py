@@ -1,0 +1,68 @@
+"""Database engine and sessions: SQLite file under var/ by default (WAL), PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["DATABASE_ENV", "database_url", "make_engine", "session_scope"]
+
+DATABASE_ENV = "PLACEMENT_DATABASE_URL"
+DEFAULT_SQLITE = Path("var") / "placement.sqlite3"
+
+
+def database_url(url: str | None = None) -> str:
+    chosen = url or os.environ.get(DATABASE_ENV)
+    if chosen:
+        if chosen.startswith("postgresql://"):
+            chosen = "postgresql+psycopg://" + chosen.removeprefix("postgresql://")
+        return chosen
+    DEFAULT_SQLITE.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_SQLITE}"
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _sqlite_serialised_writes(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_serialised_writes(engine: Engine) -> None:
+    """WAL for concurrent readers; BEGIN IMMEDIATE so a transaction takes the write lock at
+    its start and never fails half-way on a lock upgrade (the SQLAlchemy SQLite recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: committed on success, rolled back whole on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

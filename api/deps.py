@@ -1,0 +1,62 @@
+"""Typed dependencies: the service, a database session per request, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.db import session_scope
+from api.errors import ApiError
+from api.security import Principal, Role, authenticate
+from api.service import Service
+
+__all__ = ["Caller", "ServiceDep", "SessionDep", "require"]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def get_session(service: ServiceDep) -> Iterator[Session]:
+    with session_scope(service.sessions) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(401, "an API key is required: Authorization: Bearer <key>")
+    principal = authenticate(session, credentials.credentials)
+    if principal is None:
+        raise ApiError(401, "the API key is not valid")
+    return principal
+
+
+Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    allowed = ", ".join(r.value for r in roles)
+
+    def check(principal: Caller) -> Principal:
+        if principal.role not in roles:
+            raise ApiError(
+                403, f"this needs the role {allowed}; the key has {principal.role.value}"
+            )
+        return principal
+
+    return check

@@ -1,0 +1,232 @@
+"""Tables. Capacity lives in `capacity_pools` (one row per home: a family, an institution's
+residential places, its combination places, a network person), so holding a place is a
+single conditional UPDATE that the database makes atomic."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "BatchJob",
+    "CapacityPool",
+    "ChildRow",
+    "DataVersion",
+    "ExclusionRow",
+    "FamilyRow",
+    "IdempotentResponse",
+    "InstitutionRow",
+    "KeepAwayRow",
+    "NetworkRow",
+    "Reservation",
+]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ChildRow(Base):
+    __tablename__ = "children"
+    child_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kommune_code: Mapped[str] = mapped_column(String(3), index=True)
+    age: Mapped[int] = mapped_column(Integer)
+    support_level: Mapped[int] = mapped_column(Integer)
+    needs: Mapped[str] = mapped_column(Text, default="")
+    home_lat: Mapped[float] = mapped_column(Float)
+    home_lon: Mapped[float] = mapped_column(Float)
+    home_postcode: Mapped[str | None] = mapped_column(String(4))
+    school_lat: Mapped[float | None] = mapped_column(Float)
+    school_lon: Mapped[float | None] = mapped_column(Float)
+    school_id: Mapped[str | None] = mapped_column(String(16))
+    daycare_lat: Mapped[float | None] = mapped_column(Float)
+    daycare_lon: Mapped[float | None] = mapped_column(Float)
+    daycare_postcode: Mapped[str | None] = mapped_column(String(4))
+    sibling_group: Mapped[str | None] = mapped_column(String(64), index=True)
+    acute: Mapped[bool] = mapped_column(Boolean, default=False)
+    combination_ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    secure_decision: Mapped[bool] = mapped_column(Boolean, default=False)
+    wishes: Mapped[str] = mapped_column(Text, default="")
+    arrival: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # dataset order
+
+
+class NetworkRow(Base):
+    __tablename__ = "network"
+    person_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    child_id: Mapped[str] = mapped_column(
+        ForeignKey("children.child_id", ondelete="CASCADE"), primary_key=True
+    )
+    relation: Mapped[str] = mapped_column(String(32))
+    via: Mapped[str | None] = mapped_column(String(64))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    postcode: Mapped[str | None] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(16))
+    places: Mapped[int] = mapped_column(Integer, default=1)
+    willing: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # dataset order
+
+
+class FamilyRow(Base):
+    __tablename__ = "families"
+    family_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kommune_code: Mapped[str] = mapped_column(String(3), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    postcode: Mapped[str | None] = mapped_column(String(4))
+    level: Mapped[str] = mapped_column(String(16))
+    min_age: Mapped[int] = mapped_column(Integer)
+    max_age: Mapped[int] = mapped_column(Integer)
+    target_groups: Mapped[str] = mapped_column(Text, default="")
+    max_siblings: Mapped[int] = mapped_column(Integer, default=1)
+    acute: Mapped[bool] = mapped_column(Boolean, default=False)
+    combination: Mapped[bool] = mapped_column(Boolean, default=False)
+    vacancy_confirmed: Mapped[date | None] = mapped_column(Date)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # dataset order
+
+
+class InstitutionRow(Base):
+    __tablename__ = "institutions"
+    institution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kommune_code: Mapped[str] = mapped_column(String(3), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(200))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    postcode: Mapped[str | None] = mapped_column(String(4))
+    min_age: Mapped[int] = mapped_column(Integer)
+    max_age: Mapped[int] = mapped_column(Integer)
+    target_groups: Mapped[str] = mapped_column(Text, default="")
+    max_level: Mapped[int] = mapped_column(Integer, default=4)
+    acute: Mapped[bool] = mapped_column(Boolean, default=False)
+    daily_rate: Mapped[float | None] = mapped_column(Float)
+    vacancy_confirmed: Mapped[date | None] = mapped_column(Date)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # dataset order
+
+
+class CapacityPool(Base):
+    """places/occupied/reserved of one home: family_id, institution_id,
+    institution_id#combination, or a network person's person_id."""
+
+    __tablename__ = "capacity_pools"
+    pool_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # family, institution, combination, network
+    places: Mapped[int] = mapped_column(Integer)
+    occupied: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ExclusionRow(Base):
+    __tablename__ = "exclusions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    child_id: Mapped[str] = mapped_column(
+        ForeignKey("children.child_id", ondelete="CASCADE"), index=True
+    )
+    option_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class KeepAwayRow(Base):
+    __tablename__ = "keep_away"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    child_id: Mapped[str] = mapped_column(
+        ForeignKey("children.child_id", ondelete="CASCADE"), index=True
+    )
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    postcode: Mapped[str | None] = mapped_column(String(4))
+    min_km: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Reservation(Base):
+    __tablename__ = "reservations"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    child_ids: Mapped[str] = mapped_column(Text)
+    sibling_group: Mapped[str | None] = mapped_column(String(64))
+    kommune_code: Mapped[str] = mapped_column(String(3), index=True)
+    option_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    pool_id: Mapped[str] = mapped_column(ForeignKey("capacity_pools.pool_id"))
+    places: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # held confirmed released expired
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_by: Mapped[int] = mapped_column(Integer)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    kommuner: Mapped[str] = mapped_column(Text, default="")
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(40))
+    child_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class BatchJob(Base):
+    __tablename__ = "batch_jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # queued running done failed
+    stage: Mapped[str] = mapped_column(String(32), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    params: Mapped[dict] = mapped_column(JSON)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(Integer)
+    kommuner: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotentResponse(Base):
+    __tablename__ = "idempotency"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DataVersion(Base):
+    """Counters bumped in the same transaction as a change, so every server process can tell
+    whether its in-memory matcher is stale: `structure` (children, options) or `capacity`."""
+
+    __tablename__ = "data_versions"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+Index("ix_reservations_held", Reservation.status, Reservation.expires_at)

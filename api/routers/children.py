@@ -1,0 +1,283 @@
+"""Children (with network, exclusions, keep-away) and their proposals: coordinators only,
+inside their kommuner; every read or write of a child's record is audited."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from api.deps import ServiceDep, SessionDep, require
+from api.errors import ApiError, issues_to_errors
+from api.idempotency import remember, replay
+from api.orm import (
+    CapacityPool,
+    ChildRow,
+    ExclusionRow,
+    FamilyRow,
+    InstitutionRow,
+    KeepAwayRow,
+    NetworkRow,
+)
+from api.schemas import ChildCreate, ChildPublic, ProposalRequest
+from api.security import Principal, Role
+from api.service import Service
+from api.store import child_rows
+from matcher.rank import UnknownChild
+from models.dataset import parse_record
+from models.domain import Child, Exclusion, KeepAway, NetworkPerson
+
+router = APIRouter(prefix="/v1/children", tags=["children"])
+Coordinator = Annotated[Principal, Depends(require(Role.COORDINATOR))]
+
+
+def child_or_404(session: Session, who: Principal, child_id: str) -> ChildRow:
+    """404 both for ids that do not exist and for children outside the caller's kommuner,
+    so that existence is never revealed across kommuner."""
+    row = session.get(ChildRow, child_id)
+    if row is None or not who.in_scope(row.kommune_code):
+        raise ApiError(404, f"no child {child_id!r} in your kommuner")
+    return row
+
+
+def _split(text: str) -> list[str]:
+    return [v for v in text.split(";") if v]
+
+
+def child_public(session: Session, row: ChildRow) -> dict[str, Any]:
+    data = {
+        c.name: getattr(row, c.name) for c in ChildRow.__table__.columns if c.name != "position"
+    }
+    data["needs"] = _split(row.needs)
+    data["wishes"] = _split(row.wishes)
+    data["network"] = [
+        {
+            "person_id": p.person_id,
+            "relation": p.relation,
+            "via": p.via,
+            "lat": p.lat,
+            "lon": p.lon,
+            "postcode": p.postcode,
+            "status": p.status,
+            "places": p.places,
+            "willing": p.willing,
+        }
+        for p in session.scalars(
+            select(NetworkRow)
+            .where(NetworkRow.child_id == row.child_id)
+            .order_by(NetworkRow.position, NetworkRow.person_id)
+        )
+    ]
+    data["exclusions"] = [
+        {"option_id": e.option_id, "reason": e.reason}
+        for e in session.scalars(
+            select(ExclusionRow)
+            .where(ExclusionRow.child_id == row.child_id)
+            .order_by(ExclusionRow.id)
+        )
+    ]
+    data["keep_away"] = [
+        {"lat": k.lat, "lon": k.lon, "postcode": k.postcode, "min_km": k.min_km, "reason": k.reason}
+        for k in session.scalars(
+            select(KeepAwayRow).where(KeepAwayRow.child_id == row.child_id).order_by(KeepAwayRow.id)
+        )
+    ]
+    return ChildPublic.model_validate(data).model_dump(mode="json")
+
+
+def _validated(
+    service: Service, session: Session, who: Principal, body: ChildCreate
+) -> tuple[Child, list[NetworkPerson], list[Exclusion], list[KeepAway]]:
+    """The body checked by the dataset's own parsers, plus the cross-references."""
+    if not who.in_scope(body.kommune_code):
+        raise ApiError(403, f"kommune {body.kommune_code} is outside your kommuner")
+    values = body.model_dump(exclude={"network", "exclusions", "keep_away"})
+    child, issues = parse_record("children", values, service.gazetteer)
+    errors = issues_to_errors(issues)
+    persons: list[NetworkPerson] = []
+    for n, p in enumerate(body.network):
+        person, p_issues = parse_record(
+            "network", p.model_dump() | {"child_id": body.child_id}, service.gazetteer
+        )
+        errors += issues_to_errors(p_issues, f"body.network[{n}]")
+        if person is not None:
+            persons.append(person)
+    exclusions: list[Exclusion] = []
+    for n, e in enumerate(body.exclusions):
+        excl, e_issues = parse_record(
+            "exclusions", e.model_dump() | {"child_id": body.child_id}, service.gazetteer
+        )
+        errors += issues_to_errors(e_issues, f"body.exclusions[{n}]")
+        if excl is not None:
+            exclusions.append(excl)
+    keeps: list[KeepAway] = []
+    for n, k in enumerate(body.keep_away):
+        keep, k_issues = parse_record(
+            "keep_away", k.model_dump() | {"child_id": body.child_id}, service.gazetteer
+        )
+        errors += issues_to_errors(k_issues, f"body.keep_away[{n}]")
+        if keep is not None:
+            keeps.append(keep)
+    own = {p.person_id for p in body.network}
+    for n, p in enumerate(body.network):
+        if p.via is not None and (p.via not in own or p.via == p.person_id):
+            errors.append(
+                {
+                    "path": f"body.network[{n}].via",
+                    "value": p.via,
+                    "allowed": "another person_id in this child's network",
+                }
+            )
+    options = set(session.scalars(select(FamilyRow.family_id))) | set(
+        session.scalars(select(InstitutionRow.institution_id))
+    )
+    for n, w in enumerate(body.wishes):
+        if w not in options | own:
+            errors.append(
+                {
+                    "path": f"body.wishes[{n}]",
+                    "value": w,
+                    "allowed": "ids of families, institutions or this child's network",
+                }
+            )
+    for n, e in enumerate(body.exclusions):
+        if e.option_id not in options | own:
+            errors.append(
+                {
+                    "path": f"body.exclusions[{n}].option_id",
+                    "value": e.option_id,
+                    "allowed": "an id of a family, institution or network person",
+                }
+            )
+    for n, p in enumerate(body.network):
+        pool = session.get(CapacityPool, p.person_id)
+        if pool is not None and (pool.kind != "network" or pool.places != p.places):
+            errors.append(
+                {
+                    "path": f"body.network[{n}].places",
+                    "value": p.places,
+                    "allowed": f"the person's places as recorded ({pool.places})"
+                    if pool.kind == "network"
+                    else "a person_id not used by an option",
+                }
+            )
+    if errors or child is None:
+        raise ApiError(422, "the child record is not valid", errors=errors)
+    return child, persons, exclusions, keeps
+
+
+def _store(
+    service: Service,
+    session: Session,
+    child: Child,
+    persons: list[NetworkPerson],
+    exclusions: list[Exclusion],
+    keeps: list[KeepAway],
+    position: int,
+) -> None:
+    session.add_all(child_rows(child, tuple(persons), exclusions, keeps, position))
+    for p in persons:
+        if session.get(CapacityPool, p.person_id) is None:
+            session.add(
+                CapacityPool(
+                    pool_id=p.person_id, kind="network", places=p.places, occupied=0, reserved=0
+                )
+            )
+    service.bump(session, "structure")
+
+
+@router.post("", status_code=201, response_model=ChildPublic)
+def create_child(
+    body: ChildCreate,
+    who: Coordinator,
+    session: SessionDep,
+    service: ServiceDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Any:
+    if (done := replay(session, who, idempotency_key, "POST /v1/children")) is not None:
+        return done
+    if session.get(ChildRow, body.child_id) is not None:
+        raise ApiError(409, f"child {body.child_id!r} exists already")
+    child, persons, exclusions, keeps = _validated(service, session, who, body)
+    position = len(session.scalars(select(ChildRow.child_id)).all())
+    _store(service, session, child, persons, exclusions, keeps, position)
+    session.flush()
+    service.audit(session, who, "child.create", child.child_id)
+    body_out = child_public(session, session.get_one(ChildRow, child.child_id))
+    remember(session, who, idempotency_key, "POST /v1/children", 201, body_out)
+    return JSONResponse(body_out, status_code=201)
+
+
+@router.get("", response_model=list[ChildPublic])
+def list_children(
+    who: Coordinator,
+    session: SessionDep,
+    service: ServiceDep,
+    kommune: Annotated[str | None, Query(max_length=3)] = None,
+) -> Any:
+    codes = who.kommuner if kommune is None else who.kommuner & {kommune}
+    rows = session.scalars(
+        select(ChildRow)
+        .where(ChildRow.kommune_code.in_(sorted(codes)))
+        .order_by(ChildRow.position, ChildRow.child_id)
+    ).all()
+    for row in rows:
+        service.audit(session, who, "child.list", row.child_id)
+    return [child_public(session, row) for row in rows]
+
+
+@router.get("/{child_id}", response_model=ChildPublic)
+def read_child(child_id: str, who: Coordinator, session: SessionDep, service: ServiceDep) -> Any:
+    row = child_or_404(session, who, child_id)
+    service.audit(session, who, "child.read", child_id)
+    return child_public(session, row)
+
+
+@router.put("/{child_id}", response_model=ChildPublic)
+def update_child(
+    child_id: str, body: ChildCreate, who: Coordinator, session: SessionDep, service: ServiceDep
+) -> Any:
+    row = child_or_404(session, who, child_id)
+    if body.child_id != child_id:
+        raise ApiError(
+            422,
+            "child_id in the body must match the path",
+            errors=[{"path": "body.child_id", "value": body.child_id, "allowed": child_id}],
+        )
+    child, persons, exclusions, keeps = _validated(service, session, who, body)
+    position = row.position
+    for table in (KeepAwayRow, ExclusionRow, NetworkRow):
+        session.execute(delete(table).where(table.child_id == child_id))  # type: ignore[attr-defined]
+    session.delete(row)
+    session.flush()
+    _store(service, session, child, persons, exclusions, keeps, position)
+    session.flush()
+    service.audit(session, who, "child.update", child_id)
+    return child_public(session, session.get_one(ChildRow, child_id))
+
+
+@router.post("/{child_id}/proposals")
+def proposals(
+    child_id: str,
+    who: Coordinator,
+    session: SessionDep,
+    service: ServiceDep,
+    body: ProposalRequest | None = None,
+) -> Any:
+    """The ranking JSON of `placement rank` for this child (or its sibling group)."""
+    body = body or ProposalRequest()
+    child_or_404(session, who, child_id)
+    service.expire_holds(session)
+    matcher = service.matcher(session)
+    service.audit(session, who, "child.proposals", child_id)
+    try:
+        ranking = matcher.rank(
+            child_id, top=body.top, why_not=body.why_not, as_of=body.as_of or date.today()
+        )
+    except UnknownChild:
+        raise ApiError(404, f"no child {child_id!r} in your kommuner") from None
+    return ranking.as_dict()

@@ -1,0 +1,319 @@
+"""The service behind the routers: the in-memory matcher, capacity, holds and batch jobs.
+
+The matcher keeps its option table in memory. Every change bumps a counter in
+`data_versions` in the same transaction: `structure` (children, network, options) makes the
+next request rebuild the matcher; `capacity` (places, occupied, holds) only reloads the pool
+arrays. Counters live in the database, so several server processes stay consistent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.db import session_scope
+from api.errors import ApiError
+from api.orm import AuditEntry, BatchJob, CapacityPool, DataVersion, Reservation
+from api.security import Principal
+from api.store import load_from_db
+from geo.gazetteer import Gazetteer
+from matcher.cohort import run_match
+from matcher.policy import Policy, load_policy
+from matcher.rank import Matcher
+
+__all__ = ["Service", "now"]
+
+log = logging.getLogger("placement.service")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything here is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass
+class _Cache:
+    matcher: Matcher
+    structure: int
+    capacity: int
+
+
+class Service:
+    def __init__(self, engine: Engine, gazetteer: Gazetteer, policy: Policy | None = None):
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.gazetteer = gazetteer
+        self.policy = policy or load_policy("default")
+        self._lock = threading.Lock()
+        self._cache: _Cache | None = None
+        self.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
+
+    # -- versions and the matcher ------------------------------------------------------------
+    @staticmethod
+    def bump(session: Session, *names: str) -> None:
+        for name in names:
+            row = session.get(DataVersion, name)
+            if row is None:
+                session.add(DataVersion(name=name, value=1))
+            else:
+                session.execute(
+                    update(DataVersion)
+                    .where(DataVersion.name == name)
+                    .values(value=DataVersion.value + 1)
+                )
+        session.flush()
+
+    @staticmethod
+    def _versions(session: Session) -> tuple[int, int]:
+        values = dict(session.execute(select(DataVersion.name, DataVersion.value)).all())
+        return int(values.get("structure", 0)), int(values.get("capacity", 0))
+
+    def matcher(self, session: Session) -> Matcher:
+        """The matcher for the database's current state (rebuilt or refreshed if stale)."""
+        structure, capacity = self._versions(session)
+        cache = self._cache
+        if cache is not None and cache.structure == structure and cache.capacity == capacity:
+            return cache.matcher
+        with self._lock:
+            cache = self._cache
+            if cache is None or cache.structure != structure:
+                matcher = Matcher(load_from_db(session), self.policy)
+                self._load_capacity(session, matcher)
+                self._cache = _Cache(matcher, structure, capacity)
+            elif cache.capacity != capacity:
+                self._load_capacity(session, cache.matcher)
+                self._cache = _Cache(cache.matcher, structure, capacity)
+            return self._cache.matcher
+
+    @staticmethod
+    def _load_capacity(session: Session, matcher: Matcher) -> None:
+        index = matcher.pools.index()
+        places = matcher.pools.places.copy()
+        occupied = matcher.pools.occupied.copy()
+        reserved = np.zeros_like(matcher.pools.reserved)
+        for pool_id, p, o, r in session.execute(
+            select(
+                CapacityPool.pool_id,
+                CapacityPool.places,
+                CapacityPool.occupied,
+                CapacityPool.reserved,
+            )
+        ):
+            i = index.get(pool_id)
+            if i is not None:
+                places[i], occupied[i], reserved[i] = p, o, r
+        # Whole arrays are swapped in, so a concurrent ranking sees old or new, never a mix
+        # within one array.
+        matcher.pools.places, matcher.pools.occupied, matcher.pools.reserved = (
+            places,
+            occupied,
+            reserved,
+        )
+
+    # -- audit --------------------------------------------------------------------------------
+    @staticmethod
+    def audit(
+        session: Session, who: Principal, action: str, child_id: str | None = None, detail: str = ""
+    ) -> None:
+        session.add(
+            AuditEntry(
+                at=now(),
+                key_id=who.key_id,
+                role=who.role.value,
+                action=action,
+                child_id=child_id,
+                detail=detail,
+            )
+        )
+
+    # -- holds --------------------------------------------------------------------------------
+    def expire_holds(self, session: Session) -> int:
+        """Expired holds free their places (each hold exactly once, even under races)."""
+        moment = now()
+        expired = 0
+        for hold in session.scalars(
+            select(Reservation).where(Reservation.status == "held", Reservation.expires_at < moment)
+        ):
+            done = session.execute(
+                update(Reservation)
+                .where(Reservation.id == hold.id, Reservation.status == "held")
+                .values(status="expired")
+            )
+            if done.rowcount == 1:  # type: ignore[attr-defined]
+                session.execute(
+                    update(CapacityPool)
+                    .where(CapacityPool.pool_id == hold.pool_id)
+                    .values(reserved=CapacityPool.reserved - hold.places)
+                )
+                expired += 1
+        if expired:
+            self.bump(session, "capacity")
+        return expired
+
+    def hold(
+        self,
+        session: Session,
+        who: Principal,
+        child_ids: tuple[str, ...],
+        sibling_group: str | None,
+        kommune: str,
+        option_id: str,
+        kind: str,
+        pool_id: str,
+        hours: float,
+    ) -> Reservation:
+        """Hold `len(child_ids)` places in one atomic conditional UPDATE: of two
+        coordinators racing for the last place, exactly one wins."""
+        n = len(child_ids)
+        taken = session.execute(
+            update(CapacityPool)
+            .where(
+                CapacityPool.pool_id == pool_id,
+                CapacityPool.places - CapacityPool.occupied - CapacityPool.reserved >= n,
+            )
+            .values(reserved=CapacityPool.reserved + n)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise ApiError(
+                409,
+                f"no free place left at {option_id}: another reservation or "
+                "placement took it first",
+                reason="NO_CAPACITY",
+            )
+        moment = now()
+        hold = Reservation(
+            id=str(uuid.uuid4()),
+            child_ids=";".join(child_ids),
+            sibling_group=sibling_group,
+            kommune_code=kommune,
+            option_id=option_id,
+            kind=kind,
+            pool_id=pool_id,
+            places=n,
+            status="held",
+            created_at=moment,
+            expires_at=moment + timedelta(hours=hours),
+            created_by=who.key_id,
+        )
+        session.add(hold)
+        self.bump(session, "capacity")
+        return hold
+
+    def confirm(self, session: Session, hold: Reservation) -> None:
+        if hold.status != "held" or _aware(hold.expires_at) < now():
+            raise ApiError(
+                409,
+                f"reservation is {self._state(hold)} and cannot be confirmed",
+                reason="NOT_HELD",
+            )
+        done = session.execute(
+            update(Reservation)
+            .where(Reservation.id == hold.id, Reservation.status == "held")
+            .values(status="confirmed")
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise ApiError(409, "reservation changed meanwhile", reason="NOT_HELD")
+        session.execute(
+            update(CapacityPool)
+            .where(CapacityPool.pool_id == hold.pool_id)
+            .values(
+                reserved=CapacityPool.reserved - hold.places,
+                occupied=CapacityPool.occupied + hold.places,
+            )
+        )
+        hold.status = "confirmed"
+        self.bump(session, "capacity")
+
+    def release(self, session: Session, hold: Reservation) -> None:
+        if hold.status != "held":
+            raise ApiError(
+                409,
+                f"reservation is {self._state(hold)}; only a hold can be released",
+                reason="NOT_HELD",
+            )
+        done = session.execute(
+            update(Reservation)
+            .where(Reservation.id == hold.id, Reservation.status == "held")
+            .values(status="released")
+        )
+        if done.rowcount == 1:  # type: ignore[attr-defined]
+            session.execute(
+                update(CapacityPool)
+                .where(CapacityPool.pool_id == hold.pool_id)
+                .values(reserved=CapacityPool.reserved - hold.places)
+            )
+            hold.status = "released"
+            self.bump(session, "capacity")
+
+    @staticmethod
+    def _state(hold: Reservation) -> str:
+        if hold.status == "held" and _aware(hold.expires_at) < now():
+            return "expired"
+        return hold.status
+
+    # -- batch jobs ---------------------------------------------------------------------------
+    def fail_interrupted_jobs(self) -> int:
+        """A job that was queued or running when the server stopped is marked failed."""
+        with session_scope(self.sessions) as session:
+            result = session.execute(
+                update(BatchJob)
+                .where(BatchJob.status.in_(("queued", "running")))
+                .values(
+                    status="failed",
+                    stage="interrupted",
+                    error="interrupted by a server restart",
+                    finished_at=now(),
+                )
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def submit_batch(self, job_id: str) -> None:
+        self.jobs.submit(self._run_batch, job_id)
+
+    def _set(self, job_id: str, **values: Any) -> None:
+        with session_scope(self.sessions) as session:
+            session.execute(update(BatchJob).where(BatchJob.id == job_id).values(**values))
+
+    def _run_batch(self, job_id: str) -> None:
+        try:
+            self._set(job_id, status="running", stage="loading", progress=0.1)
+            with session_scope(self.sessions) as session:
+                params = dict(session.get_one(BatchJob, job_id).params)
+                matcher = self.matcher(session)
+            self._set(job_id, stage="solving", progress=0.3)
+            as_of = date.fromisoformat(params["as_of"]) if params.get("as_of") else None
+            result = run_match(
+                matcher,
+                children=params.get("child_ids") or None,
+                kommuner=params.get("kommuner") or None,
+                solver=params.get("solver", "auto"),
+                time_limit=params.get("time_limit"),
+                as_of=as_of,
+                allow_sibling_split=bool(params.get("allow_sibling_split")),
+            )
+            self._set(
+                job_id,
+                status="done",
+                stage="done",
+                progress=1.0,
+                result=result.as_dict(),
+                finished_at=now(),
+            )
+        except Exception as exc:  # the job is marked failed, the server goes on
+            log.error("batch job failed", extra={"job": job_id, "error": type(exc).__name__})
+            self._set(
+                job_id, status="failed", stage="failed", error=str(exc)[:500], finished_at=now()
+            )

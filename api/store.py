@@ -1,0 +1,331 @@
+"""Between the dataset contract and the database: import (one transaction), export, and the
+Dataset the matcher is built from."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from api.orm import (
+    CapacityPool,
+    ChildRow,
+    ExclusionRow,
+    FamilyRow,
+    InstitutionRow,
+    KeepAwayRow,
+    NetworkRow,
+)
+from models.dataset import Dataset
+from models.domain import Child, Exclusion, Family, Institution, KeepAway, NetworkPerson, Place
+from models.enums import FosterLevel, InstitutionKind, NetworkStatus, Relation
+
+__all__ = [
+    "child_from_row",
+    "child_rows",
+    "combination_pool",
+    "family_rows",
+    "institution_rows",
+    "load_from_db",
+    "replace_all",
+]
+
+
+def combination_pool(institution_id: str) -> str:
+    return f"{institution_id}#combination"
+
+
+def _join(values: frozenset[str] | tuple[str, ...]) -> str:
+    return ";".join(sorted(values) if isinstance(values, frozenset) else values)
+
+
+def _split(text: str) -> list[str]:
+    return [v for v in text.split(";") if v]
+
+
+def child_rows(
+    c: Child,
+    network: tuple[NetworkPerson, ...],
+    exclusions: list[Exclusion],
+    keep: list[KeepAway],
+    position: int = 0,
+    network_positions: dict[tuple[str, str], int] | None = None,
+) -> list[object]:
+    positions = network_positions or {}
+    rows: list[object] = [
+        ChildRow(
+            position=position,
+            child_id=c.child_id,
+            kommune_code=c.kommune_code,
+            age=c.age,
+            support_level=c.support_level,
+            needs=_join(c.needs),
+            home_lat=c.home.lat,
+            home_lon=c.home.lon,
+            home_postcode=c.home.postcode,
+            school_lat=c.school.lat if c.school else None,
+            school_lon=c.school.lon if c.school else None,
+            school_id=c.school.school_id if c.school else None,
+            daycare_lat=c.daycare.lat if c.daycare else None,
+            daycare_lon=c.daycare.lon if c.daycare else None,
+            daycare_postcode=c.daycare.postcode if c.daycare else None,
+            sibling_group=c.sibling_group,
+            acute=c.acute,
+            combination_ok=c.combination_ok,
+            secure_decision=c.secure_decision,
+            wishes=_join(c.wishes),
+            arrival=c.arrival,
+        )
+    ]
+    rows += [
+        NetworkRow(
+            position=positions.get((p.person_id, p.child_id), 0),
+            person_id=p.person_id,
+            child_id=p.child_id,
+            relation=p.relation.value,
+            via=p.via,
+            lat=p.place.lat,
+            lon=p.place.lon,
+            postcode=p.place.postcode,
+            status=p.status.value,
+            places=p.places,
+            willing=p.willing,
+        )
+        for p in network
+    ]
+    rows += [
+        ExclusionRow(child_id=e.child_id, option_id=e.option_id, reason=e.reason)
+        for e in exclusions
+    ]
+    rows += [
+        KeepAwayRow(
+            child_id=k.child_id,
+            lat=k.place.lat,
+            lon=k.place.lon,
+            postcode=k.place.postcode,
+            min_km=k.min_km,
+            reason=k.reason,
+        )
+        for k in keep
+    ]
+    return rows
+
+
+def family_rows(f: Family, position: int = 0) -> list[object]:
+    return [
+        FamilyRow(
+            position=position,
+            family_id=f.family_id,
+            kommune_code=f.kommune_code,
+            lat=f.place.lat,
+            lon=f.place.lon,
+            postcode=f.place.postcode,
+            level=f.level.label,
+            min_age=f.min_age,
+            max_age=f.max_age,
+            target_groups=_join(f.target_groups),
+            max_siblings=f.max_siblings,
+            acute=f.acute,
+            combination=f.combination,
+            vacancy_confirmed=f.vacancy_confirmed,
+            paused=f.paused,
+        ),
+        CapacityPool(
+            pool_id=f.family_id, kind="family", places=f.places, occupied=f.occupied, reserved=0
+        ),
+    ]
+
+
+def institution_rows(i: Institution, position: int = 0) -> list[object]:
+    return [
+        InstitutionRow(
+            position=position,
+            institution_id=i.institution_id,
+            kommune_code=i.kommune_code,
+            kind=i.kind.value,
+            name=i.name,
+            lat=i.place.lat,
+            lon=i.place.lon,
+            postcode=i.place.postcode,
+            min_age=i.min_age,
+            max_age=i.max_age,
+            target_groups=_join(i.target_groups),
+            max_level=i.max_level,
+            acute=i.acute,
+            daily_rate=i.daily_rate,
+            vacancy_confirmed=i.vacancy_confirmed,
+        ),
+        CapacityPool(
+            pool_id=i.institution_id,
+            kind="institution",
+            places=i.places,
+            occupied=i.occupied,
+            reserved=0,
+        ),
+        CapacityPool(
+            pool_id=combination_pool(i.institution_id),
+            kind="combination",
+            places=i.combination_places,
+            occupied=i.combination_occupied,
+            reserved=0,
+        ),
+    ]
+
+
+def replace_all(session: Session, dataset: Dataset) -> None:
+    """Replace every child, option and capacity row with the dataset's (caller commits)."""
+    for table in (KeepAwayRow, ExclusionRow, NetworkRow, ChildRow, FamilyRow, InstitutionRow):
+        session.execute(delete(table))
+    session.execute(delete(CapacityPool))
+    excl: dict[str, list[Exclusion]] = {}
+    for e in dataset.exclusions:
+        excl.setdefault(e.child_id, []).append(e)
+    keep: dict[str, list[KeepAway]] = {}
+    for k in dataset.keep_away:
+        keep.setdefault(k.child_id, []).append(k)
+    net_pos = {(p.person_id, p.child_id): n for n, p in enumerate(dataset.network)}
+    for n, c in enumerate(dataset.children):
+        session.add_all(
+            child_rows(
+                c,
+                dataset.network_by_child.get(c.child_id, ()),
+                excl.get(c.child_id, []),
+                keep.get(c.child_id, []),
+                n,
+                net_pos,
+            )
+        )
+    session.flush()
+    seen: set[str] = set()
+    for p in dataset.network:
+        if p.person_id not in seen:
+            seen.add(p.person_id)
+            session.add(
+                CapacityPool(
+                    pool_id=p.person_id, kind="network", places=p.places, occupied=0, reserved=0
+                )
+            )
+    for n, f in enumerate(dataset.families):
+        session.add_all(family_rows(f, n))
+    for n, i in enumerate(dataset.institutions):
+        session.add_all(institution_rows(i, n))
+    session.flush()
+
+
+def _place(
+    lat: float, lon: float, postcode: str | None = None, school_id: str | None = None
+) -> Place:
+    return Place(lat, lon, postcode, school_id)
+
+
+def child_from_row(r: ChildRow) -> Child:
+    return Child(
+        child_id=r.child_id,
+        kommune_code=r.kommune_code,
+        age=r.age,
+        support_level=r.support_level,
+        home=_place(r.home_lat, r.home_lon, r.home_postcode),
+        needs=frozenset(_split(r.needs)),
+        school=_place(r.school_lat, r.school_lon, school_id=r.school_id)
+        if r.school_lat is not None and r.school_lon is not None
+        else None,
+        daycare=_place(r.daycare_lat, r.daycare_lon, r.daycare_postcode)
+        if r.daycare_lat is not None and r.daycare_lon is not None
+        else None,
+        sibling_group=r.sibling_group,
+        acute=r.acute,
+        combination_ok=r.combination_ok,
+        secure_decision=r.secure_decision,
+        wishes=tuple(_split(r.wishes)),
+        arrival=r.arrival,
+    )
+
+
+def person_from_row(r: NetworkRow) -> NetworkPerson:
+    return NetworkPerson(
+        person_id=r.person_id,
+        child_id=r.child_id,
+        relation=Relation(r.relation),
+        place=_place(r.lat, r.lon, r.postcode),
+        status=NetworkStatus(r.status),
+        via=r.via,
+        places=r.places,
+        willing=r.willing,
+    )
+
+
+def family_from_row(r: FamilyRow, pool: CapacityPool) -> Family:
+    return Family(
+        family_id=r.family_id,
+        kommune_code=r.kommune_code,
+        place=_place(r.lat, r.lon, r.postcode),
+        level=FosterLevel.parse(r.level),
+        places=pool.places,
+        occupied=pool.occupied,
+        min_age=r.min_age,
+        max_age=r.max_age,
+        target_groups=frozenset(_split(r.target_groups)),
+        max_siblings=r.max_siblings,
+        acute=r.acute,
+        combination=r.combination,
+        vacancy_confirmed=r.vacancy_confirmed,
+        paused=r.paused,
+    )
+
+
+def institution_from_row(r: InstitutionRow, pool: CapacityPool, comb: CapacityPool) -> Institution:
+    return Institution(
+        institution_id=r.institution_id,
+        kommune_code=r.kommune_code,
+        kind=InstitutionKind(r.kind),
+        place=_place(r.lat, r.lon, r.postcode),
+        places=pool.places,
+        occupied=pool.occupied,
+        min_age=r.min_age,
+        max_age=r.max_age,
+        name=r.name,
+        combination_places=comb.places,
+        combination_occupied=comb.occupied,
+        target_groups=frozenset(_split(r.target_groups)),
+        max_level=r.max_level,
+        acute=r.acute,
+        daily_rate=r.daily_rate,
+        vacancy_confirmed=r.vacancy_confirmed,
+    )
+
+
+def load_from_db(session: Session) -> Dataset:
+    """The whole dataset as domain records, in id order (deterministic)."""
+    pools = {p.pool_id: p for p in session.scalars(select(CapacityPool))}
+    children = tuple(
+        child_from_row(r)
+        for r in session.scalars(select(ChildRow).order_by(ChildRow.position, ChildRow.child_id))
+    )
+    network = tuple(
+        person_from_row(r)
+        for r in session.scalars(
+            select(NetworkRow).order_by(
+                NetworkRow.position, NetworkRow.child_id, NetworkRow.person_id
+            )
+        )
+    )
+    families = tuple(
+        family_from_row(r, pools[r.family_id])
+        for r in session.scalars(
+            select(FamilyRow).order_by(FamilyRow.position, FamilyRow.family_id)
+        )
+    )
+    institutions = tuple(
+        institution_from_row(r, pools[r.institution_id], pools[combination_pool(r.institution_id)])
+        for r in session.scalars(
+            select(InstitutionRow).order_by(InstitutionRow.position, InstitutionRow.institution_id)
+        )
+    )
+    exclusions = tuple(
+        Exclusion(r.child_id, r.option_id, r.reason)
+        for r in session.scalars(select(ExclusionRow).order_by(ExclusionRow.id))
+    )
+    keep = tuple(
+        KeepAway(r.child_id, _place(r.lat, r.lon, r.postcode), r.min_km, r.reason)
+        for r in session.scalars(select(KeepAwayRow).order_by(KeepAwayRow.id))
+    )
+    return Dataset(children, network, families, institutions, exclusions, keep)
