@@ -20,7 +20,8 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 def get_service(request: Request) -> Service:
-    return request.app.state.service  # type: ignore[no-any-return]
+    service: Service = request.app.state.service
+    return service
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

@@ -96,6 +96,7 @@ class Service:
             elif cache.capacity != capacity:
                 self._load_capacity(session, cache.matcher)
                 self._cache = _Cache(cache.matcher, structure, capacity)
+            assert self._cache is not None
             return self._cache.matcher
 
     @staticmethod

@@ -251,7 +251,7 @@ def update_child(
     child, persons, exclusions, keeps = _validated(service, session, who, body)
     position = row.position
     for table in (KeepAwayRow, ExclusionRow, NetworkRow):
-        session.execute(delete(table).where(table.child_id == child_id))  # type: ignore[attr-defined]
+        session.execute(delete(table).where(table.child_id == child_id))
     session.delete(row)
     session.flush()
     _store(service, session, child, persons, exclusions, keeps, position)

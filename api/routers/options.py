@@ -102,10 +102,12 @@ def _id_in_use(session: Session, option_id: str) -> bool:
     )
 
 
-def _own(session: Session, who: Principal, model: type, option_id: str) -> Any:
-    row = session.get(model, option_id)
+def _own(session: Session, who: Principal, model: type[FamilyRow] | type[InstitutionRow],
+         option_id: str) -> Any:
+    row: Any = session.get(model, option_id)
     if row is None or not who.in_scope(row.kommune_code):
-        raise ApiError(404, f"no {model.__tablename__[:-1]} {option_id!r} in your kommuner")
+        what = "family" if model is FamilyRow else "institution"
+        raise ApiError(404, f"no {what} {option_id!r} in your kommuner")
     return row
 
 

@@ -112,7 +112,7 @@ def create_reservation(
     matcher = service.matcher(session)
     ranking = matcher.rank(first.child_id, top=None, why_not=True, as_of=date.today())
     if not any(p.option_id == body.option_id and p.kind == kind for p in ranking.proposals):
-        reasons = next(
+        reasons: list[str] = next(
             (
                 r["reasons"]
                 for r in ranking.excluded_options or []
