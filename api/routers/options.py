@@ -102,8 +102,9 @@ def _id_in_use(session: Session, option_id: str) -> bool:
     )
 
 
-def _own(session: Session, who: Principal, model: type[FamilyRow] | type[InstitutionRow],
-         option_id: str) -> Any:
+def _own(
+    session: Session, who: Principal, model: type[FamilyRow] | type[InstitutionRow], option_id: str
+) -> Any:
     row: Any = session.get(model, option_id)
     if row is None or not who.in_scope(row.kommune_code):
         what = "family" if model is FamilyRow else "institution"

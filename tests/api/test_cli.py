@@ -185,29 +185,62 @@ def test_console_script_runs_in_a_real_process(small_dir: Path, tmp_path: Path) 
 
 def test_match_json_shape_and_out_file(small_dir: Path, tmp_path: Path) -> None:
     out_file = tmp_path / "result.json"
-    result = runner.invoke(app, ["match", "--data", str(small_dir), "--format", "json",
-                                 "--as-of", "2026-11-01", "--time-limit", "30",
-                                 "--out", str(out_file)])
+    result = runner.invoke(
+        app,
+        [
+            "match",
+            "--data",
+            str(small_dir),
+            "--format",
+            "json",
+            "--as-of",
+            "2026-11-01",
+            "--time-limit",
+            "30",
+            "--out",
+            str(out_file),
+        ],
+    )
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert json.loads(out_file.read_text()) == body
-    assert {"status", "solver", "seconds", "objective", "bound", "gap", "assignments",
-            "unassigned", "kpis"} <= set(body)
+    assert {
+        "status",
+        "solver",
+        "seconds",
+        "objective",
+        "bound",
+        "gap",
+        "assignments",
+        "unassigned",
+        "kpis",
+    } <= set(body)
     assert body["status"] in ("OPTIMAL", "FEASIBLE")
     assert set(body["objective"]) == {"placed", "tier1", "tier2", "tier3", "score"}
     for row in body["assignments"]:
         assert {"child_id", "option_id", "kind", "tier", "score"} <= set(row)
     for row in body["unassigned"]:
         assert {"child_id", "reasons"} <= set(row) and row["reasons"]
-    for kpi in ("placed_share", "share_by_kind", "share_by_foster_level", "km_to_school",
-                "km_to_daycare", "km_to_home", "school_change_share", "sibling_groups",
-                "placed_in_own_kommune_share", "free_places_left", "institution_daily_cost_dkk"):
+    for kpi in (
+        "placed_share",
+        "share_by_kind",
+        "share_by_foster_level",
+        "km_to_school",
+        "km_to_daycare",
+        "km_to_home",
+        "school_change_share",
+        "sibling_groups",
+        "placed_in_own_kommune_share",
+        "free_places_left",
+        "institution_daily_cost_dkk",
+    ):
         assert kpi in body["kpis"]
 
 
 def test_match_table_and_greedy(small_dir: Path) -> None:
-    result = runner.invoke(app, ["match", "--data", str(small_dir), "--solver", "greedy",
-                                 "--as-of", "2026-11-01"])
+    result = runner.invoke(
+        app, ["match", "--data", str(small_dir), "--solver", "greedy", "--as-of", "2026-11-01"]
+    )
     assert result.exit_code == 0, result.output
     assert "FEASIBLE by greedy" in result.stdout and "KPIs" in result.stdout
 

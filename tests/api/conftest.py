@@ -1,0 +1,100 @@
+"""An app on a fresh database with a small two-kommune dataset and one key per role."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import sessionmaker
+
+from api.app import create_app
+from api.db import make_engine, session_scope
+from api.migrate import upgrade
+from api.orm import Base
+from api.security import Role, create_key
+from api.service import Service
+from api.store import replace_all
+from geo.gazetteer import Gazetteer
+from models.dataset import Dataset
+from models.synthetic import SyntheticSpec, generate_dataset
+
+PG_ENV = "PLACEMENT_TEST_DATABASE_URL"
+KOMMUNER = ("751", "727")  # Aarhus, Odder
+
+
+def database_backends() -> list[str]:
+    return ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
+
+
+@dataclass
+class Env:
+    client: TestClient
+    keys: dict[str, str]
+    dataset: Dataset
+    engine: Engine
+    service: Service
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def child_in(self, kommune: str, alone: bool = True) -> str:
+        return next(
+            c.child_id
+            for c in self.dataset.children
+            if c.kommune_code == kommune and (not alone or not c.sibling_group)
+        )
+
+
+@pytest.fixture(scope="session")
+def api_dataset(gazetteer: Gazetteer) -> Dataset:
+    schools = gazetteer.schools.frame
+    schools = schools[schools["kommune_code"].isin(KOMMUNER)]
+    return generate_dataset(SyntheticSpec(40, 60, 8, seed=4), schools)
+
+
+def fresh_engine(backend: str, tmp_path: Path) -> Engine:
+    if backend == "sqlite":
+        return make_engine(f"sqlite:///{tmp_path / 'placement.sqlite3'}")
+    engine = make_engine(os.environ[PG_ENV])
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    return engine
+
+
+def make_keys(engine: Engine) -> dict[str, str]:
+    with session_scope(sessionmaker(engine)) as session:
+        return {
+            "coordinator": create_key(session, Role.COORDINATOR, ["751"]),
+            "coordinator_727": create_key(session, Role.COORDINATOR, ["727"]),
+            "consultant": create_key(session, Role.CONSULTANT, ["751"]),
+            "consultant_727": create_key(session, Role.CONSULTANT, ["727"]),
+            "planner": create_key(session, Role.PLANNER, ["751"]),
+            "planner_727": create_key(session, Role.PLANNER, ["727"]),
+            "admin": create_key(session, Role.ADMIN, []),
+        }
+
+
+def load(engine: Engine, dataset: Dataset) -> None:
+    upgrade(engine)
+    with session_scope(sessionmaker(engine)) as session:
+        replace_all(session, dataset)
+        Service.bump(session, "structure", "capacity")
+
+
+@pytest.fixture(params=database_backends())
+def env(
+    request: pytest.FixtureRequest, tmp_path: Path, api_dataset: Dataset, gazetteer: Gazetteer
+) -> Iterator[Env]:
+    engine = fresh_engine(request.param, tmp_path)
+    load(engine, api_dataset)
+    keys = make_keys(engine)
+    service = Service(engine, gazetteer)
+    with TestClient(create_app(service)) as client:
+        yield Env(client, keys, api_dataset, engine, service)
+    engine.dispose()
