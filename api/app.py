@@ -7,10 +7,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 
-from api.errors import install_handlers
+from api.errors import TITLES, install_handlers
 from api.routers import admin, batches, children, options, reservations
 from api.service import Service
 
@@ -46,6 +48,50 @@ def configure_logging() -> None:
         root.propagate = False
 
 
+PROBLEM_SCHEMA = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; `errors` lists each invalid field's path.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["title", "status", "detail"],
+}
+
+
+def _problem_openapi(app: FastAPI) -> None:
+    """Document every error of every operation as application/problem+json."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        schema["components"]["schemas"].pop("HTTPValidationError", None)
+        schema["components"]["schemas"].pop("ValidationError", None)
+        ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, item in schema.get("paths", {}).items():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                codes = ["422"] if path == "/healthz" else ["401", "403", "404", "409", "422"]
+                for code in codes:
+                    if path != "/healthz" or code in responses:
+                        responses[code] = {
+                            "description": TITLES.get(int(code), "Error"),
+                            "content": ref,
+                        }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(service: Service) -> FastAPI:
     configure_logging()
 
@@ -67,6 +113,8 @@ def create_app(service: Service) -> FastAPI:
     install_handlers(app)
     for module in (children, options, reservations, batches, admin):
         app.include_router(module.router)
+
+    _problem_openapi(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -4,7 +4,8 @@ single conditional UPDATE that the database makes atomic."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -36,6 +38,24 @@ __all__ = [
     "NetworkRow",
     "Reservation",
 ]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend: SQLite stores no offset and returns naive values,
+    which would leave the API's timestamps without their zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -168,8 +188,8 @@ class Reservation(Base):
     pool_id: Mapped[str] = mapped_column(ForeignKey("capacity_pools.pool_id"))
     places: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True)  # held confirmed released expired
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     created_by: Mapped[int] = mapped_column(Integer)
 
 
@@ -180,14 +200,14 @@ class ApiKey(Base):
     role: Mapped[str] = mapped_column(String(16))
     kommuner: Mapped[str] = mapped_column(Text, default="")
     label: Mapped[str] = mapped_column(String(100), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AuditEntry(Base):
     __tablename__ = "audit"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     key_id: Mapped[int | None] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(40))
@@ -206,8 +226,8 @@ class BatchJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int] = mapped_column(Integer)
     kommuner: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class IdempotentResponse(Base):
@@ -217,7 +237,7 @@ class IdempotentResponse(Base):
     route: Mapped[str] = mapped_column(String(200), primary_key=True)
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class DataVersion(Base):

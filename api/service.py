@@ -39,11 +39,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything here is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @dataclass
 class _Cache:
     matcher: Matcher
@@ -214,7 +209,7 @@ class Service:
         return hold
 
     def confirm(self, session: Session, hold: Reservation) -> None:
-        if hold.status != "held" or _aware(hold.expires_at) < now():
+        if hold.status != "held" or hold.expires_at < now():
             raise ApiError(
                 409,
                 f"reservation is {self._state(hold)} and cannot be confirmed",
@@ -261,7 +256,7 @@ class Service:
 
     @staticmethod
     def _state(hold: Reservation) -> str:
-        if hold.status == "held" and _aware(hold.expires_at) < now():
+        if hold.status == "held" and hold.expires_at < now():
             return "expired"
         return hold.status
 
