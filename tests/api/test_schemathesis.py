@@ -39,13 +39,15 @@ def test_every_operation_against_the_schema(env: Env) -> None:
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
     for operation in operations:
-        headers = env.auth(role_for(operation.path))
+        run_operation(operation, env.auth(role_for(operation.path)))
 
-        @settings(
-            max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-        )
-        @given(case=operation.as_strategy())
-        def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers=headers, checks=CHECKS)
 
-        check()
+def run_operation(operation: schemathesis.APIOperation, headers: dict[str, str]) -> None:
+    @settings(
+        max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(case=operation.as_strategy())
+    def check(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    check()
