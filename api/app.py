@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
-from api.errors import TITLES, install_handlers
+from api.errors import TITLES, install_handlers, problem
 from api.routers import admin, batches, children, options, reservations
 from api.service import Service
 
@@ -119,6 +119,18 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.middleware("http")
+    async def refuse_nul(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+            return problem(
+                422,
+                "NUL characters are not allowed in paths or queries",
+                errors=[{"path": "path", "allowed": "text without NUL"}],
+            )
+        return await call_next(request)
 
     @app.middleware("http")
     async def access_log(
