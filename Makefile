@@ -33,6 +33,8 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks rank
+	$(BIN)/python -m benchmarks batch
+	$(BIN)/python -m benchmarks api
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

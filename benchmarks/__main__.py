@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = {"rank": "benchmarks.rank", "batch": "benchmarks.batch"}
+BENCHMARKS = {"rank": "benchmarks.rank", "batch": "benchmarks.batch", "api": "benchmarks.api"}
 
 
 def main() -> None:

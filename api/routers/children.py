@@ -274,6 +274,9 @@ def proposals(
     service.expire_holds(session)
     matcher = service.matcher(session)
     service.audit(session, who, "child.proposals", child_id)
+    # The audit row is committed before ranking, so the database is not held (on SQLite,
+    # its write lock) while the in-memory ranking runs.
+    session.commit()
     try:
         ranking = matcher.rank(
             child_id, top=body.top, why_not=body.why_not, as_of=body.as_of or date.today()

@@ -1,0 +1,146 @@
+"""Proposals over HTTP against a running server on loopback, national-scale dataset:
+latency p50/p99 at 1 and 32 concurrent clients, requests per second, and the in-process
+ranking time for the same children (the HTTP overhead ratio)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+from sqlalchemy.orm import sessionmaker
+
+from api.db import make_engine, session_scope
+from api.migrate import upgrade
+from api.security import Role, create_key
+from api.service import Service
+from api.store import replace_all
+from benchmarks.common import console, instance, percentile, print_table
+from matcher.rank import Matcher
+
+__all__ = ["run"]
+
+REQUESTS_PER_CLIENT = 40
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--database", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
+    for _ in range(150):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def _load(clients: int, base: str, key: str, children: list[str]) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients)
+
+    def client(k: int) -> None:
+        mine: list[float] = []
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as http:
+            barrier.wait()
+            for n in range(REQUESTS_PER_CLIENT):
+                cid = children[(k * REQUESTS_PER_CLIENT + n) % len(children)]
+                start = time.perf_counter()
+                r = http.post(f"/v1/children/{cid}/proposals", json={"top": 10})
+                mine.append((time.perf_counter() - start) * 1000)
+                if r.status_code != 200:
+                    raise RuntimeError(f"HTTP {r.status_code}")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, len(latencies) / (time.perf_counter() - start)
+
+
+def run(quick: bool = False) -> None:
+    scale = 10 if quick else 1
+    ds = instance(3400 // scale, 5300 // scale, 700 // scale, seed=1)
+    children = [c.child_id for c in ds.children][:400]
+    matcher = Matcher(ds)
+    today = date.today()
+    in_process = []
+    for cid in children:
+        start = time.perf_counter()
+        matcher.rank(cid, top=10, as_of=today)
+        in_process.append((time.perf_counter() - start) * 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        with session_scope(sessionmaker(engine)) as session:
+            replace_all(session, ds)
+            Service.bump(session, "structure", "capacity")
+            key = create_key(
+                session, Role.COORDINATOR, sorted({c.kommune_code for c in ds.children})
+            )
+        port = _port()
+        proc = _serve(url, port)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _load(1, base, key, children[:5])  # warm: the server builds its matcher
+            rows = []
+            for clients in (1, 32):
+                latencies, rps = _load(clients, base, key, children)
+                p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+                rows.append(
+                    [
+                        str(clients),
+                        f"{p50:.1f}",
+                        f"{p99:.1f}",
+                        f"{rps:.0f}",
+                        f"{percentile(in_process, 50):.2f}",
+                        f"{p50 / percentile(in_process, 50):.1f}x",
+                    ]
+                )
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=20)
+    print_table(
+        f"POST /v1/children/{{id}}/proposals (top 10) on loopback, {len(ds.children)} children, "
+        f"{len(matcher.options)} options, SQLite, one uvicorn process",
+        [
+            "clients",
+            "p50 ms",
+            "p99 ms",
+            "requests/s",
+            "in-process rank p50 ms",
+            "HTTP p50 / in-process",
+        ],
+        rows,
+    )
+    console.print(
+        "Goal: p50 <= 20 ms and p99 <= 100 ms at 32 concurrent clients. Each "
+        "request also authenticates the key and writes an audit row."
+    )
