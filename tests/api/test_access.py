@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from api.orm import CapacityPool
+from models.enums import NEEDS
 from tests.api.conftest import Env, fresh_engine, load, make_keys
 
 ROLES = ("coordinator", "consultant", "planner", "admin")
@@ -96,18 +97,7 @@ def test_role_by_kommune_matrix(env: Env) -> None:
 
 
 def test_twenty_coordinators_race_for_the_last_place(env: Env) -> None:
-    everything = [
-        "attachment",
-        "trauma",
-        "adhd",
-        "autism",
-        "intellectual_disability",
-        "physical_disability",
-        "mental_health",
-        "substance_use",
-        "offending",
-        "medical_care",
-    ]
+    everything = list(NEEDS)
     made = env.client.post(
         "/v1/families",
         json={

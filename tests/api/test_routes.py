@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from api.orm import AuditEntry, CapacityPool
+from models.enums import NEEDS
 from tests.api.conftest import Env
 
 PROBLEM = "application/problem+json"
@@ -371,18 +372,7 @@ def test_last_place_conflict_and_idempotency(env: Env) -> None:
         json=new_family(
             "last",
             places=1,
-            target_groups=[
-                "attachment",
-                "trauma",
-                "adhd",
-                "autism",
-                "intellectual_disability",
-                "physical_disability",
-                "mental_health",
-                "substance_use",
-                "offending",
-                "medical_care",
-            ],
+            target_groups=list(NEEDS),
             level="specialiseret",
             max_siblings=1,
         ),
