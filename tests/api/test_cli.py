@@ -252,3 +252,34 @@ def test_match_bad_input_exits_2(small_dir: Path) -> None:
     assert unknown.exit_code == 2 and "zz9" in unknown.output
     kommune = runner.invoke(app, ["match", "--data", str(small_dir), "--kommune", "999"])
     assert kommune.exit_code == 2 and "999" in kommune.output
+
+
+def test_import_export_round_trip_is_lossless(small_dir: Path, tmp_path: Path, gazetteer) -> None:
+    from models.dataset import load_dataset
+
+    url = f"sqlite:///{tmp_path / 'round.sqlite3'}"
+    imported = runner.invoke(app, ["import", "--data", str(small_dir), "--database", url])
+    assert imported.exit_code == 0, imported.output
+    exported = runner.invoke(app, ["export", "--out", str(tmp_path / "out"), "--database", url])
+    assert exported.exit_code == 0, exported.output
+    assert load_dataset(tmp_path / "out", gazetteer) == load_dataset(small_dir, gazetteer)
+
+
+def test_import_refuses_an_invalid_dataset_and_writes_nothing(
+    small_dir: Path, tmp_path: Path
+) -> None:
+    _edit(small_dir, tmp_path / "bad", "children.csv", 2, "age", "x")
+    url = f"sqlite:///{tmp_path / 'none.sqlite3'}"
+    result = runner.invoke(app, ["import", "--data", str(tmp_path / "bad"), "--database", url])
+    assert result.exit_code == 2 and "children.csv, row 2, column age" in result.output
+    assert not (tmp_path / "none.sqlite3").exists()
+
+
+def test_keys_create_prints_a_key_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'keys.sqlite3'}"
+    result = runner.invoke(
+        app, ["keys", "create", "--role", "planner", "--kommune", "860", "--database", url]
+    )
+    assert result.exit_code == 0 and result.stdout.startswith("pk_")
+    bad = runner.invoke(app, ["keys", "create", "--role", "boss", "--database", url])
+    assert bad.exit_code == 2 and "coordinator" in bad.output
