@@ -25,7 +25,6 @@ from matcher.rules import (
     evaluate_warnings,
     make_view,
     reasons_of,
-    too_far,
     warnings_of,
 )
 from matcher.scoring import score_terms
@@ -151,8 +150,8 @@ class Matcher:
         free = self.pools.free if free is None else free
         view = make_view(unit, opts, free, as_of.toordinal())
         reasons = evaluate_reasons(view, self.policy)
-        far = too_far(view, self.policy)
-        reasons[far] = _TOO_FAR_BIT
+        # Beyond the distance limit nothing else is reported (see the module docstring).
+        reasons[(reasons & _TOO_FAR_BIT) != 0] = _TOO_FAR_BIT
         warnings = evaluate_warnings(view, self.policy)
         score, terms = score_terms(view, self.policy)
         return Evaluation(opts, reasons, warnings, score, terms, view.home_km)
