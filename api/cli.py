@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
@@ -448,11 +448,6 @@ def serve(
 
 def emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-
-
-def register(command: Callable[..., Any]) -> None:
-    """Let later modules add commands without a circular import."""
-    app.command()(command)
 
 
 def main() -> None:

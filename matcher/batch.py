@@ -41,7 +41,6 @@ from matcher.tables import IntArray, Unit
 __all__ = [
     "FEASIBLE",
     "OPTIMAL",
-    "Assignment",
     "BatchProblem",
     "Objective",
     "Solution",
@@ -278,12 +277,6 @@ def merge_levels(problem: BatchProblem, levels: list[IntArray], budget: int) -> 
 
 
 # ------------------------------------------------------------------------------ solutions
-
-
-@dataclass(frozen=True)
-class Assignment:
-    unit: int
-    edge: int
 
 
 @dataclass

@@ -106,15 +106,6 @@ class OptionTable:
     def take(self, index: IntArray) -> OptionTable:
         return OptionTable(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
-    @staticmethod
-    def concat(tables: list[OptionTable]) -> OptionTable:
-        return OptionTable(
-            **{
-                f.name: np.concatenate([getattr(t, f.name) for t in tables])
-                for f in fields(OptionTable)
-            }
-        )
-
 
 def _ordinal(day: date | None) -> int:
     return -1 if day is None else day.toordinal()
