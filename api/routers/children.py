@@ -3,11 +3,13 @@ inside their kommuner; every read or write of a child's record is audited."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -89,6 +91,26 @@ def child_public(session: Session, row: ChildRow) -> dict[str, Any]:
     return ChildPublic.model_validate(data).model_dump(mode="json")
 
 
+def _parse_items(
+    service: Service,
+    key: str,
+    items: Sequence[BaseModel],
+    child_id: str,
+    errors: list[dict[str, Any]],
+) -> list[Any]:
+    """Each nested item of a child (network person, exclusion, keep-away) checked by the
+    dataset parser for `key`; problems are added to `errors` under `body.<key>[n]`."""
+    records = []
+    for n, item in enumerate(items):
+        record, issues = parse_record(
+            key, item.model_dump() | {"child_id": child_id}, service.gazetteer
+        )
+        errors += issues_to_errors(issues, f"body.{key}[{n}]")
+        if record is not None:
+            records.append(record)
+    return records
+
+
 def _validated(
     service: Service, session: Session, who: Principal, body: ChildCreate
 ) -> tuple[Child, list[NetworkPerson], list[Exclusion], list[KeepAway]]:
@@ -98,30 +120,15 @@ def _validated(
     values = body.model_dump(exclude={"network", "exclusions", "keep_away"})
     child, issues = parse_record("children", values, service.gazetteer)
     errors = issues_to_errors(issues)
-    persons: list[NetworkPerson] = []
-    for n, p in enumerate(body.network):
-        person, p_issues = parse_record(
-            "network", p.model_dump() | {"child_id": body.child_id}, service.gazetteer
-        )
-        errors += issues_to_errors(p_issues, f"body.network[{n}]")
-        if person is not None:
-            persons.append(person)
-    exclusions: list[Exclusion] = []
-    for n, e in enumerate(body.exclusions):
-        excl, e_issues = parse_record(
-            "exclusions", e.model_dump() | {"child_id": body.child_id}, service.gazetteer
-        )
-        errors += issues_to_errors(e_issues, f"body.exclusions[{n}]")
-        if excl is not None:
-            exclusions.append(excl)
-    keeps: list[KeepAway] = []
-    for n, k in enumerate(body.keep_away):
-        keep, k_issues = parse_record(
-            "keep_away", k.model_dump() | {"child_id": body.child_id}, service.gazetteer
-        )
-        errors += issues_to_errors(k_issues, f"body.keep_away[{n}]")
-        if keep is not None:
-            keeps.append(keep)
+    persons: list[NetworkPerson] = _parse_items(
+        service, "network", body.network, body.child_id, errors
+    )
+    exclusions: list[Exclusion] = _parse_items(
+        service, "exclusions", body.exclusions, body.child_id, errors
+    )
+    keeps: list[KeepAway] = _parse_items(
+        service, "keep_away", body.keep_away, body.child_id, errors
+    )
     own = {p.person_id for p in body.network}
     for n, p in enumerate(body.network):
         if p.via is not None and (p.via not in own or p.via == p.person_id):
