@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from api.deps import ServiceDep, SessionDep, require
@@ -210,7 +210,7 @@ def create_child(
     if session.get(ChildRow, body.child_id) is not None:
         raise ApiError(409, f"child {body.child_id!r} exists already")
     child, persons, exclusions, keeps = _validated(service, session, who, body)
-    position = len(session.scalars(select(ChildRow.child_id)).all())
+    position = session.scalar(select(func.count()).select_from(ChildRow)) or 0
     _store(service, session, child, persons, exclusions, keeps, position)
     session.flush()
     service.audit(session, who, "child.create", child.child_id)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from api.deps import ServiceDep, SessionDep, require
@@ -112,6 +112,34 @@ def _own(
     return row
 
 
+def _create(
+    session: Session,
+    who: Principal,
+    service: Service,
+    key: str,
+    body: FamilyCreate | InstitutionCreate,
+    option_id: str,
+    idempotency_key: str | None,
+    model: type[FamilyRow] | type[InstitutionRow],
+    rows: Callable[[Any, int], list[object]],
+    public: Callable[[Session, Any], dict[str, Any]],
+) -> Any:
+    """Create a family or an institution with its capacity pools (idempotent by key)."""
+    route = f"POST /v1/{key}"
+    if (done := replay(session, who, idempotency_key, route)) is not None:
+        return done
+    record = _check(service, who, key, body)
+    if _id_in_use(session, option_id):
+        raise ApiError(409, f"id {option_id!r} is in use already")
+    position = session.scalar(select(func.count()).select_from(model)) or 0
+    session.add_all(rows(record, position))
+    service.bump(session, "structure", "capacity")
+    session.flush()
+    out = public(session, session.get_one(model, option_id))
+    remember(session, who, idempotency_key, route, 201, out)
+    return JSONResponse(out, status_code=201)
+
+
 # ---------------------------------------------------------------------------- families
 
 
@@ -123,18 +151,18 @@ def create_family(
     service: ServiceDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
-    if (done := replay(session, who, idempotency_key, "POST /v1/families")) is not None:
-        return done
-    family = _check(service, who, "families", body)
-    if _id_in_use(session, family.family_id):
-        raise ApiError(409, f"id {family.family_id!r} is in use already")
-    position = len(session.scalars(select(FamilyRow.family_id)).all())
-    session.add_all(family_rows(family, position))
-    service.bump(session, "structure", "capacity")
-    session.flush()
-    out = family_public(session, session.get_one(FamilyRow, family.family_id))
-    remember(session, who, idempotency_key, "POST /v1/families", 201, out)
-    return JSONResponse(out, status_code=201)
+    return _create(
+        session,
+        who,
+        service,
+        "families",
+        body,
+        body.family_id,
+        idempotency_key,
+        FamilyRow,
+        family_rows,
+        family_public,
+    )
 
 
 @router.get("/families", response_model=list[FamilyPublic], tags=["families"])
@@ -199,18 +227,18 @@ def create_institution(
     service: ServiceDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
-    if (done := replay(session, who, idempotency_key, "POST /v1/institutions")) is not None:
-        return done
-    inst = _check(service, who, "institutions", body)
-    if _id_in_use(session, inst.institution_id):
-        raise ApiError(409, f"id {inst.institution_id!r} is in use already")
-    position = len(session.scalars(select(InstitutionRow.institution_id)).all())
-    session.add_all(institution_rows(inst, position))
-    service.bump(session, "structure", "capacity")
-    session.flush()
-    out = institution_public(session, session.get_one(InstitutionRow, inst.institution_id))
-    remember(session, who, idempotency_key, "POST /v1/institutions", 201, out)
-    return JSONResponse(out, status_code=201)
+    return _create(
+        session,
+        who,
+        service,
+        "institutions",
+        body,
+        body.institution_id,
+        idempotency_key,
+        InstitutionRow,
+        institution_rows,
+        institution_public,
+    )
 
 
 @router.get("/institutions", response_model=list[InstitutionPublic], tags=["institutions"])
