@@ -1,22 +1,40 @@
-"""Policy profiles: weights, limits and thresholds read from small TOML files (DESIGN.md §5)."""
+"""Policy profiles: weights, limits and thresholds read from small TOML files (DESIGN.md §5).
+
+`default.toml` holds every setting. A municipal profile names only the settings its policy
+document speaks to, each with a comment citing the passage; the rest inherit from default.
+A child's acting kommune selects its profile (`PolicySet.for_kommune`).
+"""
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from models.enums import Kind, Relation
 
-__all__ = ["POLICY_DIR", "Policy", "PolicyError", "load_policy"]
+__all__ = [
+    "AUTO",
+    "POLICY_DIR",
+    "Policy",
+    "PolicyError",
+    "PolicySet",
+    "list_policies",
+    "load_policy",
+    "load_policy_set",
+    "policy_sources",
+]
 
 POLICY_DIR = Path(__file__).parent / "policies"
 TERMS = ("relation", "school_km", "daycare_km", "home_km", "level_overshoot", "wish")
+AUTO = "auto"  # the child's acting kommune selects the profile
 
 
 class PolicyError(ValueError):
-    """A policy file is missing or names an unknown setting."""
+    """A policy file is missing, or names an unknown or invalid setting."""
 
 
 @dataclass(frozen=True)
@@ -30,9 +48,13 @@ class Policy:
     weights: dict[Kind, dict[str, float]]
     follow_up_first_weeks: int = 13
     follow_up_every_weeks: int = 26
+    # Months in a placement of this kind after which a step-down review is due (0: never).
+    step_down_months: dict[Kind, int] = field(default_factory=dict)
+    step_down_target_share: float = 0.8
+    step_down_within_months: int = 8
+    kommune: str | None = None
     description: str = ""
     source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def max_limit_km(self) -> float:
@@ -41,16 +63,52 @@ class Policy:
     def weight(self, kind: Kind, term: str) -> float:
         return self.weights[kind].get(term, 0.0)
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kommune_code": self.kommune,
+            "description": self.description,
+            "limits_km": {k.value: v for k, v in self.limits_km.items()},
+            "combination": {"max_commute_km": self.max_commute_km},
+            "vacancy": {"stale_days": self.stale_days},
+            "school": {"keep_km": self.school_keep_km},
+            "relation_weights": {k.value: v for k, v in self.relation_weights.items()},
+            "weights": {k.value: dict(w) for k, w in self.weights.items()},
+            "follow_up": {
+                "first_weeks": self.follow_up_first_weeks,
+                "every_weeks": self.follow_up_every_weeks,
+            },
+            "step_down": {
+                "review_months": {k.value: v for k, v in self.step_down_months.items()},
+                "target_share": self.step_down_target_share,
+                "within_months": self.step_down_within_months,
+            },
+        }
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
         out[key] = (
             _merge(out[key], value)
-            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            if isinstance(value, Mapping) and isinstance(out.get(key), dict)
             else value
         )
     return out
+
+
+def _unknown_keys(base: Mapping[str, Any], over: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths in `over` that default.toml does not define (weights may add terms)."""
+    found = []
+    for key, value in over.items():
+        path = f"{prefix}{key}"
+        if key not in base:
+            if not prefix.startswith("weights."):
+                found.append(f"{path} (allowed: {', '.join(sorted(base))})")
+            continue
+        if isinstance(value, Mapping) and isinstance(base[key], Mapping):
+            found.extend(_unknown_keys(base[key], value, f"{path}."))
+    return found
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -63,37 +121,167 @@ def _read(path: Path) -> dict[str, Any]:
         raise PolicyError(f"{path}: {exc}") from exc
 
 
-def load_policy(name_or_path: str = "default") -> Policy:
-    """A profile by name (matcher/policies/NAME.toml) or path; unset settings inherit default."""
+def _path_of(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if not path.suffix:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name_or_path):
+            raise PolicyError(f"policy {name_or_path!r}: not a profile name")
         path = POLICY_DIR / f"{name_or_path}.toml"
-    data = _read(POLICY_DIR / "default.toml")
+        if not path.exists():
+            raise PolicyError(
+                f"policy {name_or_path!r} does not exist; allowed: "
+                f"{', '.join(p.name for p in list_policies())} or a path to a .toml file"
+            )
+    return path
+
+
+def load_policy(
+    name_or_path: str = "default", overrides: Mapping[str, Any] | None = None
+) -> Policy:
+    """A profile by name (matcher/policies/NAME.toml) or path, with optional overrides on top;
+    settings the profile does not set inherit default."""
+    path = _path_of(name_or_path)
+    default = _read(POLICY_DIR / "default.toml")
+    data = default
+    layers: list[tuple[str, Mapping[str, Any]]] = []
     if path.resolve() != (POLICY_DIR / "default.toml").resolve():
-        data = _merge(data, _read(path))
+        layers.append((str(path), _read(path)))
+    if overrides:
+        layers.append(("overrides", overrides))
+    for where, layer in layers:
+        unknown = _unknown_keys(default, layer)
+        if unknown:
+            raise PolicyError(f"{where}: unknown setting {unknown[0]}")
+        data = _merge(data, layer)
+    return _build(data, str(path) if not overrides else f"{path} + overrides")
+
+
+def _number(data: Mapping[str, Any], *keys: str, lo: float = 0.0, hi: float | None = None) -> float:
+    value: Any = data
+    for key in keys:
+        value = value[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PolicyError(f"{'.'.join(keys)}: got {value!r}; allowed: a number")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"from {lo:g}" + (f" to {hi:g}" if hi is not None else "")
+        raise PolicyError(f"{'.'.join(keys)}: got {value!r}; allowed: a number {bound}")
+    return float(value)
+
+
+def _build(data: dict[str, Any], source: str) -> Policy:
     try:
-        weights = {Kind(k): {t: float(v) for t, v in w.items()} for k, w in data["weights"].items()}
-        for kind, terms in weights.items():
-            unknown = set(terms) - set(TERMS)
+        weights: dict[Kind, dict[str, float]] = {}
+        for k, w in data["weights"].items():
+            unknown = set(w) - set(TERMS)
             if unknown:
                 raise PolicyError(
-                    f"{path}: weights.{kind.value} has unknown terms "
-                    f"{sorted(unknown)}; allowed: {', '.join(TERMS)}"
+                    f"weights.{k} has unknown terms {sorted(unknown)}; allowed: {', '.join(TERMS)}"
                 )
+            weights[Kind(k)] = {t: _number(data, "weights", k, t, lo=-1e6) for t in w}
+        step = data["step_down"]
         return Policy(
             name=str(data["name"]),
             description=str(data.get("description", "")),
-            limits_km={Kind(k): float(v) for k, v in data["limits_km"].items()},
-            max_commute_km=float(data["combination"]["max_commute_km"]),
-            stale_days=int(data["vacancy"]["stale_days"]),
-            school_keep_km=float(data["school"]["keep_km"]),
-            relation_weights={Relation(k): float(v) for k, v in data["relation_weights"].items()},
+            kommune=str(data["kommune"]) if data.get("kommune") else None,
+            limits_km={Kind(k): _number(data, "limits_km", k) for k in data["limits_km"]},
+            max_commute_km=_number(data, "combination", "max_commute_km"),
+            stale_days=int(_number(data, "vacancy", "stale_days")),
+            school_keep_km=_number(data, "school", "keep_km"),
+            relation_weights={
+                Relation(k): _number(data, "relation_weights", k) for k in data["relation_weights"]
+            },
             weights=weights,
-            follow_up_first_weeks=int(data["follow_up"]["first_weeks"]),
-            follow_up_every_weeks=int(data["follow_up"]["every_weeks"]),
-            source=str(path),
+            follow_up_first_weeks=int(_number(data, "follow_up", "first_weeks", lo=1)),
+            follow_up_every_weeks=int(_number(data, "follow_up", "every_weeks", lo=1)),
+            step_down_months={
+                Kind(k): int(_number(data, "step_down", "review_months", k))
+                for k in step["review_months"]
+            },
+            step_down_target_share=_number(data, "step_down", "target_share", hi=1.0),
+            step_down_within_months=int(_number(data, "step_down", "within_months", lo=1)),
+            source=source,
         )
-    except (KeyError, ValueError) as exc:
-        if isinstance(exc, PolicyError):
-            raise
-        raise PolicyError(f"{path}: invalid setting ({exc})") from exc
+    except PolicyError as exc:
+        raise PolicyError(f"{source}: {exc}") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise PolicyError(f"{source}: invalid setting ({exc})") from exc
+
+
+def list_policies() -> list[Path]:
+    """The bundled profiles, default first."""
+    files = sorted(POLICY_DIR.glob("*.toml"))
+    return sorted(files, key=lambda p: (p.stem != "default", p.stem))
+
+
+_SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*(#.*)?$")
+_SETTING = re.compile(r"^\s*([A-Za-z0-9_]+)\s*=\s*([^#]*?)\s*(#\s*(.*))?$")
+
+
+def policy_sources(name_or_path: str) -> dict[str, str]:
+    """Each setting a profile file sets, as a dotted path, with the comment that cites its
+    source: the comment lines just above the setting (or its section) and any comment after it.
+    """
+    path = _path_of(name_or_path)
+    section = ""
+    section_note: list[str] = []
+    pending: list[str] = []
+    sources: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped:
+            pending = []
+            continue
+        if stripped.startswith("#"):
+            pending.append(stripped.lstrip("#").strip())
+            continue
+        m = _SECTION.match(line)
+        if m:
+            section = m.group(1).strip()
+            section_note = pending + ([m.group(2).lstrip("#").strip()] if m.group(2) else [])
+            pending = []
+            continue
+        m = _SETTING.match(line)
+        if m:
+            key = f"{section}.{m.group(1)}" if section else m.group(1)
+            note = [*section_note, *pending, *([m.group(4)] if m.group(4) else [])]
+            sources[key] = " ".join(n for n in note if n)
+            pending = []
+    return sources
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """The profile for each child: a forced one, or the acting kommune's (default otherwise)."""
+
+    default: Policy
+    by_kommune: dict[str, Policy] = field(default_factory=dict)
+    forced: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.default.name if self.forced else AUTO
+
+    def for_kommune(self, kommune_code: str) -> Policy:
+        if self.forced:
+            return self.default
+        return self.by_kommune.get(kommune_code, self.default)
+
+    @property
+    def policies(self) -> list[Policy]:
+        if self.forced:
+            return [self.default]
+        return [self.default, *self.by_kommune.values()]
+
+
+def load_policy_set(
+    name_or_path: str = AUTO, overrides: Mapping[str, Any] | None = None
+) -> PolicySet:
+    """`auto`: every bundled profile, selected by kommune; anything else: that one profile."""
+    if name_or_path != AUTO:
+        return PolicySet(load_policy(name_or_path, overrides), forced=True)
+    by_kommune: dict[str, Policy] = {}
+    for path in list_policies():
+        policy = load_policy(path.stem, overrides)
+        if policy.kommune:
+            by_kommune[policy.kommune] = policy
+    return PolicySet(load_policy("default", overrides), by_kommune)
