@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from geo.gazetteer import Gazetteer, GeodataError, default_gazetteer
-from matcher.policy import PolicyError, load_policy
+from matcher.policy import AUTO, PolicyError, load_policy_set
 from matcher.rank import Matcher, Ranking, UnknownChild
 from models.dataset import Dataset, load_dataset, write_dataset
 from models.errors import DatasetError
@@ -100,7 +100,13 @@ GeoOpt = Annotated[
     typer.Option("--geodata", help="Geodata directory; default $PLACEMENT_GEODATA_DIR."),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="table or json")]
-PolicyOpt = Annotated[str, typer.Option("--policy", help="Policy profile name or TOML path.")]
+PolicyOpt = Annotated[
+    str,
+    typer.Option(
+        "--policy",
+        help="Policy profile name or TOML path; auto: each child's acting kommune's profile.",
+    ),
+]
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Date for vacancy staleness (default today).")
 ]
@@ -216,14 +222,14 @@ def rank(
         bool, typer.Option("--why-not", help="List every excluded option with its reasons.")
     ] = False,
     fmt: FormatOpt = Format.table,
-    policy: PolicyOpt = "default",
+    policy: PolicyOpt = AUTO,
     as_of: AsOfOpt = None,
     geodata: GeoOpt = None,
 ) -> None:
     """Ranked placement proposals for one child, with reasons and why-not."""
     with user_errors():
         dataset = _load(data, geodata)
-        matcher = Matcher(dataset, load_policy(policy))
+        matcher = Matcher(dataset, load_policy_set(policy))
         ranking = matcher.rank(child, top=top, why_not=why_not, as_of=_parse_date(as_of, "--as-of"))
     if fmt is Format.json:
         emit_json(ranking.as_dict())
@@ -263,7 +269,7 @@ def match(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Also write the JSON result to this file.")
     ] = None,
-    policy: PolicyOpt = "default",
+    policy: PolicyOpt = AUTO,
     as_of: AsOfOpt = None,
     geodata: GeoOpt = None,
 ) -> None:
@@ -272,7 +278,7 @@ def match(
 
     with user_errors():
         dataset = _load(data, geodata)
-        matcher = Matcher(dataset, load_policy(policy))
+        matcher = Matcher(dataset, load_policy_set(policy))
         unknown = [
             k for k in kommune or () if not any(c.kommune_code == k for c in dataset.children)
         ]
@@ -432,7 +438,7 @@ def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     database: DbOpt = None,
-    policy: PolicyOpt = "default",
+    policy: PolicyOpt = AUTO,
     geodata: GeoOpt = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) on the database as it is."""
@@ -442,8 +448,66 @@ def serve(
     from api.service import Service
 
     with user_errors():
-        service = Service(_engine(database), _gazetteer(geodata), load_policy(policy))
+        service = Service(_engine(database), _gazetteer(geodata), load_policy_set(policy))
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+@app.command()
+def whatif(
+    file: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Report directory (kpis.csv, report.md, report.html).")
+    ] = Path("whatif-report"),
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel scenarios.")] = 2,
+    engine: Annotated[Engine, typer.Option("--engine", help="local or dask")] = Engine.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address; default: a local cluster."),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    geodata: GeoOpt = None,
+) -> None:
+    """Run what-if scenarios against a base dataset; write a KPI report with charts."""
+    from api import whatif as runner
+    from api.report import write_report
+    from matcher.scenario import ScenarioError, load_scenarios
+
+    if scheduler and engine is not Engine.dask:
+        fail("--scheduler needs --engine dask")
+    try:
+        with user_errors():
+            spec = load_scenarios(file)
+            geo = runner.geodata_dir(geodata)
+            runner.check(spec, geo)
+            with runner.executor(engine.value, workers, scheduler) as pool:
+                outcomes = runner.run(spec, geo, pool, err if fmt is Format.table else None)
+    except ScenarioError as exc:
+        err.print(f"[bold red]error:[/] {len(exc.issues)} problem(s):", highlight=False)
+        for issue in exc.issues:
+            err.print(f"  - {issue}", highlight=False, markup=False)
+        raise typer.Exit(code=2) from None
+    except runner.EngineError as exc:
+        fail(str(exc))
+    written = write_report(outcomes, out_dir, title=f"What-if: {file.name}")
+    if fmt is Format.json:
+        emit_json(
+            {
+                "file": str(file),
+                "out": str(out_dir),
+                "scenarios": [o.as_dict() for o in outcomes],
+                "written": [str(p) for p in written],
+            }
+        )
+    else:
+        runner.render_summary(outcomes, out)
+        out.print(f"report: {out_dir / 'report.html'} (also report.md, kpis.csv, assignments/)")
+    if any(not o.ok for o in outcomes):
+        raise typer.Exit(code=1)
 
 
 def emit_json(payload: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from api.security import Principal
 from api.store import load_from_db
 from geo.gazetteer import Gazetteer
 from matcher.cohort import run_match
-from matcher.policy import Policy, load_policy
+from matcher.policy import Policy, PolicySet, load_policy_set
 from matcher.rank import Matcher
 
 __all__ = ["Service", "now"]
@@ -47,11 +47,16 @@ class _Cache:
 
 
 class Service:
-    def __init__(self, engine: Engine, gazetteer: Gazetteer, policy: Policy | None = None):
+    def __init__(
+        self, engine: Engine, gazetteer: Gazetteer, policy: Policy | PolicySet | None = None
+    ):
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.gazetteer = gazetteer
-        self.policy = policy or load_policy("default")
+        if policy is None:
+            policy = load_policy_set()
+        self.policies = policy if isinstance(policy, PolicySet) else PolicySet(policy, forced=True)
+        self.policy = self.policies.default
         self._lock = threading.Lock()
         self._cache: _Cache | None = None
         self.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
@@ -85,7 +90,7 @@ class Service:
         with self._lock:
             cache = self._cache
             if cache is None or cache.structure != structure:
-                matcher = Matcher(load_from_db(session), self.policy)
+                matcher = Matcher(load_from_db(session), self.policies)
                 self._load_capacity(session, matcher)
                 self._cache = _Cache(matcher, structure, capacity)
             elif cache.capacity != capacity:

@@ -114,8 +114,9 @@ def _unit_edges(matcher: Matcher, unit: Unit, as_of: date, free: IntArray) -> li
             continue
         view = make_view(unit, table, free, day)
         ok = np.ones(len(table), dtype=bool)
+        policy = matcher.policy_for(unit)
         for rule in DISTANCE_FREE:
-            ok &= ~rule(view, matcher.policy)
+            ok &= ~rule(view, policy)
         keep = np.flatnonzero(ok)
         if not len(keep):
             continue

@@ -13,9 +13,12 @@ from geo.distance import haversine_km
 from matcher.batch import BatchProblem, Solution, build_problem, solve
 from matcher.rank import Matcher
 from matcher.tables import KINDS, Unit
+from models.domain import Place
 from models.enums import InstitutionKind
 
 __all__ = ["TAKEN_BY_OTHERS", "BatchResult", "run_match", "select_units"]
+
+_OptionInfo = dict[tuple[str, int], tuple[float, float, str, str, float | None]]
 
 # Reason for an unassigned child that had eligible options, all taken by other children
 # of the cohort (an addition to the reason codes of DESIGN.md §4).
@@ -72,32 +75,50 @@ def run_match(
     as_of: date | None = None,
     allow_sibling_split: bool = False,
     workers: int = 1,
+    units: list[Unit] | None = None,
 ) -> BatchResult:
+    """Solve the cohort: `units` when given, else those `select_units` picks."""
     as_of = as_of or date.today()
-    units = select_units(matcher, children, kommuner)
+    if units is None:
+        units = select_units(matcher, children, kommuner)
     problem = build_problem(matcher, units, as_of, allow_split=allow_sibling_split)
     solution = solve(problem, solver, time_limit, workers)
-    assignments = _assignments(problem, solution)
+    option_info = _option_info(matcher)
+    assignments = _assignments(matcher, problem, solution, option_info)
     unassigned = _unassigned(matcher, problem, solution, as_of)
-    kpis = compute_kpis(matcher, problem, solution)
+    kpis = compute_kpis(matcher, problem, solution, option_info)
     return BatchResult(solution, problem, assignments, unassigned, kpis)
 
 
-def _assignments(problem: BatchProblem, solution: Solution) -> list[dict[str, Any]]:
+def _km(place: Place | None, lat: float, lon: float) -> float | None:
+    if place is None:
+        return None
+    d = haversine_km(place.lat, place.lon, np.array([lat]), np.array([lon]))[0]
+    return round(float(d), 2)
+
+
+def _assignments(
+    matcher: Matcher, problem: BatchProblem, solution: Solution, option_info: _OptionInfo
+) -> list[dict[str, Any]]:
     rows = []
     for u, e in enumerate(solution.chosen):
         if e < 0:
             continue
         tier = int(problem.e_tier[e])
+        option_id = str(problem.e_option[e])
+        lat, lon = option_info[(option_id, tier)][:2]
         for cid in problem.units[u].child_ids:
+            child = matcher.dataset.child_by_id[cid]
             rows.append(
                 {
                     "child_id": cid,
-                    "option_id": str(problem.e_option[e]),
+                    "option_id": option_id,
                     "kind": KINDS[tier - 1].value,
                     "tier": tier,
                     "score": int(problem.e_cost[e]) / 100,
                     "sibling_group": problem.units[u].sibling_group,
+                    "km_to_school": _km(child.school, lat, lon),
+                    "km_to_home": _km(child.home, lat, lon),
                 }
             )
     return sorted(rows, key=lambda r: r["child_id"])
@@ -125,7 +146,12 @@ def _stats(values: list[float]) -> dict[str, float | None]:
     return {"mean": round(float(arr.mean()), 2), "p90": round(float(np.percentile(arr, 90)), 2)}
 
 
-def compute_kpis(matcher: Matcher, problem: BatchProblem, solution: Solution) -> dict[str, Any]:
+def compute_kpis(
+    matcher: Matcher,
+    problem: BatchProblem,
+    solution: Solution,
+    option_info: _OptionInfo | None = None,
+) -> dict[str, Any]:
     """The planners' KPIs of one assignment."""
     ds = matcher.dataset
     children = [ds.child_by_id[c] for u in problem.units for c in u.child_ids]
@@ -134,7 +160,7 @@ def compute_kpis(matcher: Matcher, problem: BatchProblem, solution: Solution) ->
     for u, e in enumerate(solution.chosen):
         for cid in problem.units[u].child_ids:
             where[cid] = (u, int(e))
-    option_info = _option_info(matcher)
+    option_info = option_info or _option_info(matcher)
     by_kind = dict.fromkeys((k.value for k in KINDS), 0)
     by_level: dict[str, int] = {}
     km: dict[str, list[float]] = {"school": [], "daycare": [], "home": []}
@@ -159,7 +185,8 @@ def compute_kpis(matcher: Matcher, problem: BatchProblem, solution: Solution) ->
                 km[name].append(d)
                 if name == "school":
                     with_school += 1
-                    school_change += d > matcher.policy.school_keep_km
+                    keep_km = matcher.policies.for_kommune(c.kommune_code).school_keep_km
+                    school_change += d > keep_km
         if tier != 1:
             non_network += 1
             own_kommune += kommune == c.kommune_code
@@ -236,11 +263,10 @@ def _free_left(matcher: Matcher, left: np.ndarray) -> dict[str, dict[str, int]]:
     return {k: dict(sorted(v.items())) for k, v in out.items()}
 
 
-def _option_info(
-    matcher: Matcher,
-) -> dict[tuple[str, int], tuple[float, float, str, str, float | None]]:
+def _option_info(matcher: Matcher) -> _OptionInfo:
+    """(option id, tier) -> lat, lon, kommune, label, daily rate."""
     rates = {i.institution_id: i.daily_rate for i in matcher.dataset.institutions}
-    info: dict[tuple[str, int], tuple[float, float, str, str, float | None]] = {}
+    info: _OptionInfo = {}
     tables = [matcher.options] + [u.network for u in matcher.units]
     for table in tables:
         for k in range(len(table)):

@@ -18,7 +18,7 @@ import numpy as np
 
 from geo.distance import geodesic_km
 from geo.pruning import SpatialIndex
-from matcher.policy import Policy, load_policy
+from matcher.policy import Policy, PolicySet, load_policy_set
 from matcher.rules import (
     REASON_ORDER,
     evaluate_reasons,
@@ -128,12 +128,16 @@ class Ranking:
 class Matcher:
     """Tables built once per dataset; capacity is kept current through `pools`."""
 
-    def __init__(self, dataset: Dataset, policy: Policy | None = None) -> None:
+    def __init__(self, dataset: Dataset, policy: Policy | PolicySet | None = None) -> None:
         self.dataset = dataset
-        self.policy = policy or load_policy("default")
+        if policy is None:
+            policy = load_policy_set()
+        # One profile for everybody, or each child's acting kommune's (DESIGN.md §5).
+        self.policies = policy if isinstance(policy, PolicySet) else PolicySet(policy, forced=True)
+        self.policy = self.policies.default
         self.pools = build_pools(dataset)
         self.options = build_option_table(dataset, self.pools)
-        self.units = build_units(dataset, self.pools, self.policy)
+        self.units = build_units(dataset, self.pools, self.policies)
         self.unit_of_child = {cid: u for u in self.units for cid in u.child_ids}
         self._child_units: dict[str, Unit] | None = None
         self._index = (
@@ -148,19 +152,24 @@ class Matcher:
     ) -> Evaluation:
         """Reasons, warnings and score terms of every option in `opts` for `unit`."""
         free = self.pools.free if free is None else free
+        policy = self.policy_for(unit)
         view = make_view(unit, opts, free, as_of.toordinal())
-        reasons = evaluate_reasons(view, self.policy)
+        reasons = evaluate_reasons(view, policy)
         # Beyond the distance limit nothing else is reported (see the module docstring).
         reasons[(reasons & _TOO_FAR_BIT) != 0] = _TOO_FAR_BIT
-        warnings = evaluate_warnings(view, self.policy)
-        score, terms = score_terms(view, self.policy)
+        warnings = evaluate_warnings(view, policy)
+        score, terms = score_terms(view, policy)
         return Evaluation(opts, reasons, warnings, score, terms, view.home_km)
+
+    def policy_for(self, unit: Unit) -> Policy:
+        """The profile of the unit's acting kommune (a sibling group acts as its first child)."""
+        return self.policies.for_kommune(unit.kommune)
 
     def candidates(self, unit: Unit) -> IntArray | None:
         """Indices of options within the largest distance limit (None: all of them)."""
         if self._index is None:
             return None
-        limit = max(self.policy.limits_km[k] for k in KINDS[1:])
+        limit = max(self.policy_for(unit).limits_km[k] for k in KINDS[1:])
         return self._index.within(unit.home[0], unit.home[1], limit)
 
     def evaluate_unit(self, unit: Unit, as_of: date) -> tuple[Evaluation, Evaluation, int]:
@@ -183,7 +192,7 @@ class Matcher:
     def split_units(self, units: list[Unit]) -> tuple[list[Unit], list[str | None]]:
         """Each sibling group as its own children, with the group id beside each."""
         if self._child_units is None:
-            singles = build_units(self.dataset, self.pools, self.policy, split=True)
+            singles = build_units(self.dataset, self.pools, self.policies, split=True)
             self._child_units = {u.unit_id: u for u in singles}
         out: list[Unit] = []
         group: list[str | None] = []
@@ -228,7 +237,7 @@ class Matcher:
             child_id,
             unit.sibling_group,
             unit.child_ids,
-            self.policy.name,
+            self.policy_for(unit).name,
             as_of,
             proposals,
             len(order),

@@ -18,7 +18,7 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
-from matcher.policy import Policy
+from matcher.policy import Policy, PolicySet
 from models.dataset import Dataset
 from models.domain import Child, NetworkPerson
 from models.enums import NEEDS, InstitutionKind, Kind, NetworkStatus
@@ -352,7 +352,9 @@ def network_table(
     return _rows_to_table(rows)
 
 
-def build_units(dataset: Dataset, pools: Pools, policy: Policy, split: bool = False) -> list[Unit]:
+def build_units(
+    dataset: Dataset, pools: Pools, policy: Policy | PolicySet, split: bool = False
+) -> list[Unit]:
     """One unit per sibling group (at its first member's position) and per single child;
     with `split`, one unit per child (for matching where a group may be split)."""
     pool_of = pools.index()
@@ -369,7 +371,9 @@ def build_units(dataset: Dataset, pools: Pools, policy: Policy, split: bool = Fa
         enumerate(dataset.children),
         key=lambda ic: (ic[1].arrival if ic[1].arrival is not None else ic[0], ic[0]),
     )
+    policies = policy if isinstance(policy, PolicySet) else PolicySet(policy, forced=True)
     for position, (_, child) in enumerate(ordered):
+        policy = policies.for_kommune(child.kommune_code)  # a group acts as its first member
         if child.sibling_group and not split:
             if child.sibling_group in done:
                 continue

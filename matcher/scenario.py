@@ -1,0 +1,730 @@
+"""What-if scenarios: a TOML file of named change sets applied to copies of a base dataset.
+
+    base = "var/national"        # dataset directory, relative to the scenario file
+    as_of = "2026-11-01"
+    seed = 1
+    solver = "auto"              # default for every scenario (auto, flow, cpsat, greedy)
+    time_limit = 30
+    policy = "auto"              # a profile name or path; auto: by the child's kommune
+
+    [cohort]                     # default cohort: kommuner, min_age, max_age,
+    kommuner = ["101"]           # support_levels, children
+
+    [[scenario]]
+    name = "recruit-north"
+    description = "20 reinforced families in Nordjylland"
+      [[scenario.change]]
+      type = "add_families"      # add_families, remove, pause, set_places, close_institution
+      count = 20
+      level = "forstaerket"
+      places = { "1" = 0.5, "2" = 0.5 }
+      kommuner = ["860", "813"]
+      [scenario.policy]          # overrides of the policy's settings
+      limits_km = { foster = 40 }
+
+A `baseline` scenario without changes is always run first. Everything here is pure: the
+file is parsed into frozen records, and `apply_changes` returns a new dataset.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.dataset import DENMARK_BBOX, Dataset
+from models.domain import Child, Family, Institution, Place
+from models.enums import NEEDS, FosterLevel, InstitutionKind
+
+__all__ = [
+    "BASELINE",
+    "CHANGE_TYPES",
+    "SOLVERS",
+    "AddFamilies",
+    "Change",
+    "CloseInstitution",
+    "Cohort",
+    "PauseOptions",
+    "RemoveOptions",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioFile",
+    "Selector",
+    "SetPlaces",
+    "apply_changes",
+    "check_scenario",
+    "load_scenarios",
+    "parse_scenarios",
+    "scenario_seed",
+]
+
+BASELINE = "baseline"
+SOLVERS = ("auto", "flow", "cpsat", "greedy")
+_OPTION_KINDS = ("foster", "institution", *(k.value for k in InstitutionKind))
+_LEVEL_NAMES = {lv.label: lv for lv in FosterLevel} | {str(lv.value): lv for lv in FosterLevel}
+
+
+class ScenarioError(ValueError):
+    """Every problem of a scenario file, each naming the scenario, the change and the field."""
+
+    def __init__(self, issues: list[str]) -> None:
+        super().__init__("\n".join(issues))
+        self.issues = issues
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Which children the scenario matches; a sibling group comes whole if one member is in."""
+
+    kommuner: tuple[str, ...] = ()
+    min_age: int = 0
+    max_age: int = 17
+    support_levels: tuple[int, ...] = ()
+    children: tuple[str, ...] = ()
+
+    def admits(self, child: Child) -> bool:
+        if self.children and child.child_id not in self.children:
+            return False
+        if self.kommuner and child.kommune_code not in self.kommuner:
+            return False
+        if self.support_levels and child.support_level not in self.support_levels:
+            return False
+        return self.min_age <= child.age <= self.max_age
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kommuner": list(self.kommuner),
+            "min_age": self.min_age,
+            "max_age": self.max_age,
+            "support_levels": list(self.support_levels),
+            "children": list(self.children),
+        }
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Options by id and/or filter; every given criterion must hold."""
+
+    ids: tuple[str, ...] = ()
+    kind: str | None = None
+    kommuner: tuple[str, ...] = ()
+    levels: tuple[int, ...] = ()
+
+    def picks_family(self, f: Family) -> bool:
+        if self.kind not in (None, "foster"):
+            return False
+        return self._common(f.family_id, f.kommune_code) and (
+            not self.levels or int(f.level) in self.levels
+        )
+
+    def picks_institution(self, i: Institution) -> bool:
+        if self.kind not in (None, "institution", i.kind.value) or self.levels:
+            return False
+        return self._common(i.institution_id, i.kommune_code)
+
+    def _common(self, option_id: str, kommune: str) -> bool:
+        if self.ids and option_id not in self.ids:
+            return False
+        return not self.kommuner or kommune in self.kommuner
+
+
+@dataclass(frozen=True)
+class AddFamilies:
+    count: int
+    level: FosterLevel
+    places: tuple[tuple[int, float], ...]  # (places, share), shares sum to 1
+    kommuner: tuple[str, ...] = ()
+    target_groups: frozenset[str] | None = None  # None: drawn as for generated families
+    min_age: int = 0
+    max_age: int = 17
+    max_siblings: int = 1
+    acute: bool = False
+    combination: bool = False
+    spread_km: float = 3.0
+
+
+@dataclass(frozen=True)
+class RemoveOptions:
+    selector: Selector
+
+
+@dataclass(frozen=True)
+class PauseOptions:
+    """Families are paused; an institution takes no new child (its places are all occupied)."""
+
+    selector: Selector
+
+
+@dataclass(frozen=True)
+class SetPlaces:
+    selector: Selector
+    places: int | None = None
+    delta: int | None = None
+    combination_places: int | None = None
+
+
+@dataclass(frozen=True)
+class CloseInstitution:
+    ids: tuple[str, ...]
+
+
+Change = AddFamilies | RemoveOptions | PauseOptions | SetPlaces | CloseInstitution
+CHANGE_TYPES = ("add_families", "remove", "pause", "set_places", "close_institution")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str = ""
+    changes: tuple[Change, ...] = ()
+    cohort: Cohort = field(default_factory=Cohort)
+    policy: str = "auto"
+    policy_overrides: Mapping[str, Any] = field(default_factory=dict)
+    solver: str = "auto"
+    time_limit: float | None = None
+    allow_sibling_split: bool = False
+
+
+@dataclass(frozen=True)
+class ScenarioFile:
+    path: Path
+    base: Path
+    as_of: date
+    seed: int
+    scenarios: tuple[Scenario, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.scenarios]
+
+
+def scenario_seed(seed: int, name: str) -> int:
+    """A seed per scenario that depends only on the file's seed and the scenario's name."""
+    return (seed * 1_000_003 + zlib.crc32(name.encode("utf-8"))) % (2**32)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Fields:
+    """Reads one table of the file, recording issues that name where they are."""
+
+    def __init__(self, table: Mapping[str, Any], where: str, issues: list[str]) -> None:
+        self.table = table
+        self.where = where
+        self.issues = issues
+        self.used: set[str] = set()
+
+    def issue(self, key: str, value: Any, allowed: str) -> None:
+        self.issues.append(f"{self.where}, field '{key}': got {value!r}; allowed: {allowed}")
+
+    def get(self, key: str) -> Any:
+        self.used.add(key)
+        return self.table.get(key)
+
+    def integer(self, key: str, default: int, lo: int, hi: int) -> int:
+        value = self.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            self.issue(key, value, f"a whole number from {lo} to {hi}")
+            return default
+        return value
+
+    def optional_int(self, key: str, lo: int, hi: int) -> int | None:
+        if self.table.get(key) is None:
+            self.used.add(key)
+            return None
+        return self.integer(key, 0, lo, hi)
+
+    def number(self, key: str, default: float | None, lo: float, hi: float) -> float | None:
+        value = self.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            self.issue(key, value, f"a number from {lo:g} to {hi:g}")
+            return default
+        return float(value)
+
+    def text(self, key: str, default: str, allowed: Iterable[str] | None = None) -> str:
+        value = self.get(key)
+        if value is None:
+            return default
+        options = list(allowed) if allowed is not None else None
+        if not isinstance(value, str) or (options is not None and value not in options):
+            self.issue(key, value, ", ".join(options) if options else "a text")
+            return default
+        return value
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.issue(key, value, "true or false")
+            return default
+        return value
+
+    def texts(self, key: str, check: str = "") -> tuple[str, ...]:
+        value = self.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.issue(key, value, "a list of texts")
+            return ()
+        if check == "kommune":
+            bad = [v for v in value if not (len(v) == 3 and v.isdigit())]
+            if bad:
+                self.issue(key, bad[0], '3-digit kommune codes, e.g. "101"')
+                return ()
+        if check == "needs":
+            bad = [v for v in value if v not in NEEDS]
+            if bad:
+                self.issue(key, bad[0], ", ".join(NEEDS))
+                return ()
+        return tuple(value)
+
+    def integers(self, key: str, lo: int, hi: int) -> tuple[int, ...]:
+        value = self.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in value
+        ):
+            self.issue(key, value, f"a list of whole numbers from {lo} to {hi}")
+            return ()
+        return tuple(value)
+
+    def finish(self) -> None:
+        for key in sorted(set(self.table) - self.used):
+            self.issues.append(
+                f"{self.where}: unknown field '{key}'; allowed: {', '.join(sorted(self.used))}"
+            )
+
+
+def _cohort(table: Any, where: str, issues: list[str], default: Cohort) -> Cohort:
+    if table is None:
+        return default
+    if not isinstance(table, Mapping):
+        issues.append(f"{where}: got {table!r}; allowed: a table")
+        return default
+    f = _Fields(table, where, issues)
+    cohort = Cohort(
+        kommuner=f.texts("kommuner", "kommune") or default.kommuner,
+        min_age=f.integer("min_age", default.min_age, 0, 17),
+        max_age=f.integer("max_age", default.max_age, 0, 17),
+        support_levels=f.integers("support_levels", 1, 4) or default.support_levels,
+        children=f.texts("children") or default.children,
+    )
+    f.finish()
+    if cohort.min_age > cohort.max_age:
+        f.issue("min_age", cohort.min_age, f"at most max_age ({cohort.max_age})")
+    return cohort
+
+
+def _levels(f: _Fields) -> tuple[int, ...]:
+    value = f.get("levels")
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        level = _LEVEL_NAMES.get(str(item))
+        if level is None or isinstance(item, bool):
+            f.issue("levels", item, ", ".join(lv.label for lv in FosterLevel) + " or 1-3")
+            return ()
+        out.append(int(level))
+    return tuple(out)
+
+
+def _places_distribution(f: _Fields) -> tuple[tuple[int, float], ...]:
+    value = f.get("places")
+    if value is None:
+        return ((1, 1.0),)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10:
+        return ((value, 1.0),)
+    if isinstance(value, Mapping):
+        pairs = []
+        for key, share in value.items():
+            if not (str(key).isdigit() and 1 <= int(key) <= 10):
+                f.issue(f"places.{key}", key, "places from 1 to 10 as keys")
+                return ((1, 1.0),)
+            if isinstance(share, bool) or not isinstance(share, int | float) or share < 0:
+                f.issue(f"places.{key}", share, "a share from 0 to 1")
+                return ((1, 1.0),)
+            pairs.append((int(key), float(share)))
+        total = sum(s for _, s in pairs)
+        if pairs and abs(total - 1.0) <= 1e-6:
+            return tuple(sorted(pairs))
+        f.issue("places", value, "shares that sum to 1")
+        return ((1, 1.0),)
+    f.issue("places", value, 'a whole number from 1 to 10, or shares like { "1" = 0.5, "2" = 0.5 }')
+    return ((1, 1.0),)
+
+
+def _change(table: Any, where: str, issues: list[str]) -> Change | None:
+    if not isinstance(table, Mapping):
+        issues.append(f"{where}: got {table!r}; allowed: a table with a 'type'")
+        return None
+    kind = table.get("type")
+    if kind not in CHANGE_TYPES:
+        issues.append(f"{where}, field 'type': got {kind!r}; allowed: {', '.join(CHANGE_TYPES)}")
+        return None
+    f = _Fields(table, f"{where} ({kind})", issues)
+    f.get("type")
+    change: Change | None
+    if kind == "add_families":
+        level_raw = f.get("level")
+        level = _LEVEL_NAMES.get(str(level_raw)) if not isinstance(level_raw, bool) else None
+        if level is None:
+            f.issue("level", level_raw, ", ".join(lv.label for lv in FosterLevel) + " or 1-3")
+        groups = f.texts("target_groups", "needs")
+        change = AddFamilies(
+            count=f.integer("count", 1, 1, 10_000),
+            level=level or FosterLevel.ALMEN,
+            places=_places_distribution(f),
+            kommuner=f.texts("kommuner", "kommune"),
+            target_groups=frozenset(groups) if "target_groups" in table else None,
+            min_age=f.integer("min_age", 0, 0, 17),
+            max_age=f.integer("max_age", 17, 0, 17),
+            max_siblings=f.integer("max_siblings", 1, 1, 10),
+            acute=f.flag("acute"),
+            combination=f.flag("combination"),
+            spread_km=f.number("spread_km", 3.0, 0.0, 50.0) or 0.0,
+        )
+    elif kind in ("remove", "pause"):
+        selector = Selector(
+            ids=f.texts("ids"),
+            kind=f.text("kind", "", _OPTION_KINDS) or None,
+            kommuner=f.texts("kommuner", "kommune"),
+            levels=_levels(f),
+        )
+        if selector == Selector():
+            issues.append(f"{f.where}: name the options with ids, kind, kommuner or levels")
+        change = RemoveOptions(selector) if kind == "remove" else PauseOptions(selector)
+    elif kind == "set_places":
+        selector = Selector(
+            ids=f.texts("ids"),
+            kind=f.text("kind", "", _OPTION_KINDS) or None,
+            kommuner=f.texts("kommuner", "kommune"),
+            levels=_levels(f),
+        )
+        change = SetPlaces(
+            selector,
+            places=f.optional_int("places", 0, 500),
+            delta=f.optional_int("delta", -500, 500),
+            combination_places=f.optional_int("combination_places", 0, 500),
+        )
+        if selector == Selector():
+            issues.append(f"{f.where}: name the options with ids, kind, kommuner or levels")
+        if change.places is None and change.delta is None and change.combination_places is None:
+            issues.append(f"{f.where}: give places, delta or combination_places")
+        if change.places is not None and change.delta is not None:
+            issues.append(f"{f.where}: give places or delta, not both")
+    else:
+        ids = f.texts("ids")
+        if not ids:
+            f.issue("ids", table.get("ids"), "a list of institution ids")
+        change = CloseInstitution(ids)
+    f.finish()
+    return change
+
+
+def parse_scenarios(data: Mapping[str, Any], path: Path) -> ScenarioFile:
+    """The scenario file's records; raises ScenarioError listing every problem."""
+    issues: list[str] = []
+    top = _Fields(data, str(path), issues)
+    base_raw = top.text("base", "")
+    if not base_raw:
+        top.issue("base", data.get("base"), "the path of a dataset directory")
+    base = (path.parent / base_raw).resolve() if base_raw else path.parent
+    as_of_raw = top.get("as_of")
+    as_of = date.today()
+    if isinstance(as_of_raw, date):
+        as_of = as_of_raw
+    elif isinstance(as_of_raw, str):
+        try:
+            as_of = date.fromisoformat(as_of_raw)
+        except ValueError:
+            top.issue("as_of", as_of_raw, "a date YYYY-MM-DD")
+    elif as_of_raw is not None:
+        top.issue("as_of", as_of_raw, "a date YYYY-MM-DD")
+    seed = top.integer("seed", 0, 0, 2**31 - 1)
+    solver = top.text("solver", "auto", SOLVERS)
+    time_limit = top.number("time_limit", None, 0.1, 86_400)
+    policy = top.text("policy", "auto")
+    cohort = _cohort(top.get("cohort"), f"{path}: [cohort]", issues, Cohort())
+    raw = top.get("scenario")
+    if raw is None:
+        raw = top.get("scenarios")
+    else:
+        top.used.add("scenarios")
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        top.issue("scenario", raw, "[[scenario]] tables")
+        raw = []
+    top.finish()
+
+    scenarios: list[Scenario] = []
+    seen: set[str] = set()
+    for n, table in enumerate(raw, start=1):
+        if not isinstance(table, Mapping):
+            issues.append(f"{path}: scenario {n}: got {table!r}; allowed: a table")
+            continue
+        name = table.get("name")
+        label = f"{path}: scenario {n}"
+        if not isinstance(name, str) or not name.strip() or len(name) > 64:
+            issues.append(
+                f"{label}, field 'name': got {name!r}; allowed: a name of 1-64 characters"
+            )
+            name = f"scenario-{n}"
+        elif any(ch in name for ch in '/\\:*?"<>|') or name.startswith("."):
+            issues.append(
+                f"{label}, field 'name': got {name!r}; allowed: no / \\ : * ? \" < > | "
+                "(it names a file of the report)"
+            )
+        else:
+            label = f"{path}: scenario '{name}'"
+        if name in seen:
+            issues.append(f"{label}, field 'name': got {name!r}; allowed: a name not used before")
+        seen.add(name)
+        f = _Fields(table, label, issues)
+        f.get("name")
+        raw_changes = f.get("change")
+        if raw_changes is None:
+            raw_changes = f.get("changes")
+        else:
+            f.used.add("changes")
+        raw_changes = raw_changes or []
+        if not isinstance(raw_changes, list):
+            f.issue("change", raw_changes, "[[scenario.change]] tables")
+            raw_changes = []
+        changes = [
+            _change(c, f"{label}, change {k}", issues) for k, c in enumerate(raw_changes, start=1)
+        ]
+        overrides = f.get("policy_overrides")
+        policy_name = policy
+        policy_raw = f.get("policy")
+        if isinstance(policy_raw, Mapping):
+            overrides = policy_raw
+        elif isinstance(policy_raw, str):
+            policy_name = policy_raw
+        elif policy_raw is not None:
+            f.issue("policy", policy_raw, "a profile name, or a table of settings to override")
+        if overrides is not None and not isinstance(overrides, Mapping):
+            f.issue("policy_overrides", overrides, "a table of settings to override")
+            overrides = None
+        scenario = Scenario(
+            name=name,
+            description=f.text("description", ""),
+            changes=tuple(c for c in changes if c is not None),
+            cohort=_cohort(f.get("cohort"), f"{label}, [cohort]", issues, cohort),
+            policy=policy_name,
+            policy_overrides=dict(overrides or {}),
+            solver=f.text("solver", solver, SOLVERS),
+            time_limit=f.number("time_limit", time_limit, 0.1, 86_400),
+            allow_sibling_split=f.flag("allow_sibling_split"),
+        )
+        f.finish()
+        if name == BASELINE and (scenario.changes or scenario.policy_overrides):
+            issues.append(
+                f"{label}: the baseline scenario is the base dataset as it is; give the "
+                "changed one another name"
+            )
+        scenarios.append(scenario)
+    if issues:
+        raise ScenarioError(issues)
+    if BASELINE not in seen:
+        scenarios.insert(
+            0,
+            Scenario(
+                BASELINE, "the base dataset, no changes", (), cohort, policy, {}, solver, time_limit
+            ),
+        )
+    else:
+        scenarios.sort(key=lambda s: s.name != BASELINE)
+    return ScenarioFile(path, base, as_of, seed, tuple(scenarios))
+
+
+def load_scenarios(path: str | Path) -> ScenarioFile:
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ScenarioError([f"{path}: the scenario file does not exist"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"{path}: not valid TOML ({exc})"]) from None
+    return parse_scenarios(data, path)
+
+
+# --------------------------------------------------------------------------- applying
+
+
+def check_scenario(ds: Dataset, scenario: Scenario, issues: list[str]) -> None:
+    """Append an issue for every id or kommune a change names that the base does not have."""
+    families = {f.family_id for f in ds.families}
+    institutions = {i.institution_id for i in ds.institutions}
+    kommuner = {f.kommune_code for f in ds.families} | {c.kommune_code for c in ds.children}
+    for k, change in enumerate(scenario.changes, start=1):
+        where = f"scenario '{scenario.name}', change {k}"
+        if isinstance(change, CloseInstitution):
+            for oid in change.ids:
+                if oid not in institutions:
+                    issues.append(
+                        f"{where} (close_institution), field 'ids': got {oid!r}; "
+                        "allowed: institution ids of the base dataset"
+                    )
+        elif isinstance(change, AddFamilies):
+            for code in change.kommuner:
+                if code not in kommuner:
+                    issues.append(
+                        f"{where} (add_families), field 'kommuner': got {code!r}; "
+                        "allowed: kommuner with families or children in the base dataset"
+                    )
+        else:
+            for oid in change.selector.ids:
+                if oid not in families and oid not in institutions:
+                    issues.append(
+                        f"{where}, field 'ids': got {oid!r}; allowed: family or "
+                        "institution ids of the base dataset"
+                    )
+    for cid in scenario.cohort.children:
+        if cid not in ds.child_by_id:
+            issues.append(
+                f"scenario '{scenario.name}', [cohort], field 'children': got {cid!r}; "
+                "allowed: child ids of the base dataset"
+            )
+
+
+def _new_families(
+    ds: Dataset, change: AddFamilies, rng: np.random.Generator, prefix: str, as_of: date
+) -> list[Family]:
+    codes = change.kommuner or tuple(sorted({f.kommune_code for f in ds.families}))
+    anchors: dict[str, list[Place]] = {}
+    for code in codes:
+        homes = [f.place for f in ds.families if f.kommune_code == code]
+        anchors[code] = homes or [c.home for c in ds.children if c.kommune_code == code]
+    sizes = np.array([p for p, _ in change.places])
+    shares = np.array([s for _, s in change.places])
+    shares = shares / shares.sum()
+    lat_min, lat_max, lon_min, lon_max = DENMARK_BBOX
+    pool = NEEDS[:4] if change.level == FosterLevel.ALMEN else NEEDS
+    out = []
+    for n in range(change.count):
+        code = codes[int(rng.integers(len(codes)))]
+        anchor = anchors[code][int(rng.integers(len(anchors[code])))]
+        dlat = rng.normal(0.0, change.spread_km / 111.0)
+        dlon = rng.normal(0.0, change.spread_km / (111.0 * np.cos(np.radians(anchor.lat))))
+        lat = round(float(np.clip(anchor.lat + dlat, lat_min + 0.01, lat_max - 0.01)), 6)
+        lon = round(float(np.clip(anchor.lon + dlon, lon_min + 0.01, lon_max - 0.01)), 6)
+        places = int(sizes[int(rng.choice(len(sizes), p=shares))])
+        if change.target_groups is None:
+            k = int(rng.integers(2, 7))
+            groups = frozenset(
+                str(x) for x in rng.choice(pool, size=min(k, len(pool)), replace=False)
+            )
+        else:
+            groups = change.target_groups
+        out.append(
+            Family(
+                family_id=f"{prefix}{n + 1:04d}",
+                kommune_code=code,
+                place=Place(lat, lon),
+                level=change.level,
+                places=places,
+                occupied=0,
+                min_age=change.min_age,
+                max_age=change.max_age,
+                target_groups=groups,
+                max_siblings=min(change.max_siblings, places),
+                acute=change.acute,
+                combination=change.combination,
+                vacancy_confirmed=as_of,
+            )
+        )
+    return out
+
+
+def _set_places(option: Any, change: SetPlaces) -> Any:
+    places = option.places
+    if change.places is not None:
+        places = change.places
+    elif change.delta is not None:
+        places = max(option.places + change.delta, 0)
+    # Approved places may fall below the children already placed; nobody is moved, so
+    # occupied stays and the option simply has no free place.
+    updates: dict[str, Any] = {"places": places, "occupied": min(option.occupied, places)}
+    if isinstance(option, Institution) and change.combination_places is not None:
+        updates["combination_places"] = change.combination_places
+        updates["combination_occupied"] = min(
+            option.combination_occupied, change.combination_places
+        )
+    return replace(option, **updates)
+
+
+def apply_changes(dataset: Dataset, scenario: Scenario, seed: int, as_of: date) -> Dataset:
+    """A new dataset with the scenario's changes applied in order; the base is untouched."""
+    issues: list[str] = []
+    check_scenario(dataset, scenario, issues)
+    if issues:
+        raise ScenarioError(issues)
+    rng = np.random.default_rng(scenario_seed(seed, scenario.name))
+    families = list(dataset.families)
+    institutions = list(dataset.institutions)
+    taken = dataset.option_ids()
+    for k, change in enumerate(scenario.changes, start=1):
+        if isinstance(change, AddFamilies):
+            prefix = f"new{k}-"
+            while any(oid.startswith(prefix) for oid in taken):
+                prefix = "x" + prefix
+            work = replace(dataset, families=tuple(families))
+            added = _new_families(work, change, rng, prefix, as_of)
+            families.extend(added)
+            taken |= {f.family_id for f in added}
+        elif isinstance(change, RemoveOptions):
+            families = [f for f in families if not change.selector.picks_family(f)]
+            institutions = [i for i in institutions if not change.selector.picks_institution(i)]
+        elif isinstance(change, PauseOptions):
+            families = [
+                replace(f, paused=True) if change.selector.picks_family(f) else f for f in families
+            ]
+            institutions = [
+                replace(i, places=i.occupied, combination_places=i.combination_occupied)
+                if change.selector.picks_institution(i)
+                else i
+                for i in institutions
+            ]
+        elif isinstance(change, SetPlaces):
+            families = [
+                _set_places(f, change) if change.selector.picks_family(f) else f for f in families
+            ]
+            institutions = [
+                _set_places(i, change) if change.selector.picks_institution(i) else i
+                for i in institutions
+            ]
+        else:
+            closed = set(change.ids)
+            institutions = [i for i in institutions if i.institution_id not in closed]
+    kept = {f.family_id for f in families} | {i.institution_id for i in institutions}
+    kept |= {p.person_id for p in dataset.network}
+    return replace(
+        dataset,
+        families=tuple(families),
+        institutions=tuple(institutions),
+        exclusions=tuple(e for e in dataset.exclusions if e.option_id in kept),
+    )

@@ -1,0 +1,194 @@
+"""Run what-if scenarios as independent jobs on any `concurrent.futures.Executor`.
+
+A job carries everything it needs (the base dataset's directory, the geodata directory, the
+scenario and the seed) and nothing of the process that made it, so a local process pool and
+a Dask cluster run the same function and give the same answer. A worker process keeps the
+base dataset it loaded, so only the first scenario on a worker pays for reading it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from geo.gazetteer import default_gazetteer
+from matcher.cohort import run_match
+from matcher.policy import load_policy_set
+from matcher.rank import Matcher
+from matcher.scenario import Scenario, ScenarioError, ScenarioFile, apply_changes
+from models.dataset import Dataset, load_dataset
+from models.errors import DatasetError
+
+__all__ = ["InlineExecutor", "ScenarioJob", "ScenarioOutcome", "jobs_of", "run_scenario", "sweep"]
+
+
+@dataclass(frozen=True)
+class ScenarioJob:
+    scenario: Scenario
+    base: str
+    geodata: str | None
+    as_of: date
+    seed: int
+
+
+@dataclass
+class ScenarioOutcome:
+    name: str
+    ok: bool
+    error: str | None = None
+    status: str | None = None
+    solver: str | None = None
+    gap: float | None = None
+    objective: dict[str, Any] | None = None
+    kpis: dict[str, Any] = field(default_factory=dict)
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    unassigned: list[dict[str, Any]] = field(default_factory=list)
+    # Seconds inside the job: reading the base (0 when the worker had it), applying the
+    # changes and building the tables, solving, and the whole job.
+    seconds: dict[str, float] = field(default_factory=dict)
+    description: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "error": self.error,
+            "status": self.status,
+            "solver": self.solver,
+            "gap": self.gap,
+            "objective": self.objective,
+            "kpis": self.kpis,
+            "seconds": self.seconds,
+        }
+
+
+@lru_cache(maxsize=4)
+def _base_dataset(base: str, geodata: str | None) -> Dataset:
+    return load_dataset(base, default_gazetteer(geodata))
+
+
+def _units(matcher: Matcher, scenario: Scenario) -> list[Any]:
+    cohort = scenario.cohort
+    ds = matcher.dataset
+    return [u for u in matcher.units if any(cohort.admits(ds.child_by_id[c]) for c in u.child_ids)]
+
+
+def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
+    """One scenario from the base dataset to KPIs; never raises (a failure is an outcome)."""
+    start = time.perf_counter()
+    scenario = job.scenario
+    try:
+        cached = _base_dataset.cache_info().currsize
+        base = _base_dataset(job.base, job.geodata)
+        loaded = time.perf_counter()
+        read = loaded - start if _base_dataset.cache_info().currsize > cached else 0.0
+        dataset = apply_changes(base, scenario, job.seed, job.as_of)
+        policies = load_policy_set(scenario.policy, scenario.policy_overrides)
+        matcher = Matcher(dataset, policies)
+        units = _units(matcher, scenario)
+        built = time.perf_counter()
+        result = run_match(
+            matcher,
+            units=units,
+            solver=scenario.solver,
+            time_limit=scenario.time_limit,
+            as_of=job.as_of,
+            allow_sibling_split=scenario.allow_sibling_split,
+        )
+        done = time.perf_counter()
+        s = result.solution
+        return ScenarioOutcome(
+            name=scenario.name,
+            description=scenario.description,
+            ok=True,
+            status=s.status,
+            solver=s.solver,
+            gap=s.gap,
+            objective=s.objective.as_dict(),
+            kpis=result.kpis,
+            assignments=result.assignments,
+            unassigned=result.unassigned,
+            seconds={
+                "read": round(read, 3),
+                "build": round(built - loaded, 3),
+                "solve": round(s.seconds, 3),
+                "match": round(done - built, 3),
+                "job": round(done - start, 3),
+            },
+        )
+    except (ScenarioError, DatasetError, ValueError, KeyError, OSError, RuntimeError) as exc:
+        message = "; ".join(exc.issues[:5]) if isinstance(exc, ScenarioError) else str(exc)
+        if isinstance(exc, DatasetError):
+            message = "; ".join(str(i) for i in exc.issues[:5])
+        return ScenarioOutcome(
+            name=scenario.name,
+            description=scenario.description,
+            ok=False,
+            error=f"{type(exc).__name__}: {message}",
+            seconds={"job": round(time.perf_counter() - start, 3)},
+        )
+
+
+def jobs_of(spec: ScenarioFile, geodata: str | Path | None) -> list[ScenarioJob]:
+    return [
+        ScenarioJob(s, str(spec.base), str(geodata) if geodata else None, spec.as_of, spec.seed)
+        for s in spec.scenarios
+    ]
+
+
+class InlineExecutor(Executor):
+    """Runs each job at submit, in this process: the serial baseline, and `--workers 1`."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # the caller sees it through the future, as with a pool
+            future.set_exception(exc)
+        return future
+
+
+Progress = Callable[[str, str, float], None]  # scenario, stage, seconds since the sweep began
+
+
+def sweep(
+    jobs: list[ScenarioJob], executor: Executor, progress: Progress | None = None
+) -> list[ScenarioOutcome]:
+    """Every job's outcome, in the order of `jobs`; one failing job does not stop the others."""
+    start = time.perf_counter()
+
+    def report(name: str, stage: str) -> None:
+        if progress is not None:
+            progress(name, stage, time.perf_counter() - start)
+
+    futures: dict[Future[ScenarioOutcome], int] = {}
+    for n, job in enumerate(jobs):
+        report(job.scenario.name, "queued")
+        futures[executor.submit(run_scenario, job)] = n
+    outcomes: list[ScenarioOutcome | None] = [None] * len(jobs)
+    running: set[int] = set()
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+        for future in pending:
+            n = futures[future]
+            if n not in running and future.running():
+                running.add(n)
+                report(jobs[n].scenario.name, "solving")
+        for future in done:
+            n = futures[future]
+            name = jobs[n].scenario.name
+            try:
+                outcome = future.result()
+            except Exception as exc:  # a worker that died, or a job that could not be sent
+                outcome = ScenarioOutcome(name=name, ok=False, error=f"{type(exc).__name__}: {exc}")
+            outcomes[n] = outcome
+            report(name, "done" if outcome.ok else "failed")
+    return [o for o in outcomes if o is not None]
