@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks rank
 	$(BIN)/python -m benchmarks batch
 	$(BIN)/python -m benchmarks api
+	$(BIN)/python -m benchmarks whatif
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

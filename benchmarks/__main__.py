@@ -6,7 +6,12 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = {"rank": "benchmarks.rank", "batch": "benchmarks.batch", "api": "benchmarks.api"}
+BENCHMARKS = {
+    "rank": "benchmarks.rank",
+    "batch": "benchmarks.batch",
+    "api": "benchmarks.api",
+    "whatif": "benchmarks.whatif",
+}
 
 
 def main() -> None:
