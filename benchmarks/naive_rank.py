@@ -13,7 +13,7 @@ from datetime import date
 
 from geopy.distance import geodesic
 
-from matcher.policy import Policy
+from matcher.policy import Policy, PolicySet
 from models.dataset import Dataset
 from models.domain import Child, NetworkPerson
 from models.enums import InstitutionKind, Kind, NetworkStatus
@@ -41,7 +41,7 @@ def geodesic_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def naive_rank(
     dataset: Dataset,
-    policy: Policy,
+    policy: Policy | PolicySet,
     child_id: str,
     as_of: date,
     top: int | None = 10,
@@ -52,6 +52,8 @@ def naive_rank(
     if me.sibling_group:
         kids = [c for c in dataset.children if c.sibling_group == me.sibling_group]
     size = len(kids)
+    if isinstance(policy, PolicySet):  # the group acts as its first member
+        policy = policy.for_kommune(kids[0].kommune_code)
     home = (kids[0].home.lat, kids[0].home.lon)
     schools = [(c.school.lat, c.school.lon) for c in kids if c.school]
     daycares = [(c.daycare.lat, c.daycare.lon) for c in kids if c.daycare]

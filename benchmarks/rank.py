@@ -49,12 +49,13 @@ def metric_boundary(
     """Options whose distance lies within `rel` of a limit, where haversine (ours) and
     geodesic (naive) may fall on different sides: the only differences allowed."""
     unit = matcher.unit_for(child_id)
+    policy = matcher.policy_for(unit)
     near: set[tuple[str, int]] = set()
     for table in (unit.network, matcher.options):
         home_km = haversine_km(unit.home[0], unit.home[1], table.lat, table.lon)
         limits = [
-            np.array([0.0] + [matcher.policy.limits_km[k] for k in KINDS])[table.tier],
-            np.full(len(table), matcher.policy.max_commute_km),
+            np.array([0.0] + [policy.limits_km[k] for k in KINDS])[table.tier],
+            np.full(len(table), policy.max_commute_km),
         ]
         hit = np.zeros(len(table), dtype=bool)
         for limit in limits:
@@ -91,7 +92,7 @@ def _measure(families: int, institutions: int, n_ours: int, n_naive: int, as_of:
     ]
     gc.enable()
     naive = [
-        timed(partial(naive_rank, ds, matcher.policy, cid, as_of)) for cid in children[:n_naive]
+        timed(partial(naive_rank, ds, matcher.policies, cid, as_of)) for cid in children[:n_naive]
     ]
     agree = all(
         same_result(ours[k][1], naive[k][1], metric_boundary(matcher, children[k]))

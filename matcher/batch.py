@@ -453,9 +453,42 @@ def gap_to(obj: Objective, bound: Objective) -> float:
 # ----------------------------------------------------------------------------- CP-SAT
 
 
+class Clock:
+    """The solver's time budget: wall seconds, or CP-SAT's deterministic time, which gives
+    the same answer on a loaded machine, a fast one or a Dask worker."""
+
+    def __init__(self, limit: float | None, deterministic: bool = False) -> None:
+        self.limit = limit
+        self.deterministic = deterministic
+        self.start = time.perf_counter()
+        self.spent = 0.0
+
+    def remaining(self) -> float | None:
+        if self.limit is None:
+            return None
+        used = self.spent if self.deterministic else time.perf_counter() - self.start
+        return max(self.limit - used, 0.0)
+
+    def expired(self) -> bool:
+        left = self.remaining()
+        return left is not None and left <= 0.0
+
+    def arm(self, solver: cp_model.CpSolver) -> None:
+        left = self.remaining()
+        if left is None:
+            return
+        if self.deterministic:
+            solver.parameters.max_deterministic_time = max(left, 0.01)
+        else:
+            solver.parameters.max_time_in_seconds = max(left, 0.01)
+
+    def charge(self, solver: cp_model.CpSolver) -> None:
+        self.spent += float(solver.deterministic_time)
+
+
 def _cpsat_staged(
     problem: BatchProblem,
-    deadline: float | None,
+    clock: Clock,
     workers: int,
     seed: int,
     hint: IntArray | None = None,
@@ -498,9 +531,9 @@ def _cpsat_staged(
         model.clear_hints()
         for e, v in enumerate(values or []):
             model.add_hint(x[e], v)
-        if deadline is not None:
-            solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.01)
+        clock.arm(solver)
         status = solver.solve(model)
+        clock.charge(solver)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             notes.append(f"CP-SAT stage {k + 1}: no solution within the time limit")
             proven = False
@@ -555,7 +588,7 @@ def _restrict(
 
 
 def _repair(
-    problem: BatchProblem, flows: IntArray, deadline: float | None, workers: int, seed: int
+    problem: BatchProblem, flows: IntArray, clock: Clock, workers: int, seed: int
 ) -> tuple[IntArray, list[str]]:
     """Keep every unit the relaxation placed whole (or left out whole); solve the units it
     split, together with the units competing for the same homes, exactly with CP-SAT."""
@@ -579,7 +612,7 @@ def _repair(
     used = chosen[chosen >= 0]
     np.subtract.at(left, problem.e_pool[used], problem.size[problem.e_unit[used]])
     sub, origin = _restrict(problem, free_units, left)
-    sub_chosen, _, notes = _cpsat_staged(sub, deadline, workers, seed)
+    sub_chosen, _, notes = _cpsat_staged(sub, clock, workers, seed)
     if sub_chosen is None:
         sub_chosen = solve_greedy(sub).chosen
         notes.append("repair: greedy fallback")
@@ -601,7 +634,11 @@ def _apart_groups(problem: BatchProblem, chosen: IntArray) -> set[str]:
 
 
 def solve_cpsat(
-    problem: BatchProblem, time_limit: float | None = None, workers: int = 1, seed: int = 0
+    problem: BatchProblem,
+    time_limit: float | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    deterministic: bool = False,
 ) -> Solution:
     """Sibling groups need `size` places at one home: a packing problem.
 
@@ -614,16 +651,16 @@ def solve_cpsat(
        relaxation bound and the gap.
     """
     start = time.perf_counter()
-    deadline = None if time_limit is None else start + time_limit
+    clock = Clock(time_limit, deterministic)
     flows, stages = lexicographic_flow(problem)
     bound = relaxation_bound(problem, flows)
-    chosen, notes = _repair(problem, flows, deadline, workers, seed)
+    chosen, notes = _repair(problem, flows, clock, workers, seed)
     obj = objective_of(problem, chosen)
     status = OPTIMAL if obj.key() == bound.key() else FEASIBLE
     if status != OPTIMAL and problem.n_edges > FULL_MODEL_EDGES:
         notes.append(f"whole model not tried: {problem.n_edges} edges > {FULL_MODEL_EDGES}")
-    elif status != OPTIMAL and (deadline is None or time.perf_counter() < deadline):
-        full, proven, more = _cpsat_staged(problem, deadline, workers, seed, hint=chosen)
+    elif status != OPTIMAL and not clock.expired():
+        full, proven, more = _cpsat_staged(problem, clock, workers, seed, hint=chosen)
         notes += more
         if full is not None:
             full_obj = objective_of(problem, full)
@@ -665,14 +702,20 @@ def _split_model(
 
 
 def solve(
-    problem: BatchProblem, solver: str = "auto", time_limit: float | None = None, workers: int = 1
+    problem: BatchProblem,
+    solver: str = "auto",
+    time_limit: float | None = None,
+    workers: int = 1,
+    deterministic: bool = False,
 ) -> Solution:
+    """Solve with the named method; with `deterministic`, CP-SAT's time limit is counted in
+    deterministic time, so the same problem always gets the same answer."""
     if solver == "auto":
         solver = "flow" if not (problem.size > 1).any() and not problem.split_penalty else ("cpsat")
     if solver == "flow":
         return solve_flow(problem, time_limit)
     if solver == "cpsat":
-        return solve_cpsat(problem, time_limit, workers)
+        return solve_cpsat(problem, time_limit, workers, deterministic=deterministic)
     if solver == "greedy":
         return solve_greedy(problem)
     raise ValueError(f"unknown solver {solver!r}: auto, flow, cpsat or greedy")

@@ -28,16 +28,26 @@ TAKEN_BY_OTHERS = "TAKEN_BY_OTHERS"
 def select_units(
     matcher: Matcher, children: Iterable[str] | None = None, kommuner: Iterable[str] | None = None
 ) -> list[Unit]:
-    """Units with a member among `children` or acting in `kommuner` (all units when neither);
-    a sibling group always comes whole."""
+    """Units with a member among `children` or acting in `kommuner` (all units waiting for a
+    place when neither); a sibling group always comes whole. Children with an active placement
+    are matched only when named by id."""
     ids = set(children or ())
     codes = set(kommuner or ())
     unknown = ids - set(matcher.unit_of_child)
     if unknown:
         raise KeyError(sorted(unknown)[0])
+    placed = matcher.dataset.active_placement
+
+    def waiting(u: Unit) -> bool:
+        return not all(c in placed for c in u.child_ids)
+
     if not ids and not codes:
-        return list(matcher.units)
-    return [u for u in matcher.units if ids.intersection(u.child_ids) or u.kommune in codes]
+        return [u for u in matcher.units if waiting(u)]
+    return [
+        u
+        for u in matcher.units
+        if ids.intersection(u.child_ids) or (u.kommune in codes and waiting(u))
+    ]
 
 
 @dataclass(frozen=True)
@@ -76,13 +86,14 @@ def run_match(
     allow_sibling_split: bool = False,
     workers: int = 1,
     units: list[Unit] | None = None,
+    deterministic: bool = False,
 ) -> BatchResult:
     """Solve the cohort: `units` when given, else those `select_units` picks."""
     as_of = as_of or date.today()
     if units is None:
         units = select_units(matcher, children, kommuner)
     problem = build_problem(matcher, units, as_of, allow_split=allow_sibling_split)
-    solution = solve(problem, solver, time_limit, workers)
+    solution = solve(problem, solver, time_limit, workers, deterministic)
     option_info = _option_info(matcher)
     assignments = _assignments(matcher, problem, solution, option_info)
     unassigned = _unassigned(matcher, problem, solution, as_of)

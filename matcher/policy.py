@@ -225,11 +225,13 @@ def policy_sources(name_or_path: str) -> dict[str, str]:
     section = ""
     section_note: list[str] = []
     pending: list[str] = []
+    previous: list[str] = []  # a setting right below another shares its comment
     sources: dict[str, str] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         stripped = line.strip()
         if not stripped:
             pending = []
+            previous = []
             continue
         if stripped.startswith("#"):
             pending.append(stripped.lstrip("#").strip())
@@ -239,12 +241,15 @@ def policy_sources(name_or_path: str) -> dict[str, str]:
             section = m.group(1).strip()
             section_note = pending + ([m.group(2).lstrip("#").strip()] if m.group(2) else [])
             pending = []
+            previous = []
             continue
         m = _SETTING.match(line)
         if m:
             key = f"{section}.{m.group(1)}" if section else m.group(1)
-            note = [*section_note, *pending, *([m.group(4)] if m.group(4) else [])]
+            own = [*pending, *([m.group(4)] if m.group(4) else [])]
+            note = [*section_note, *(own or previous)]
             sources[key] = " ".join(n for n in note if n)
+            previous = own or previous
             pending = []
     return sources
 

@@ -22,6 +22,7 @@ from matcher.cohort import run_match
 from matcher.policy import load_policy_set
 from matcher.rank import Matcher
 from matcher.scenario import Scenario, ScenarioError, ScenarioFile, apply_changes
+from matcher.tables import Unit
 from models.dataset import Dataset, load_dataset
 from models.errors import DatasetError
 
@@ -73,10 +74,19 @@ def _base_dataset(base: str, geodata: str | None) -> Dataset:
     return load_dataset(base, default_gazetteer(geodata))
 
 
-def _units(matcher: Matcher, scenario: Scenario) -> list[Any]:
+def _units(matcher: Matcher, scenario: Scenario) -> list[Unit]:
+    """The cohort's units among those waiting for a place (named children even if placed)."""
     cohort = scenario.cohort
     ds = matcher.dataset
-    return [u for u in matcher.units if any(cohort.admits(ds.child_by_id[c]) for c in u.child_ids)]
+    placed = ds.active_placement
+    return [
+        u
+        for u in matcher.units
+        if any(
+            cohort.admits(ds.child_by_id[c]) and (c not in placed or c in cohort.children)
+            for c in u.child_ids
+        )
+    ]
 
 
 def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
@@ -100,6 +110,7 @@ def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
             time_limit=scenario.time_limit,
             as_of=job.as_of,
             allow_sibling_split=scenario.allow_sibling_split,
+            deterministic=True,  # the same answer on whichever worker runs the job
         )
         done = time.perf_counter()
         s = result.solution

@@ -127,12 +127,17 @@ def build_pools(dataset: Dataset) -> Pools:
         places.append(i.combination_places)
         occupied.append(i.combination_occupied)
     seen: set[str] = set()
+    # A network carer's places are taken by the children already placed with them.
+    with_carer: dict[str, int] = {}
+    for placement in dataset.active_placement.values():
+        if placement.kind is Kind.NETWORK:
+            with_carer[placement.option_id] = with_carer.get(placement.option_id, 0) + 1
     for p in dataset.network:
         if p.person_id not in seen:
             seen.add(p.person_id)
             ids.append(p.person_id)
             places.append(p.places)
-            occupied.append(0)
+            occupied.append(with_carer.get(p.person_id, 0))
     n = len(ids)
     return Pools(
         ids,

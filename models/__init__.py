@@ -9,13 +9,23 @@ from models.dataset import (
     load_dataset,
     write_dataset,
 )
-from models.domain import Child, Exclusion, Family, Institution, KeepAway, NetworkPerson, Place
+from models.domain import (
+    Child,
+    Exclusion,
+    Family,
+    Institution,
+    KeepAway,
+    NetworkPerson,
+    Place,
+    Placement,
+)
 from models.enums import (
     NEEDS,
     FosterLevel,
     InstitutionKind,
     Kind,
     NetworkStatus,
+    PlacementStatus,
     Reason,
     Relation,
     Warning,
@@ -40,6 +50,8 @@ __all__ = [
     "NetworkStatus",
     "Place",
     "PlaceResolver",
+    "Placement",
+    "PlacementStatus",
     "Reason",
     "Relation",
     "ValidationIssue",

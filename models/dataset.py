@@ -28,8 +28,17 @@ from models.domain import (
     KeepAway,
     NetworkPerson,
     Place,
+    Placement,
 )
-from models.enums import NEEDS, FosterLevel, InstitutionKind, NetworkStatus, Relation
+from models.enums import (
+    NEEDS,
+    FosterLevel,
+    InstitutionKind,
+    Kind,
+    NetworkStatus,
+    PlacementStatus,
+    Relation,
+)
 from models.errors import DatasetError, ValidationIssue
 
 __all__ = [
@@ -53,8 +62,9 @@ FILES = {
     "institutions": "institutions.csv",
     "exclusions": "exclusions.csv",
     "keep_away": "keep_away.csv",
+    "placements": "placements.csv",
 }
-_OPTIONAL_FILES = {"exclusions", "keep_away"}
+_OPTIONAL_FILES = {"exclusions", "keep_away", "placements"}
 _KOMMUNE = re.compile(r"^\d{3}$")
 _POSTCODE = re.compile(r"^\d{4}$")
 _MAX_AGE = 22
@@ -83,6 +93,12 @@ class Dataset:
     institutions: tuple[Institution, ...]
     exclusions: tuple[Exclusion, ...] = ()
     keep_away: tuple[KeepAway, ...] = ()
+    placements: tuple[Placement, ...] = ()
+
+    @cached_property
+    def active_placement(self) -> dict[str, Placement]:
+        """Each currently placed child's active placement."""
+        return {p.child_id: p for p in self.placements if p.active}
 
     @cached_property
     def child_by_id(self) -> dict[str, Child]:
@@ -330,6 +346,7 @@ _SCHEMAS = {
     ),
     "exclusions": _Schema(("child_id", "option_id")),
     "keep_away": _Schema(("child_id", "min_km"), (("lat", "postcode"),)),
+    "placements": _Schema(("child_id", "option_id", "kind", "start_date")),
 }
 
 
@@ -502,6 +519,34 @@ def _parse_keep_away(r: _Row, places: PlaceResolver) -> KeepAway | None:
     return keep if r.ok else None
 
 
+def _parse_placement(r: _Row, places: PlaceResolver) -> Placement | None:
+    status = r.choice("status", PlacementStatus, required=False) or PlacementStatus.ACTIVE
+    start = r.iso_date("start_date")
+    end = r.iso_date("end_date")
+    if start is None and r.ok:
+        r._issue("start_date", None, "an ISO date YYYY-MM-DD is required")
+    if status is PlacementStatus.ENDED and end is None and r.ok:
+        r._issue("end_date", None, "an ISO date YYYY-MM-DD when status is ended")
+    if status is PlacementStatus.ACTIVE and end is not None:
+        r._issue("end_date", r.raw("end_date"), "empty while status is active")
+    if start is not None and end is not None and end < start:
+        r._issue("end_date", r.raw("end_date"), f"on or after start_date ({start.isoformat()})")
+    end_reason = r.raw("end_reason")
+    if len(end_reason) > 200:
+        r._issue("end_reason", end_reason[:20] + "...", "at most 200 characters")
+    placement = Placement(
+        child_id=r.text("child_id", required=True) or "",
+        option_id=r.text("option_id", required=True) or "",
+        kind=r.choice("kind", Kind) or Kind.FOSTER,
+        start_date=start or date.min,
+        status=status,
+        end_date=end,
+        end_reason=end_reason,
+        last_follow_up=r.iso_date("last_follow_up"),
+    )
+    return placement if r.ok else None
+
+
 _ID_COLUMNS = {
     "children": "child_id",
     "network": "person_id",
@@ -516,6 +561,7 @@ _PARSERS: dict[str, Callable[[_Row, PlaceResolver], Any]] = {
     "institutions": _parse_institution,
     "exclusions": _parse_exclusion,
     "keep_away": _parse_keep_away,
+    "placements": _parse_placement,
 }
 
 
@@ -692,9 +738,11 @@ def load_dataset(directory: str | Path, places: PlaceResolver) -> Dataset:
                     "keep_away.csv", line, "child_id", keep.child_id, "a child_id from children.csv"
                 )
             )
+    _check_placements(parsed["placements"], children, network, families, institutions, issues)
     if issues:
         raise DatasetError(issues)
     return Dataset(
+        placements=tuple(p for _, p in parsed["placements"]),
         children=tuple(c for _, c in children),
         network=tuple(p for _, p in network),
         families=tuple(f for _, f in families),
@@ -702,6 +750,98 @@ def load_dataset(directory: str | Path, places: PlaceResolver) -> Dataset:
         exclusions=tuple(e for _, e in parsed["exclusions"]),
         keep_away=tuple(k for _, k in parsed["keep_away"]),
     )
+
+
+def _check_placements(
+    placements: list[tuple[int, Placement]],
+    children: list[tuple[int, Child]],
+    network: list[tuple[int, NetworkPerson]],
+    families: list[tuple[int, Family]],
+    institutions: list[tuple[int, Institution]],
+    issues: list[ValidationIssue],
+) -> None:
+    """Every placement names a known child and an option of its kind; a child has at most one
+    active placement; and when the file is there, each option's occupied places are exactly
+    its active placements."""
+    if not placements:
+        return
+    file = "placements.csv"
+    child_ids = {c.child_id for _, c in children}
+    family = {f.family_id: f for _, f in families}
+    institution = {i.institution_id: i for _, i in institutions}
+    network_of = {(p.person_id, p.child_id) for _, p in network}
+    active_row: dict[str, int] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for line, p in placements:
+        if p.child_id not in child_ids:
+            issues.append(
+                ValidationIssue(file, line, "child_id", p.child_id, "a child_id from children.csv")
+            )
+        kind = p.kind
+        if kind is Kind.NETWORK:
+            ok = (p.option_id, p.child_id) in network_of
+            allowed = "a person_id of this child's network (network.csv)"
+        elif kind is Kind.FOSTER:
+            ok = p.option_id in family
+            allowed = "a family_id from families.csv"
+        elif kind is Kind.INSTITUTION:
+            ok = p.option_id in institution
+            allowed = "an institution_id from institutions.csv"
+        else:
+            ok = (p.option_id in family and family[p.option_id].combination) or (
+                p.option_id in institution and institution[p.option_id].combination_places > 0
+            )
+            allowed = "a family with combination=true or an institution with combination_places"
+        if not ok:
+            issues.append(
+                ValidationIssue(
+                    file, line, "option_id", p.option_id, f"{allowed} (kind {kind.value})"
+                )
+            )
+        if not p.active:
+            continue
+        if p.child_id in active_row:
+            issues.append(
+                ValidationIssue(
+                    file,
+                    line,
+                    "status",
+                    "active",
+                    f"one active placement per child (row {active_row[p.child_id]} is active too)",
+                )
+            )
+        active_row.setdefault(p.child_id, line)
+        pool = "combination" if kind is Kind.COMBINATION and p.option_id in institution else "main"
+        counts[(p.option_id, pool)] = counts.get((p.option_id, pool), 0) + 1
+    for line, f in families:
+        n = counts.get((f.family_id, "main"), 0)
+        if n != f.occupied:
+            issues.append(
+                ValidationIssue(
+                    "families.csv",
+                    line,
+                    "occupied",
+                    str(f.occupied),
+                    f"{n}: the active placements of {f.family_id} in placements.csv",
+                )
+            )
+    for line, i in institutions:
+        for pool, column, have in (
+            ("main", "occupied", i.occupied),
+            ("combination", "combination_occupied", i.combination_occupied),
+        ):
+            n = counts.get((i.institution_id, pool), 0)
+            if n != have:
+                issues.append(
+                    ValidationIssue(
+                        "institutions.csv",
+                        line,
+                        column,
+                        str(have),
+                        f"{n}: the active {'combination ' if pool == 'combination' else ''}"
+                        f"placements of {i.institution_id} in placements.csv",
+                    )
+                )
 
 
 def _check_network(
@@ -853,6 +993,10 @@ def write_dataset(dataset: Dataset, directory: str | Path) -> None:
         "exclusions": [_generic_row(e) for e in dataset.exclusions],
         "keep_away": [_generic_row(k) for k in dataset.keep_away],
     }
+    if dataset.placements:
+        tables["placements"] = [_generic_row(p) for p in dataset.placements]
+    elif (directory / FILES["placements"]).exists():
+        (directory / FILES["placements"]).unlink()  # a stale file would contradict occupied
     columns = {
         "children": list(_child_row(_EMPTY_CHILD)),
         "network": _record_columns(NetworkPerson),
@@ -860,6 +1004,7 @@ def write_dataset(dataset: Dataset, directory: str | Path) -> None:
         "institutions": _record_columns(Institution),
         "exclusions": _record_columns(Exclusion),
         "keep_away": _record_columns(KeepAway),
+        "placements": _record_columns(Placement),
     }
     for key, rows in tables.items():
         path = directory / FILES[key]

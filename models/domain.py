@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from models.enums import FosterLevel, InstitutionKind, NetworkStatus, Relation
+from models.enums import (
+    FosterLevel,
+    InstitutionKind,
+    Kind,
+    NetworkStatus,
+    PlacementStatus,
+    Relation,
+)
 
 __all__ = [
     "Child",
@@ -20,6 +27,7 @@ __all__ = [
     "KeepAway",
     "NetworkPerson",
     "Place",
+    "Placement",
 ]
 
 
@@ -126,3 +134,21 @@ class KeepAway:
     place: Place
     min_km: float
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """One row of placements.csv: where a child lives, or lived, and since when."""
+
+    child_id: str
+    option_id: str
+    kind: Kind
+    start_date: date
+    status: PlacementStatus = PlacementStatus.ACTIVE
+    end_date: date | None = None
+    end_reason: str = ""
+    last_follow_up: date | None = None  # an addition to the contract: the last one held
+
+    @property
+    def active(self) -> bool:
+        return self.status is PlacementStatus.ACTIVE

@@ -10,6 +10,7 @@ __all__ = [
     "InstitutionKind",
     "Kind",
     "NetworkStatus",
+    "PlacementStatus",
     "Reason",
     "Relation",
     "Warning",
@@ -61,6 +62,11 @@ class Relation(StrEnum):
     OTHER_RELATIVE = "other_relative"
     FAMILY_FRIEND = "family_friend"
     PROFESSIONAL = "professional"
+
+
+class PlacementStatus(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
 
 
 class NetworkStatus(StrEnum):

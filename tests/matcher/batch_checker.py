@@ -11,7 +11,7 @@ from typing import Any
 from geopy.distance import great_circle
 
 from benchmarks.naive_rank import naive_rank
-from matcher.policy import Policy
+from matcher.policy import Policy, PolicySet
 from models.dataset import Dataset
 
 TIER = {"network": 1, "foster": 2, "combination": 3, "institution": 4}
@@ -23,7 +23,7 @@ def _gc(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def check_batch(
     ds: Dataset,
-    policy: Policy,
+    policy: Policy | PolicySet,
     result: dict[str, Any],
     cohort: set[str],
     as_of: date,

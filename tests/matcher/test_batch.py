@@ -167,7 +167,7 @@ def test_every_result_passes_the_independent_checker(solver: str) -> None:
     ds = tiny(9, 60, 70, 8, siblings=0.3)
     m = Matcher(ds)
     result = run_match(m, solver=solver, as_of=AS_OF, time_limit=30).as_dict()
-    check_batch(ds, m.policy, result, {c.child_id for c in ds.children}, AS_OF)
+    check_batch(ds, m.policies, result, {c.child_id for c in ds.children}, AS_OF)
 
 
 def test_flow_result_passes_the_checker_without_groups() -> None:
@@ -175,7 +175,7 @@ def test_flow_result_passes_the_checker_without_groups() -> None:
     m = Matcher(ds)
     result = run_match(m, solver="flow", as_of=AS_OF).as_dict()
     assert result["status"] == OPTIMAL
-    check_batch(ds, m.policy, result, {c.child_id for c in ds.children}, AS_OF)
+    check_batch(ds, m.policies, result, {c.child_id for c in ds.children}, AS_OF)
 
 
 def test_split_mode_keeps_groups_when_it_can_and_passes_the_checker() -> None:
@@ -186,7 +186,7 @@ def test_split_mode_keeps_groups_when_it_can_and_passes_the_checker() -> None:
         m, solver="cpsat", as_of=AS_OF, time_limit=30, allow_sibling_split=True
     ).as_dict()
     check_batch(
-        ds, m.policy, split, {c.child_id for c in ds.children}, AS_OF, groups_together=False
+        ds, m.policies, split, {c.child_id for c in ds.children}, AS_OF, groups_together=False
     )
     # Splitting can only place more children, never fewer.
     assert split["objective"]["placed"] >= together["objective"]["placed"]

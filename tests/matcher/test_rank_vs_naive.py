@@ -19,5 +19,5 @@ def test_core_agrees_with_the_naive_loop(schools, seed, families, institutions) 
     m = Matcher(ds)
     for child in ds.children:
         ours = m.rank(child.child_id, top=10, as_of=AS_OF)
-        naive = naive_rank(ds, m.policy, child.child_id, AS_OF)
+        naive = naive_rank(ds, m.policies, child.child_id, AS_OF)
         assert same_result(ours, naive, metric_boundary(m, child.child_id)), child.child_id

@@ -1,0 +1,242 @@
+"""The step-down review: follow-ups due under the profile, and less intrusive options.
+
+A placement is not an end state (indsatstrappen). For every active placement the review
+gives its follow-up dates under the child's profile and, once the profile's review
+threshold for the placement's kind is reached, the ranking core's proposals restricted to
+less intrusive tiers, or why there is none. A step-down is a proposal, never a move.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from geo.distance import haversine_km
+from matcher.policy import Policy
+from matcher.rank import Matcher
+from matcher.rules import REASON_ORDER
+from models.domain import Child, Placement
+from models.enums import Kind, NetworkStatus
+
+__all__ = [
+    "NO_ELIGIBLE_OPTION",
+    "NO_LESS_INTRUSIVE_TIER",
+    "FollowUp",
+    "add_months",
+    "follow_up",
+    "review",
+    "review_placement",
+]
+
+# Why a placement past its threshold gets no step-down proposal.
+NO_LESS_INTRUSIVE_TIER = "NO_LESS_INTRUSIVE_TIER"  # network care: the next step is home
+NO_ELIGIBLE_OPTION = "NO_ELIGIBLE_OPTION"  # every less intrusive option is excluded
+SOON_DAYS = 14  # a follow-up this close ahead is reported as due
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when it has no such day."""
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _months_between(start: date, end: date) -> int:
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return months - 1 if add_months(start, months) > end else months
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    first_weeks: int
+    every_weeks: int
+    overdue: list[date]  # scheduled after the last follow-up held and before as_of
+    next: date  # the first scheduled on or after as_of
+    status: str  # overdue, due (within SOON_DAYS) or ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "first_weeks": self.first_weeks,
+            "every_weeks": self.every_weeks,
+            "overdue": [d.isoformat() for d in self.overdue],
+            "next": self.next.isoformat(),
+            "status": self.status,
+        }
+
+
+def follow_up(start: date, as_of: date, policy: Policy, held_until: date | None = None) -> FollowUp:
+    """Follow-ups fall `first_weeks` after the start, then every `every_weeks`."""
+    first = start + timedelta(weeks=policy.follow_up_first_weeks)
+    every = timedelta(weeks=policy.follow_up_every_weeks)
+    done = held_until or start
+    overdue: list[date] = []
+    day = first
+    while day < as_of:
+        if day > done:
+            overdue.append(day)
+        day += every
+    status = "overdue" if overdue else ("due" if day - as_of <= timedelta(SOON_DAYS) else "ok")
+    return FollowUp(
+        policy.follow_up_first_weeks, policy.follow_up_every_weeks, overdue, day, status
+    )
+
+
+def _km(a: tuple[float, float], points: Iterable[tuple[float, float]]) -> float | None:
+    pts = list(points)
+    if not pts:
+        return None
+    lat = np.array([p[0] for p in pts])
+    lon = np.array([p[1] for p in pts])
+    return round(float(haversine_km(a[0], a[1], lat, lon).min()), 1)
+
+
+def _what_changes(
+    matcher: Matcher, child: Child, current: tuple[float, float] | None, option: dict[str, Any]
+) -> dict[str, Any]:
+    """School kept or not, and km to home and to the nearest network carer, now and after."""
+    policy = matcher.policy_for(matcher.unit_for(child.child_id))
+    network = [
+        (p.place.lat, p.place.lon)
+        for p in matcher.dataset.network_by_child.get(child.child_id, ())
+        if p.status is not NetworkStatus.REJECTED and p.person_id != option["option_id"]
+    ]
+    home = (child.home.lat, child.home.lon)
+    school = (child.school.lat, child.school.lon) if child.school else None
+    new = option["point"]
+    out: dict[str, Any] = {
+        "km_to_home": {"now": current and _km(current, [home]), "after": _km(new, [home])},
+        "km_to_network": {
+            "now": current and _km(current, network),
+            "after": _km(new, network),
+        },
+    }
+    if school is not None:
+        after = _km(new, [school])
+        out["km_to_school"] = {"now": current and _km(current, [school]), "after": after}
+        out["school_kept"] = after is not None and after <= policy.school_keep_km
+    else:
+        out["school_kept"] = None
+    return out
+
+
+def _point(
+    matcher: Matcher, option_id: str, tier: int, child_id: str
+) -> tuple[float, float] | None:
+    for table in (matcher.options, matcher.unit_for(child_id).network):
+        hit = np.flatnonzero((table.option_id == option_id) & (table.tier == tier))
+        if len(hit):
+            return float(table.lat[hit[0]]), float(table.lon[hit[0]])
+    # A current option that no longer offers this kind (e.g. combination places cut).
+    for table in (matcher.options, matcher.unit_for(child_id).network):
+        hit = np.flatnonzero(table.option_id == option_id)
+        if len(hit):
+            return float(table.lat[hit[0]]), float(table.lon[hit[0]])
+    return None
+
+
+def review_placement(
+    matcher: Matcher, placement: Placement, as_of: date, top: int = 5
+) -> dict[str, Any]:
+    """The review of one active placement (see the module docstring)."""
+    child = matcher.dataset.child_by_id[placement.child_id]
+    unit = matcher.unit_for(child.child_id)
+    policy = matcher.policy_for(unit)
+    tier = placement.kind.tier
+    months = policy.step_down_months.get(placement.kind, 0)
+    review_date = add_months(placement.start_date, months) if months else None
+    reached = review_date is not None and review_date <= as_of
+    step: dict[str, Any] = {
+        "review_months": months,
+        "review_date": review_date and review_date.isoformat(),
+        "reached": reached,
+        "proposals": [],
+        "reason": None,
+        "excluded": {},
+    }
+    if reached and tier == Kind.NETWORK.tier:
+        step["reason"] = NO_LESS_INTRUSIVE_TIER
+    elif reached:
+        ranking = matcher.rank(child.child_id, top=None, as_of=as_of)
+        lower = [p for p in ranking.proposals if p.tier < tier]
+        current = _point(matcher, placement.option_id, tier, child.child_id)
+        for p in lower[:top]:
+            proposal = p.as_dict()
+            point = _point(matcher, p.option_id, p.tier, child.child_id)
+            proposal["changes"] = _what_changes(
+                matcher, child, current, {"option_id": p.option_id, "point": point}
+            )
+            step["proposals"].append(proposal)
+        if not lower:
+            step["reason"] = NO_ELIGIBLE_OPTION
+            step["excluded"] = _lower_tier_reasons(matcher, child.child_id, tier, as_of)
+    return {
+        "child_id": child.child_id,
+        "kommune_code": child.kommune_code,
+        "option_id": placement.option_id,
+        "kind": placement.kind.value,
+        "tier": tier,
+        "start_date": placement.start_date.isoformat(),
+        "months_in_placement": _months_between(placement.start_date, as_of),
+        "policy": policy.name,
+        "follow_up": follow_up(
+            placement.start_date, as_of, policy, placement.last_follow_up
+        ).as_dict(),
+        "step_down": step,
+    }
+
+
+def _lower_tier_reasons(matcher: Matcher, child_id: str, tier: int, as_of: date) -> dict[str, int]:
+    """How many less intrusive options each reason leaves out (options pruned unexamined
+    as beyond every limit count as TOO_FAR)."""
+    network, others, pruned = matcher.evaluate_unit(matcher.unit_for(child_id), as_of)
+    counts: dict[str, int] = {}
+    for ev in (network, others):
+        lower = ev.opts.tier < tier
+        for bit, reason in enumerate(REASON_ORDER):
+            n = int(np.count_nonzero(lower & ((ev.reasons >> bit) & 1).astype(bool)))
+            if n:
+                counts[reason.value] = counts.get(reason.value, 0) + n
+    if pruned:
+        counts["TOO_FAR"] = counts.get("TOO_FAR", 0) + pruned
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def review(
+    matcher: Matcher,
+    as_of: date,
+    kommuner: Iterable[str] | None = None,
+    children: Iterable[str] | None = None,
+    top: int = 5,
+) -> dict[str, Any]:
+    """Every active placement (of children acting in `kommuner`, or the named children)."""
+    codes = set(kommuner or ())
+    ids = set(children or ())
+    rows = []
+    for placement in sorted(matcher.dataset.active_placement.values(), key=lambda p: p.child_id):
+        child = matcher.dataset.child_by_id[placement.child_id]
+        if codes and child.kommune_code not in codes:
+            continue
+        if ids and child.child_id not in ids:
+            continue
+        rows.append(review_placement(matcher, placement, as_of, top))
+    return {
+        "as_of": as_of.isoformat(),
+        "kommuner": sorted(codes),
+        "summary": {
+            "active": len(rows),
+            "follow_ups_overdue": sum(r["follow_up"]["status"] == "overdue" for r in rows),
+            "follow_ups_due": sum(r["follow_up"]["status"] == "due" for r in rows),
+            "reviews_reached": sum(r["step_down"]["reached"] for r in rows),
+            "with_proposal": sum(bool(r["step_down"]["proposals"]) for r in rows),
+            "without_proposal": sum(
+                r["step_down"]["reached"] and not r["step_down"]["proposals"] for r in rows
+            ),
+        },
+        "placements": rows,
+    }
