@@ -125,6 +125,10 @@ def generate(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Reference date for vacancy confirmations.")
     ] = None,
+    placements: Annotated[
+        bool,
+        typer.Option("--placements", help="Also a placed child for every occupied place."),
+    ] = False,
     geodata: GeoOpt = None,
 ) -> None:
     """Write a synthetic Denmark dataset, deterministic by seed."""
@@ -146,6 +150,7 @@ def generate(
             seed,
             codes,
             _parse_date(as_of, "--as-of") or REFERENCE_DATE,
+            placements=placements,
         )
         try:
             dataset = generate_dataset(spec, schools)
@@ -154,8 +159,8 @@ def generate(
         write_dataset(dataset, out_dir)
     err.print(
         f"wrote {len(dataset.children)} children, {len(dataset.network)} network rows, "
-        f"{len(dataset.families)} families, {len(dataset.institutions)} institutions "
-        f"to {out_dir}",
+        f"{len(dataset.families)} families, {len(dataset.institutions)} institutions, "
+        f"{len(dataset.placements)} placements to {out_dir}",
         highlight=False,
     )
 
@@ -450,6 +455,222 @@ def serve(
     with user_errors():
         service = Service(_engine(database), _gazetteer(geodata), load_policy_set(policy))
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def policies(
+    name: Annotated[
+        str | None, typer.Argument(help="Show this profile with the source of each setting.")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List the policy profiles, or show one with the passage each setting comes from."""
+    from matcher.policy import list_policies, load_policy, policy_sources
+
+    with user_errors():
+        if name is None:
+            rows = [load_policy(p.stem) for p in list_policies()]
+            if fmt is Format.json:
+                emit_json({"policies": [_policy_summary(p) for p in rows]})
+                return
+            table = Table(title="Policy profiles (a child's acting kommune selects its profile)")
+            for column in ("name", "kommune", "description"):
+                table.add_column(column)
+            for p in rows:
+                table.add_row(p.name, p.kommune or "(all others)", p.description)
+            out.print(table)
+            return
+        policy = load_policy(name)
+        sources = policy_sources(name)
+    if fmt is Format.json:
+        emit_json({**policy.as_dict(), "sources": sources})
+        return
+    out.print(f"[bold]{policy.name}[/] — {policy.description}", highlight=False)
+    table = Table(show_lines=False)
+    for column in ("setting", "value", "source"):
+        table.add_column(column, overflow="fold")
+    default_sources = policy_sources("default")
+    for key, value in _flat(policy.as_dict()).items():
+        if key in ("name", "description", "kommune_code"):
+            continue
+        source = sources.get(key)
+        table.add_row(
+            key,
+            str(value),
+            source if source is not None else f"(inherits default) {default_sources.get(key, '')}",
+        )
+    out.print(table)
+
+
+def _policy_summary(p: Any) -> dict[str, Any]:
+    return {"name": p.name, "kommune_code": p.kommune, "description": p.description}
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+@app.command()
+def review(
+    data: DataOpt,
+    as_of: Annotated[str, typer.Option("--as-of", help="Review date, YYYY-MM-DD.")],
+    kommune: Annotated[
+        list[str] | None, typer.Option("--kommune", help="Children acting in these kommuner.")
+    ] = None,
+    child: Annotated[list[str] | None, typer.Option("--child", help="These children.")] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Step-down proposals each.")] = 3,
+    policy: PolicyOpt = AUTO,
+    fmt: FormatOpt = Format.table,
+    geodata: GeoOpt = None,
+) -> None:
+    """Follow-ups due and step-down proposals for every active placement."""
+    from matcher.review import review as run_review
+
+    with user_errors():
+        dataset = _load(data, geodata)
+        day = _parse_date(as_of, "--as-of")
+        assert day is not None
+        unknown = [c for c in child or () if c not in dataset.active_placement]
+        if unknown:
+            raise InputError(f"--child {unknown[0]}: no active placement in placements.csv")
+        matcher = Matcher(dataset, load_policy_set(policy))
+        payload = run_review(matcher, day, kommune, child, top)
+    if fmt is Format.json:
+        emit_json(payload)
+    else:
+        render_review(payload)
+
+
+def render_review(payload: dict[str, Any], console: Console = out) -> None:
+    s = payload["summary"]
+    console.print(
+        f"[bold]Review {payload['as_of']}[/]: {s['active']} active placements — follow-ups "
+        f"overdue {s['follow_ups_overdue']}, due {s['follow_ups_due']}; step-down review "
+        f"reached {s['reviews_reached']} (with proposal {s['with_proposal']}, without "
+        f"{s['without_proposal']})",
+        highlight=False,
+    )
+    table = Table()
+    for column in (
+        "child",
+        "placement",
+        "since",
+        "months",
+        "policy",
+        "follow-up",
+        "next",
+        "step-down",
+    ):
+        table.add_column(column)
+    for r in payload["placements"]:
+        fu = r["follow_up"]
+        st = r["step_down"]
+        if not st["reached"]:
+            step = f"review {st['review_date']}" if st["review_date"] else "-"
+        elif st["proposals"]:
+            p = st["proposals"][0]
+            kept = p["changes"].get("school_kept")
+            step = (
+                f"{p['kind']} {p['option_id']} ({len(st['proposals'])} proposals; school "
+                f"{'kept' if kept else 'changes' if kept is False else 'n/a'})"
+            )
+        else:
+            step = st["reason"] + (
+                " (" + ", ".join(f"{k} {v}" for k, v in list(st["excluded"].items())[:3]) + ")"
+                if st["excluded"]
+                else ""
+            )
+        status = fu["status"] + (f" ({len(fu['overdue'])} missed)" if fu["overdue"] else "")
+        table.add_row(
+            r["child_id"],
+            f"{r['kind']} {r['option_id']}",
+            r["start_date"],
+            str(r["months_in_placement"]),
+            r["policy"],
+            status,
+            fu["next"],
+            step,
+        )
+    console.print(table)
+
+
+@app.command()
+def simulate(
+    data: DataOpt,
+    months: Annotated[int, typer.Option("--months", min=1, max=120)] = 12,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First month, YYYY-MM-DD; default today.")
+    ] = None,
+    arrivals: Annotated[
+        int | None,
+        typer.Option("--arrivals", min=0, help="Children arriving a month; default backlog/12."),
+    ] = None,
+    accept: Annotated[
+        float, typer.Option("--accept", min=0.0, max=1.0, help="P(step-down accepted).")
+    ] = 0.5,
+    end: Annotated[
+        float, typer.Option("--end", min=0.0, max=1.0, help="Monthly P(a placement ends).")
+    ] = 0.02,
+    policy: PolicyOpt = AUTO,
+    fmt: FormatOpt = Format.table,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Also write the JSON result to this file.")
+    ] = None,
+    geodata: GeoOpt = None,
+) -> None:
+    """Simulate months of arrivals, matching, step-downs and endings (deterministic by seed)."""
+    from matcher.simulate import SimulationParams
+    from matcher.simulate import simulate as run_simulation
+
+    with user_errors():
+        dataset = _load(data, geodata)
+        first = _parse_date(start, "--start") or date.today()
+        payload = run_simulation(
+            dataset,
+            load_policy_set(policy),
+            first,
+            SimulationParams(months, seed, arrivals, accept, end),
+        )
+    if out_file is not None:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    if fmt is Format.json:
+        emit_json(payload)
+        return
+    table = Table(title=f"Simulation from {payload['start']}, seed {seed}, policy {policy}")
+    for column in (
+        "month",
+        "arrived",
+        "placed net/fos/comb/inst",
+        "stepped down",
+        "went home",
+        "active net/fos/comb/inst",
+        "waiting",
+        "follow-ups due",
+        "inst. stepped down in window",
+    ):
+        table.add_column(column, justify="right")
+    for m in payload["months"]:
+        share = m["institution_stepped_down_share"]
+        table.add_row(
+            m["date"],
+            str(m["arrived"]),
+            "/".join(str(v) for v in m["placed"].values()),
+            str(m["stepped_down"]),
+            str(m["went_home"]),
+            "/".join(str(v) for v in m["active_by_kind"].values()),
+            str(m["waiting"]),
+            str(m["follow_ups_due"]),
+            "" if share is None else f"{share:.1%}",
+        )
+    out.print(table)
 
 
 class Engine(StrEnum):

@@ -23,8 +23,9 @@ from models.domain import (
     KeepAway,
     NetworkPerson,
     Place,
+    Placement,
 )
-from models.enums import NEEDS, FosterLevel, InstitutionKind, NetworkStatus, Relation
+from models.enums import NEEDS, FosterLevel, InstitutionKind, Kind, NetworkStatus, Relation
 
 __all__ = ["REFERENCE_DATE", "SyntheticSpec", "generate_dataset"]
 
@@ -67,6 +68,8 @@ class SyntheticSpec:
     kommuner: tuple[str, ...] = ()
     reference_date: date = REFERENCE_DATE
     sibling_share: float = 0.25  # share of children in sibling groups of 2-3
+    # Also a child (and placements.csv row) for every occupied place, placed 0-24 months ago.
+    placements: bool = False
 
 
 class _Draw:
@@ -121,6 +124,11 @@ def generate_dataset(spec: SyntheticSpec, schools: pd.DataFrame) -> Dataset:
     families = _families(draw, spec)
     institutions = _institutions(draw, spec)
     exclusions += _exclusions(draw, children, families)
+    placements: list[Placement] = []
+    if spec.placements:  # drawn last, so the rest of the dataset is the same either way
+        placed, more_network, placements = _placed(draw, spec, families, institutions)
+        children += placed
+        network += more_network
     return Dataset(
         tuple(children),
         tuple(network),
@@ -128,7 +136,79 @@ def generate_dataset(spec: SyntheticSpec, schools: pd.DataFrame) -> Dataset:
         tuple(institutions),
         tuple(exclusions),
         tuple(keep_away),
+        tuple(placements),
     )
+
+
+def _placed(
+    draw: _Draw, spec: SyntheticSpec, families: list[Family], institutions: list[Institution]
+) -> tuple[list[Child], list[NetworkPerson], list[Placement]]:
+    """A child for every occupied place, living within reach of the option before."""
+    seats: list[tuple[str, Kind, Place, int, int, int, frozenset[str]]] = []
+    for f in families:
+        kind = Kind.COMBINATION if f.combination and draw.chance(0.2) else Kind.FOSTER
+        seats += [
+            (f.family_id, kind, f.place, f.min_age, f.max_age, int(f.level), f.target_groups)
+        ] * f.occupied
+    for i in institutions:
+        seats += [
+            (
+                i.institution_id,
+                Kind.INSTITUTION,
+                i.place,
+                i.min_age,
+                i.max_age,
+                i.max_level,
+                i.target_groups,
+            )
+        ] * i.occupied
+        seats += [
+            (
+                i.institution_id,
+                Kind.COMBINATION,
+                i.place,
+                i.min_age,
+                i.max_age,
+                min(i.max_level, 3),
+                i.target_groups,
+            )
+        ] * i.combination_occupied
+    children: list[Child] = []
+    network: list[NetworkPerson] = []
+    placements: list[Placement] = []
+    width = len(str(max(len(seats), 1)))
+    person_no = 10**6
+    for n, (option_id, kind, place, lo, hi, level, groups) in enumerate(seats):
+        home = draw.near(place.lat, place.lon, 12.0)
+        s = int(np.argmin((draw.lat - home[0]) ** 2 + (draw.lon - home[1]) ** 2))
+        row = draw.schools.iloc[s]
+        age = int(draw.rng.integers(lo, min(hi, 17) + 1)) if lo <= 17 else 17
+        cid = f"pc{n + 1:0{width}d}"
+        needs = draw.needs(0, 1, tuple(sorted(groups))) if groups else frozenset()
+        children.append(
+            Child(
+                child_id=cid,
+                kommune_code=str(row["kommune_code"]),
+                age=age,
+                support_level=int(draw.rng.integers(1, max(level, 1) + 1)),
+                home=Place(*home),
+                needs=needs,
+                school=Place(
+                    float(row["lat"]), float(row["lon"]), school_id=str(row["institution_number"])
+                )
+                if 6 <= age <= 16
+                else None,
+                combination_ok=kind is Kind.COMBINATION,
+            )
+        )
+        for pid, relation, p, status, via, places, willing in _network_persons(
+            draw, home, 1, person_no
+        ):
+            network.append(NetworkPerson(pid, cid, relation, p, status, via, places, willing))
+            person_no += 1
+        start = spec.reference_date - timedelta(days=int(draw.rng.integers(0, 730)))
+        placements.append(Placement(cid, option_id, kind, start))
+    return children, network, placements
 
 
 def _children(

@@ -1,0 +1,260 @@
+"""A year, month by month, for planners: arrivals, matching, step-downs, endings, capacity.
+
+Each month: children arrive (the dataset's waiting children in month 1, then clones of them
+at `arrivals` a month); the batch matcher places the waiting children; reviews propose
+step-downs, each accepted with probability `accept`; placements end (the child goes home)
+with probability `end` a month; a few empty families pause or come back. Everything random
+goes through one seeded generator, and the matcher runs on a deterministic time budget, so
+the same dataset, parameters and seed give the same year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from matcher.cohort import run_match
+from matcher.policy import PolicySet
+from matcher.rank import Matcher
+from matcher.review import add_months, review_placement
+from models.dataset import Dataset
+from models.domain import Child, Family, Institution, NetworkPerson, Placement
+from models.enums import Kind, PlacementStatus
+
+__all__ = ["SimulationParams", "simulate"]
+
+_KIND_OF = {k.value: k for k in Kind}
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    months: int = 12
+    seed: int = 0
+    arrivals: int | None = None  # children a month after the first; None: backlog / 12
+    accept: float = 0.5  # probability a step-down proposal is accepted
+    end: float = 0.02  # monthly probability a placement ends with the child going home
+    capacity_change: float = 0.01  # monthly probability an empty family pauses or resumes
+    time_limit: float = 10.0  # deterministic seconds for each month's match
+
+
+def _with_occupancy(
+    ds: Dataset,
+    families: list[Family],
+    institutions: list[Institution],
+    placements: list[Placement],
+    base: dict[tuple[str, str], int],
+) -> Dataset:
+    """The dataset with every option's occupied places = its active placements (plus the
+    occupants the base dataset had without a placement record, who stay all year)."""
+    counts: dict[tuple[str, str], int] = dict(base)
+    inst_ids = {i.institution_id for i in institutions}
+    for p in placements:
+        if p.active:
+            pool = "comb" if p.kind is Kind.COMBINATION and p.option_id in inst_ids else "main"
+            counts[(p.option_id, pool)] = counts.get((p.option_id, pool), 0) + 1
+    fams = tuple(replace(f, occupied=counts.get((f.family_id, "main"), 0)) for f in families)
+    insts = tuple(
+        replace(
+            i,
+            occupied=counts.get((i.institution_id, "main"), 0),
+            combination_occupied=counts.get((i.institution_id, "comb"), 0),
+        )
+        for i in institutions
+    )
+    return replace(ds, families=fams, institutions=insts, placements=tuple(placements))
+
+
+def _base_occupants(ds: Dataset) -> dict[tuple[str, str], int]:
+    recorded: dict[tuple[str, str], int] = {}
+    inst_ids = {i.institution_id for i in ds.institutions}
+    for p in ds.active_placement.values():
+        pool = "comb" if p.kind is Kind.COMBINATION and p.option_id in inst_ids else "main"
+        recorded[(p.option_id, pool)] = recorded.get((p.option_id, pool), 0) + 1
+    base: dict[tuple[str, str], int] = {}
+    for f in ds.families:
+        base[(f.family_id, "main")] = f.occupied - recorded.get((f.family_id, "main"), 0)
+    for i in ds.institutions:
+        base[(i.institution_id, "main")] = i.occupied - recorded.get((i.institution_id, "main"), 0)
+        base[(i.institution_id, "comb")] = i.combination_occupied - recorded.get(
+            (i.institution_id, "comb"), 0
+        )
+    return base
+
+
+def _clone(
+    child: Child, network: tuple[NetworkPerson, ...], new_id: str
+) -> tuple[Child, list[NetworkPerson]]:
+    persons = [replace(p, person_id=f"{new_id}-{p.person_id}", child_id=new_id) for p in network]
+    renamed = {p.person_id: f"{new_id}-{p.person_id}" for p in network}
+    persons = [replace(p, via=renamed.get(p.via) if p.via else None) for p in persons]
+    wishes = tuple(renamed[w] for w in child.wishes if w in renamed)
+    return replace(child, child_id=new_id, sibling_group=None, wishes=wishes), persons
+
+
+def simulate(
+    dataset: Dataset, policies: PolicySet, start: date, params: SimulationParams
+) -> dict[str, Any]:
+    rng = np.random.default_rng(params.seed)
+    base = _base_occupants(dataset)
+    children = list(dataset.children)
+    network = list(dataset.network)
+    families = list(dataset.families)
+    institutions = list(dataset.institutions)
+    placements = list(dataset.placements)
+    ever_placed = {p.child_id for p in placements}
+    backlog = [c for c in dataset.children if c.child_id not in ever_placed]
+    waiting = {c.child_id for c in backlog}
+    arrivals = params.arrivals if params.arrivals is not None else max(len(backlog) // 12, 1)
+    templates = [c for c in backlog if c.sibling_group is None] or [
+        c for c in dataset.children if c.sibling_group is None
+    ]
+    went_home: set[str] = ever_placed - set(dataset.active_placement)
+    # institution placement (child, start) -> date it was stepped down, for the KPI
+    stepped: dict[tuple[str, date], date] = {}
+    months: list[dict[str, Any]] = []
+    for m in range(1, params.months + 1):
+        day = add_months(start, m - 1)
+        arrived = 0
+        if m > 1 and templates:
+            for k in range(arrivals):
+                t = templates[int(rng.integers(len(templates)))]
+                cid = f"sim{m:02d}-{k + 1:04d}"
+                clone, persons = _clone(t, dataset.network_by_child.get(t.child_id, ()), cid)
+                children.append(clone)
+                network.extend(persons)
+                waiting.add(cid)
+                arrived += 1
+        # capacity: an empty family pauses, a paused one resumes
+        active_at = {p.option_id for p in placements if p.active}
+        for n, f in enumerate(families):
+            if f.family_id not in active_at and rng.random() < params.capacity_change:
+                families[n] = replace(f, paused=not f.paused)
+        ds = _with_occupancy(
+            replace(dataset, children=tuple(children), network=tuple(network)),
+            families,
+            institutions,
+            placements,
+            base,
+        )
+        matcher = Matcher(ds, policies)
+        units = [u for u in matcher.units if any(c in waiting for c in u.child_ids)]
+        result = run_match(
+            matcher, units=units, as_of=day, time_limit=params.time_limit, deterministic=True
+        )
+        new_by_kind = dict.fromkeys((k.value for k in Kind), 0)
+        for a in result.assignments:
+            placements.append(Placement(a["child_id"], a["option_id"], _KIND_OF[a["kind"]], day))
+            waiting.discard(a["child_id"])
+            new_by_kind[a["kind"]] += 1
+        # reviews and step-downs, on the matcher of this month with this month's placements
+        ds = _with_occupancy(ds, families, institutions, placements, base)
+        matcher = Matcher(ds, policies)
+        free = dict(zip(matcher.pools.pool_id, matcher.pools.free.tolist(), strict=True))
+        stepped_now = 0
+        follow_ups_due = 0
+        month_end = add_months(start, m)
+        for idx, p in enumerate(list(placements)):
+            if not p.active:
+                continue
+            r = review_placement(matcher, p, day, top=5)
+            if date.fromisoformat(r["follow_up"]["next"]) < month_end:
+                follow_ups_due += 1  # a follow-up falls due this month
+            proposals = r["step_down"]["proposals"]
+            if not proposals or rng.random() >= params.accept:
+                continue
+            for prop in proposals:
+                pool = _pool_id(prop, institutions)
+                if free.get(pool, 0) > 0:
+                    free[pool] -= 1
+                    placements[idx] = replace(
+                        p, status=PlacementStatus.ENDED, end_date=day, end_reason="step_down"
+                    )
+                    placements.append(
+                        Placement(p.child_id, prop["option_id"], _KIND_OF[prop["kind"]], day)
+                    )
+                    if p.kind is Kind.INSTITUTION:
+                        stepped[(p.child_id, p.start_date)] = day
+                    stepped_now += 1
+                    break
+        ended = 0
+        for idx, p in enumerate(list(placements)):
+            if p.active and p.start_date < day and rng.random() < params.end:
+                placements[idx] = replace(
+                    p, status=PlacementStatus.ENDED, end_date=day, end_reason="home"
+                )
+                went_home.add(p.child_id)
+                ended += 1
+        active = [p for p in placements if p.active]
+        by_kind = dict.fromkeys((k.value for k in Kind), 0)
+        for p in active:
+            by_kind[p.kind.value] += 1
+        months.append(
+            {
+                "month": m,
+                "date": day.isoformat(),
+                "arrived": arrived if m > 1 else len(backlog),
+                "placed": new_by_kind,
+                "stepped_down": stepped_now,
+                "went_home": ended,
+                "active_by_kind": by_kind,
+                "waiting": len(waiting),
+                "follow_ups_due": follow_ups_due,
+                "institution_stepped_down_share": _stepped_share(
+                    placements, stepped, policies, ds, month_end
+                ),
+                "solver_status": result.solution.status,
+                "children_accounted": len(waiting)
+                + len({p.child_id for p in active})
+                + len(went_home - {p.child_id for p in active}),
+                "children_total": len(children),
+            }
+        )
+    return {
+        "start": start.isoformat(),
+        "params": {
+            "months": params.months,
+            "seed": params.seed,
+            "arrivals": arrivals,
+            "accept": params.accept,
+            "end": params.end,
+            "capacity_change": params.capacity_change,
+        },
+        "policy": policies.name,
+        "months": months,
+    }
+
+
+def _pool_id(proposal: dict[str, Any], institutions: list[Institution]) -> str:
+    if proposal["kind"] == Kind.COMBINATION.value and any(
+        i.institution_id == proposal["option_id"] for i in institutions
+    ):
+        return f"{proposal['option_id']}#combination"
+    return str(proposal["option_id"])
+
+
+def _stepped_share(
+    placements: list[Placement],
+    stepped: dict[tuple[str, date], date],
+    policies: PolicySet,
+    ds: Dataset,
+    until: date,
+) -> float | None:
+    """Of institution placements old enough to judge (started `within_months` before `until`),
+    the share stepped down to a less intrusive placement within those months."""
+    judged = 0
+    done = 0
+    for p in placements:
+        if p.kind is not Kind.INSTITUTION:
+            continue
+        child = ds.child_by_id.get(p.child_id)
+        within = policies.for_kommune(child.kommune_code if child else "").step_down_within_months
+        deadline = add_months(p.start_date, within)
+        if deadline > until:
+            continue
+        judged += 1
+        when = stepped.get((p.child_id, p.start_date))
+        done += when is not None and when <= deadline
+    return round(done / judged, 4) if judged else None
