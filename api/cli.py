@@ -383,6 +383,14 @@ def import_(data: DataOpt, database: DbOpt = None, geodata: GeoOpt = None) -> No
 
     with user_errors():
         dataset = _load(data, geodata)
+        if dataset.placements:
+            # The database has no placements table yet: importing would turn placed children
+            # into children waiting for a place. Refuse rather than import half the truth.
+            raise InputError(
+                f"{data / 'placements.csv'}: the database does not hold placements yet; "
+                "use `placement review` / `placement simulate` on the directory, or import "
+                "a dataset without placements.csv"
+            )
         engine = _engine(database)
         with session_scope(sessionmaker(engine)) as session:
             replace_all(session, dataset)

@@ -188,6 +188,17 @@ def simulate(
                 went_home.add(p.child_id)
                 ended += 1
         active = [p for p in placements if p.active]
+        end_ds = _with_occupancy(ds, families, institutions, placements, base)
+        over = sum(f.occupied > f.places for f in end_ds.families) + sum(
+            i.occupied > i.places or i.combination_occupied > i.combination_places
+            for i in end_ds.institutions
+        )
+        carers: dict[str, int] = {}
+        for p in active:
+            if p.kind is Kind.NETWORK:
+                carers[p.option_id] = carers.get(p.option_id, 0) + 1
+        seats = {n.person_id: n.places for n in network}
+        over += sum(n > seats.get(pid, 0) for pid, n in carers.items())
         by_kind = dict.fromkeys((k.value for k in Kind), 0)
         for p in active:
             by_kind[p.kind.value] += 1
@@ -206,6 +217,7 @@ def simulate(
                     placements, stepped, policies, ds, month_end
                 ),
                 "solver_status": result.solution.status,
+                "over_capacity": over,  # options holding more children than places: always 0
                 "children_accounted": len(waiting)
                 + len({p.child_id for p in active})
                 + len(went_home - {p.child_id for p in active}),

@@ -822,7 +822,7 @@ def _check_placements(
                     line,
                     "occupied",
                     str(f.occupied),
-                    f"{n}: the active placements of {f.family_id} in placements.csv",
+                    f"{n} (the active placements of {f.family_id} in placements.csv)",
                 )
             )
     for line, i in institutions:

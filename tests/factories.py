@@ -6,7 +6,16 @@ from dataclasses import replace
 from datetime import date
 
 from models.dataset import Dataset
-from models.domain import Child, Exclusion, Family, Institution, KeepAway, NetworkPerson, Place
+from models.domain import (
+    Child,
+    Exclusion,
+    Family,
+    Institution,
+    KeepAway,
+    NetworkPerson,
+    Place,
+    Placement,
+)
 from models.enums import FosterLevel, InstitutionKind, NetworkStatus, Relation
 
 AARHUS = (56.1567, 10.2108)
@@ -88,6 +97,7 @@ def dataset(
     network: list[NetworkPerson] | None = None,
     exclusions: list[Exclusion] | None = None,
     keep_away: list[KeepAway] | None = None,
+    placements: list[Placement] | None = None,
 ) -> Dataset:
     return Dataset(
         tuple(children or [child()]),
@@ -96,4 +106,5 @@ def dataset(
         tuple(institutions or ()),
         tuple(exclusions or ()),
         tuple(keep_away or ()),
+        tuple(placements or ()),
     )

@@ -283,3 +283,76 @@ def test_keys_create_prints_a_key_once(tmp_path: Path) -> None:
     assert result.exit_code == 0 and result.stdout.startswith("pk_")
     bad = runner.invoke(app, ["keys", "create", "--role", "boss", "--database", url])
     assert bad.exit_code == 2 and "coordinator" in bad.output
+
+
+def test_policies_list_and_show_with_sources() -> None:
+    listed = runner.invoke(app, ["policies", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    names = [p["name"] for p in json.loads(listed.stdout)["policies"]]
+    assert names[0] == "default" and {"hjoerring", "odder", "hvidovre", "norddjurs"} <= set(names)
+    shown = runner.invoke(app, ["policies", "odder", "--format", "json"])
+    payload = json.loads(shown.stdout)
+    assert payload["limits_km"]["foster"] == 50.0
+    assert "nærmiljø" in payload["sources"]["limits_km.foster"]
+    table = runner.invoke(app, ["policies", "odder"])
+    assert "(inherits default)" in table.stdout and "line 123" in table.stdout
+    bad = runner.invoke(app, ["policies", "aarhus"])
+    assert bad.exit_code == 2 and "does not exist" in bad.output
+
+
+def test_review_and_simulate_on_a_generated_dataset_with_placements(tmp_path: Path) -> None:
+    data = tmp_path / "placed"
+    made = runner.invoke(
+        app,
+        [
+            "generate",
+            "--children",
+            "30",
+            "--families",
+            "40",
+            "--institutions",
+            "6",
+            "--seed",
+            "2",
+            "--placements",
+            "--out",
+            str(data),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(
+        app, ["review", "--data", str(data), "--as-of", "2026-11-01", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    with (data / "placements.csv").open(encoding="utf-8") as handle:
+        active = [r for r in csv.DictReader(handle) if r["status"] == "active"]
+    assert payload["summary"]["active"] == len(active) == len(payload["placements"])
+    for row in payload["placements"]:
+        step = row["step_down"]
+        assert step["reached"] or not step["proposals"]
+        assert all(p["tier"] < row["tier"] for p in step["proposals"])
+    table = runner.invoke(app, ["review", "--data", str(data), "--as-of", "2026-11-01"])
+    assert table.exit_code == 0 and "active placements" in table.stdout
+    bad = runner.invoke(app, ["review", "--data", str(data), "--as-of", "soon"])
+    assert bad.exit_code == 2 and "--as-of" in bad.output
+    sim = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--data",
+            str(data),
+            "--months",
+            "2",
+            "--seed",
+            "1",
+            "--start",
+            "2026-11-01",
+            "--format",
+            "json",
+        ],
+    )
+    assert sim.exit_code == 0, sim.output
+    months = json.loads(sim.stdout)["months"]
+    assert [m["month"] for m in months] == [1, 2]
+    assert all(m["children_accounted"] == m["children_total"] for m in months)

@@ -487,3 +487,20 @@ def test_audit_and_keys(env: Env) -> None:
     )
     listed = env.client.get("/v1/keys", headers=env.auth("admin")).json()
     assert all("key" not in k and "key_hash" not in k for k in listed)
+
+
+# ------------------------------------------------------------------------------ policies
+
+
+def test_policies_are_listed_and_shown_with_their_sources(env: Env) -> None:
+    c = env.client
+    listed = c.get("/v1/policies", headers=env.auth("planner"))
+    assert listed.status_code == 200
+    assert {p["name"]: p["kommune_code"] for p in listed.json()}["hvidovre"] == "167"
+    shown = c.get("/v1/policies/hvidovre", headers=env.auth("coordinator")).json()
+    assert shown["follow_up"] == {"first_weeks": 4, "every_weeks": 6}
+    assert "line 281" in shown["sources"]["follow_up.first_weeks"]
+    missing = c.get("/v1/policies/aarhus", headers=env.auth("planner"))
+    assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
+    assert c.get("/v1/policies").status_code == 401
+    assert c.post("/v1/policies/hvidovre", headers=env.auth("admin")).status_code == 405

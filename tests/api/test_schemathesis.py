@@ -25,6 +25,7 @@ ROLE_BY_PREFIX = (
     ("/v1/batches", "planner"),
     ("/v1/audit", "admin"),
     ("/v1/keys", "admin"),
+    ("/v1/policies", "planner"),
     ("/healthz", "admin"),
 )
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]

@@ -1,0 +1,145 @@
+"""The step-down review on hand-made placements: cadence dates, thresholds, proposals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from itertools import pairwise
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from matcher.policy import load_policy
+from matcher.rank import Matcher
+from matcher.review import (
+    NO_ELIGIBLE_OPTION,
+    NO_LESS_INTRUSIVE_TIER,
+    add_months,
+    follow_up,
+    review,
+    review_placement,
+)
+from models.domain import Placement
+from models.enums import Kind
+from tests.factories import at, child, dataset, family, institution, person
+
+# Profiles whose follow-up and step-down settings are probed here (see test_policy_profiles).
+PROBED_THERE = {"hvidovre", "odder"}
+
+START = date(2026, 1, 5)  # a Monday
+
+
+def placed(kind: Kind = Kind.INSTITUTION, option: str = "i1", **kw: object) -> Placement:
+    return replace(Placement("c1", option, kind, START), **kw)  # type: ignore[arg-type]
+
+
+def test_hvidovre_cadence_is_4_weeks_then_every_6() -> None:
+    hvidovre = load_policy("hvidovre")
+    fu = follow_up(START, date(2026, 4, 1), hvidovre)
+    assert fu.overdue == [date(2026, 2, 2), date(2026, 3, 16)]
+    assert fu.next == date(2026, 4, 27)
+    assert fu.status == "overdue"
+    held = follow_up(START, date(2026, 4, 1), hvidovre, held_until=date(2026, 3, 16))
+    assert held.overdue == [] and held.status == "ok"
+
+
+def test_default_cadence_is_13_weeks_then_every_26() -> None:
+    default = load_policy("default")
+    fu = follow_up(START, date(2026, 4, 1), default)
+    assert fu.overdue == [] and fu.next == date(2026, 4, 6) and fu.status == "due"
+    later = follow_up(START, date(2026, 11, 1), default)
+    assert later.overdue == [date(2026, 4, 6), date(2026, 10, 5)]
+
+
+@given(st.dates(date(2020, 1, 1), date(2030, 1, 1)), st.integers(0, 400))
+def test_follow_ups_keep_the_cadence_exactly(start: date, days: int) -> None:
+    from datetime import timedelta
+
+    policy = load_policy("hvidovre")
+    fu = follow_up(start, start + timedelta(days=days), policy)
+    dates = [*fu.overdue, fu.next]
+    assert dates[0] == start + timedelta(weeks=4) or fu.overdue == []
+    for a, b in pairwise(dates):
+        assert (b - a).days == 42
+
+
+def test_add_months_clamps_to_the_end_of_the_month() -> None:
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 8, 15), 6) == date(2027, 2, 15)
+
+
+def test_institution_past_threshold_with_an_eligible_family_gets_a_proposal() -> None:
+    ds = dataset(
+        children=[child(kommune_code="167")],
+        institutions=[institution(occupied=1)],
+        families=[family(place=at(2))],
+        placements=[placed()],
+    )
+    row = review_placement(Matcher(ds), placed(), date(2026, 7, 6))
+    step = row["step_down"]
+    assert row["policy"] == "hvidovre" and step["review_date"] == "2026-07-05"
+    assert step["reached"] and step["reason"] is None
+    top = step["proposals"][0]
+    assert (top["option_id"], top["kind"]) == ("f1", "foster")
+    assert top["changes"]["school_kept"] is True  # school 1 km north, family 2 km north
+    assert top["changes"]["km_to_home"]["after"] < top["changes"]["km_to_home"]["now"]
+
+
+def test_institution_past_threshold_without_options_gets_the_reason() -> None:
+    ds = dataset(
+        children=[child(kommune_code="167")],
+        institutions=[institution(occupied=1)],
+        families=[family(place=at(2), places=1, occupied=1)],
+        placements=[placed()],
+    )
+    step = review_placement(Matcher(ds), placed(), date(2026, 7, 6))["step_down"]
+    assert step["reached"] and step["proposals"] == []
+    assert step["reason"] == NO_ELIGIBLE_OPTION
+    assert step["excluded"] == {"NO_CAPACITY": 1}
+
+
+def test_a_proposal_is_only_for_less_intrusive_tiers() -> None:
+    # A foster placement: another institution is eligible but is a step up, not down.
+    ds = dataset(
+        children=[child(kommune_code="167")],
+        institutions=[institution()],
+        families=[family(occupied=1)],
+        placements=[placed(Kind.FOSTER, "f1")],
+    )
+    step = review_placement(Matcher(ds), placed(Kind.FOSTER, "f1"), date(2026, 8, 1))["step_down"]
+    assert step["reached"] and step["proposals"] == [] and step["reason"] == NO_ELIGIBLE_OPTION
+
+
+def test_network_care_past_threshold_points_home() -> None:
+    ds = dataset(
+        children=[child(kommune_code="167")],
+        network=[person("p1")],
+        placements=[placed(Kind.NETWORK, "p1")],
+    )
+    step = review_placement(Matcher(ds), placed(Kind.NETWORK, "p1"), date(2026, 7, 6))["step_down"]
+    assert step["reached"] and step["reason"] == NO_LESS_INTRUSIVE_TIER
+
+
+def test_odder_reviews_institution_placements_after_3_months_default_after_6() -> None:
+    for kommune, reached in (("727", True), ("751", False)):
+        ds = dataset(
+            children=[child(kommune_code=kommune)],
+            institutions=[institution(occupied=1)],
+            families=[family()],
+            placements=[placed()],
+        )
+        step = review_placement(Matcher(ds), placed(), date(2026, 5, 1))["step_down"]
+        assert step["reached"] is reached, kommune
+        assert bool(step["proposals"]) is reached
+
+
+def test_review_lists_active_placements_of_the_kommune_only() -> None:
+    kids = [child("c1", kommune_code="167"), child("c2", kommune_code="727")]
+    ds = dataset(
+        children=kids,
+        institutions=[institution(occupied=2)],
+        placements=[placed(), replace(placed(), child_id="c2")],
+    )
+    out = review(Matcher(ds), date(2026, 7, 6), kommuner=["167"])
+    assert [r["child_id"] for r in out["placements"]] == ["c1"]
+    assert out["summary"]["active"] == 1
