@@ -311,8 +311,7 @@ def match(
             raise InputError(f"--children {exc.args[0]}: not a child_id of the dataset") from None
     payload = result.as_dict()
     if out_file is not None:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+        save_json(payload, out_file)
     if fmt is Format.json:
         emit_json(payload)
     else:
@@ -647,8 +646,7 @@ def simulate(
             SimulationParams(months, seed, arrivals, accept, end),
         )
     if out_file is not None:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+        save_json(payload, out_file)
     if fmt is Format.json:
         emit_json(payload)
         return
@@ -737,6 +735,11 @@ def whatif(
         out.print(f"report: {out_dir / 'report.html'} (also report.md, kpis.csv, assignments/)")
     if any(not o.ok for o in outcomes):
         raise typer.Exit(code=1)
+
+
+def save_json(payload: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 def emit_json(payload: dict[str, Any]) -> None:

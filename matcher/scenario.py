@@ -335,6 +335,18 @@ def _cohort(table: Any, where: str, issues: list[str], default: Cohort) -> Cohor
     return cohort
 
 
+def _selector(f: _Fields) -> Selector:
+    selector = Selector(
+        ids=f.texts("ids"),
+        kind=f.text("kind", "", _OPTION_KINDS) or None,
+        kommuner=f.texts("kommuner", "kommune"),
+        levels=_levels(f),
+    )
+    if selector == Selector():
+        f.issues.append(f"{f.where}: name the options with ids, kind, kommuner or levels")
+    return selector
+
+
 def _levels(f: _Fields) -> tuple[int, ...]:
     value = f.get("levels")
     if value is None:
@@ -406,30 +418,15 @@ def _change(table: Any, where: str, issues: list[str]) -> Change | None:
             spread_km=f.number("spread_km", 3.0, 0.0, 50.0) or 0.0,
         )
     elif kind in ("remove", "pause"):
-        selector = Selector(
-            ids=f.texts("ids"),
-            kind=f.text("kind", "", _OPTION_KINDS) or None,
-            kommuner=f.texts("kommuner", "kommune"),
-            levels=_levels(f),
-        )
-        if selector == Selector():
-            issues.append(f"{f.where}: name the options with ids, kind, kommuner or levels")
+        selector = _selector(f)
         change = RemoveOptions(selector) if kind == "remove" else PauseOptions(selector)
     elif kind == "set_places":
-        selector = Selector(
-            ids=f.texts("ids"),
-            kind=f.text("kind", "", _OPTION_KINDS) or None,
-            kommuner=f.texts("kommuner", "kommune"),
-            levels=_levels(f),
-        )
         change = SetPlaces(
-            selector,
+            _selector(f),
             places=f.optional_int("places", 0, 500),
             delta=f.optional_int("delta", -500, 500),
             combination_places=f.optional_int("combination_places", 0, 500),
         )
-        if selector == Selector():
-            issues.append(f"{f.where}: name the options with ids, kind, kommuner or levels")
         if change.places is None and change.delta is None and change.combination_places is None:
             issues.append(f"{f.where}: give places, delta or combination_places")
         if change.places is not None and change.delta is not None:
