@@ -472,6 +472,7 @@ def policies(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List the policy profiles, or show one with the passage each setting comes from."""
+    from api.report import flatten
     from matcher.policy import list_policies, load_policy, policy_sources
 
     with user_errors():
@@ -497,7 +498,7 @@ def policies(
     for column in ("setting", "value", "source"):
         table.add_column(column, overflow="fold")
     default_sources = policy_sources("default")
-    for key, value in _flat(policy.as_dict()).items():
+    for key, value in flatten(policy.as_dict()).items():
         if key in ("name", "description", "kommune_code"):
             continue
         source = sources.get(key)
@@ -511,16 +512,6 @@ def policies(
 
 def _policy_summary(p: Any) -> dict[str, Any]:
     return {"name": p.name, "kommune_code": p.kommune, "description": p.description}
-
-
-def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 @app.command()

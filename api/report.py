@@ -18,7 +18,7 @@ from typing import Any
 from matcher.scenario import BASELINE
 from matcher.sweep import ScenarioOutcome
 
-__all__ = ["flatten_kpis", "kpi_table", "main_reason", "write_report"]
+__all__ = ["flatten", "kpi_table", "main_reason", "write_report"]
 
 _ASSIGNMENT_COLUMNS = (
     "child_id",
@@ -33,13 +33,13 @@ _ASSIGNMENT_COLUMNS = (
 _KINDS = ("network", "foster", "combination", "institution")
 
 
-def flatten_kpis(kpis: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested KPIs as dotted names: share_by_kind.foster, km_to_school.p90, ..."""
+def flatten(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested tables as dotted names: share_by_kind.foster, km_to_school.p90, ..."""
     flat: dict[str, Any] = {}
-    for key, value in kpis.items():
+    for key, value in nested.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            flat.update(flatten_kpis(value, f"{name}."))
+            flat.update(flatten(value, f"{name}."))
         else:
             flat[name] = value
     return flat
@@ -70,8 +70,8 @@ def kpi_table(outcomes: list[ScenarioOutcome]) -> tuple[list[str], list[list[Any
     scenario other than the baseline."""
     names = [o.name for o in outcomes]
     base = next((o for o in outcomes if o.name == BASELINE), None)
-    flats = [flatten_kpis(o.kpis) if o.ok else {} for o in outcomes]
-    base_flat = flatten_kpis(base.kpis) if base is not None and base.ok else {}
+    flats = [flatten(o.kpis) if o.ok else {} for o in outcomes]
+    base_flat = flatten(base.kpis) if base is not None and base.ok else {}
     keys: list[str] = []
     for flat in flats:
         keys.extend(k for k in flat if k not in keys)

@@ -15,7 +15,7 @@ from api.orm import (
     KeepAwayRow,
     NetworkRow,
 )
-from models.dataset import Dataset
+from models.dataset import Dataset, combination_pool
 from models.domain import Child, Exclusion, Family, Institution, KeepAway, NetworkPerson, Place
 from models.enums import FosterLevel, InstitutionKind, NetworkStatus, Relation
 
@@ -28,10 +28,6 @@ __all__ = [
     "load_from_db",
     "replace_all",
 ]
-
-
-def combination_pool(institution_id: str) -> str:
-    return f"{institution_id}#combination"
 
 
 def _join(values: frozenset[str] | tuple[str, ...]) -> str:

@@ -20,9 +20,7 @@ from matcher.scenario import ScenarioError, ScenarioFile, check_scenario
 from matcher.sweep import InlineExecutor, ScenarioJob, ScenarioOutcome, jobs_of, sweep
 from models.dataset import load_dataset
 
-__all__ = ["ENGINES", "EngineError", "check", "executor", "render_summary", "run"]
-
-ENGINES = ("local", "dask")
+__all__ = ["EngineError", "check", "executor", "render_summary", "run"]
 
 
 class EngineError(RuntimeError):

@@ -13,6 +13,7 @@ from geo.distance import haversine_km
 from matcher.batch import BatchProblem, Solution, build_problem, solve
 from matcher.rank import Matcher
 from matcher.tables import KINDS, Unit
+from models.dataset import combination_pool
 from models.domain import Place
 from models.enums import InstitutionKind
 
@@ -269,7 +270,7 @@ def _free_left(matcher: Matcher, left: np.ndarray) -> dict[str, dict[str, int]]:
         out["institution"][kind] = out["institution"].get(kind, 0) + int(
             left[index[i.institution_id]]
         )
-        comb = int(left[index[f"{i.institution_id}#combination"]])
+        comb = int(left[index[combination_pool(i.institution_id)]])
         out["combination"]["institution"] = out["combination"].get("institution", 0) + comb
     return {k: dict(sorted(v.items())) for k, v in out.items()}
 

@@ -271,12 +271,6 @@ class PolicySet:
             return self.default
         return self.by_kommune.get(kommune_code, self.default)
 
-    @property
-    def policies(self) -> list[Policy]:
-        if self.forced:
-            return [self.default]
-        return [self.default, *self.by_kommune.values()]
-
 
 def load_policy_set(
     name_or_path: str = AUTO, overrides: Mapping[str, Any] | None = None

@@ -128,15 +128,14 @@ def _what_changes(
 def _point(
     matcher: Matcher, option_id: str, tier: int, child_id: str
 ) -> tuple[float, float] | None:
+    """Where an option is: its row of that tier, else any row of it (a current option may no
+    longer offer the kind, e.g. its combination places were cut)."""
     for table in (matcher.options, matcher.unit_for(child_id).network):
-        hit = np.flatnonzero((table.option_id == option_id) & (table.tier == tier))
-        if len(hit):
-            return float(table.lat[hit[0]]), float(table.lon[hit[0]])
-    # A current option that no longer offers this kind (e.g. combination places cut).
-    for table in (matcher.options, matcher.unit_for(child_id).network):
-        hit = np.flatnonzero(table.option_id == option_id)
-        if len(hit):
-            return float(table.lat[hit[0]]), float(table.lon[hit[0]])
+        rows = np.flatnonzero(table.option_id == option_id)
+        if len(rows):
+            same_tier = rows[table.tier[rows] == tier]
+            k = int(same_tier[0] if len(same_tier) else rows[0])
+            return float(table.lat[k]), float(table.lon[k])
     return None
 
 

@@ -100,15 +100,6 @@ class Cohort:
             return False
         return self.min_age <= child.age <= self.max_age
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kommuner": list(self.kommuner),
-            "min_age": self.min_age,
-            "max_age": self.max_age,
-            "support_levels": list(self.support_levels),
-            "children": list(self.children),
-        }
-
 
 @dataclass(frozen=True)
 class Selector:

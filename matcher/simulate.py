@@ -20,7 +20,7 @@ from matcher.cohort import run_match
 from matcher.policy import PolicySet
 from matcher.rank import Matcher
 from matcher.review import add_months, review_placement
-from models.dataset import Dataset
+from models.dataset import Dataset, combination_pool, occupancy_by_pool
 from models.domain import Child, Family, Institution, NetworkPerson, Placement
 from models.enums import Kind, PlacementStatus
 
@@ -45,43 +45,33 @@ def _with_occupancy(
     families: list[Family],
     institutions: list[Institution],
     placements: list[Placement],
-    base: dict[tuple[str, str], int],
+    base: dict[str, int],
 ) -> Dataset:
     """The dataset with every option's occupied places = its active placements (plus the
     occupants the base dataset had without a placement record, who stay all year)."""
-    counts: dict[tuple[str, str], int] = dict(base)
-    inst_ids = {i.institution_id for i in institutions}
-    for p in placements:
-        if p.active:
-            pool = "comb" if p.kind is Kind.COMBINATION and p.option_id in inst_ids else "main"
-            counts[(p.option_id, pool)] = counts.get((p.option_id, pool), 0) + 1
-    fams = tuple(replace(f, occupied=counts.get((f.family_id, "main"), 0)) for f in families)
+    counts = occupancy_by_pool(placements, {i.institution_id for i in institutions})
+    for pool, n in base.items():
+        counts[pool] = counts.get(pool, 0) + n
+    fams = tuple(replace(f, occupied=counts.get(f.family_id, 0)) for f in families)
     insts = tuple(
         replace(
             i,
-            occupied=counts.get((i.institution_id, "main"), 0),
-            combination_occupied=counts.get((i.institution_id, "comb"), 0),
+            occupied=counts.get(i.institution_id, 0),
+            combination_occupied=counts.get(combination_pool(i.institution_id), 0),
         )
         for i in institutions
     )
     return replace(ds, families=fams, institutions=insts, placements=tuple(placements))
 
 
-def _base_occupants(ds: Dataset) -> dict[tuple[str, str], int]:
-    recorded: dict[tuple[str, str], int] = {}
-    inst_ids = {i.institution_id for i in ds.institutions}
-    for p in ds.active_placement.values():
-        pool = "comb" if p.kind is Kind.COMBINATION and p.option_id in inst_ids else "main"
-        recorded[(p.option_id, pool)] = recorded.get((p.option_id, pool), 0) + 1
-    base: dict[tuple[str, str], int] = {}
-    for f in ds.families:
-        base[(f.family_id, "main")] = f.occupied - recorded.get((f.family_id, "main"), 0)
+def _base_occupants(ds: Dataset) -> dict[str, int]:
+    """Occupied places per pool that no active placement of the dataset accounts for."""
+    recorded = occupancy_by_pool(ds.placements, {i.institution_id for i in ds.institutions})
+    held = {f.family_id: f.occupied for f in ds.families}
     for i in ds.institutions:
-        base[(i.institution_id, "main")] = i.occupied - recorded.get((i.institution_id, "main"), 0)
-        base[(i.institution_id, "comb")] = i.combination_occupied - recorded.get(
-            (i.institution_id, "comb"), 0
-        )
-    return base
+        held[i.institution_id] = i.occupied
+        held[combination_pool(i.institution_id)] = i.combination_occupied
+    return {pool: n - recorded.get(pool, 0) for pool, n in held.items()}
 
 
 def _clone(
@@ -152,6 +142,7 @@ def simulate(
         # reviews and step-downs, on the matcher of this month with this month's placements
         ds = _with_occupancy(ds, families, institutions, placements, base)
         matcher = Matcher(ds, policies)
+        institution_ids = {i.institution_id for i in institutions}
         free = dict(zip(matcher.pools.pool_id, matcher.pools.free.tolist(), strict=True))
         stepped_now = 0
         follow_ups_due = 0
@@ -166,7 +157,7 @@ def simulate(
             if not proposals or rng.random() >= params.accept:
                 continue
             for prop in proposals:
-                pool = _pool_id(prop, institutions)
+                pool = _pool_id(prop, institution_ids)
                 if free.get(pool, 0) > 0:
                     free[pool] -= 1
                     placements[idx] = replace(
@@ -239,12 +230,11 @@ def simulate(
     }
 
 
-def _pool_id(proposal: dict[str, Any], institutions: list[Institution]) -> str:
-    if proposal["kind"] == Kind.COMBINATION.value and any(
-        i.institution_id == proposal["option_id"] for i in institutions
-    ):
-        return f"{proposal['option_id']}#combination"
-    return str(proposal["option_id"])
+def _pool_id(proposal: dict[str, Any], institution_ids: set[str]) -> str:
+    option_id = str(proposal["option_id"])
+    if proposal["kind"] == Kind.COMBINATION.value and option_id in institution_ids:
+        return combination_pool(option_id)
+    return option_id
 
 
 def _stepped_share(

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.policy import Policy, PolicySet
-from models.dataset import Dataset
+from models.dataset import Dataset, combination_pool
 from models.domain import Child, NetworkPerson
 from models.enums import NEEDS, InstitutionKind, Kind, NetworkStatus
 
@@ -123,7 +123,7 @@ def build_pools(dataset: Dataset) -> Pools:
         ids.append(i.institution_id)
         places.append(i.places)
         occupied.append(i.occupied)
-        ids.append(f"{i.institution_id}#combination")
+        ids.append(combination_pool(i.institution_id))
         places.append(i.combination_places)
         occupied.append(i.combination_occupied)
     seen: set[str] = set()
@@ -239,7 +239,7 @@ def build_option_table(dataset: Dataset, pools: Pools) -> OptionTable:
         }
         rows.append(base | {"tier": 4})
         if i.combination_places > 0:
-            rows.append(base | {"tier": 3, "pool": pool_of[f"{i.institution_id}#combination"]})
+            rows.append(base | {"tier": 3, "pool": pool_of[combination_pool(i.institution_id)]})
     return _rows_to_table(rows)
 
 

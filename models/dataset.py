@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 from enum import Enum
@@ -46,8 +46,10 @@ __all__ = [
     "FILES",
     "Dataset",
     "PlaceResolver",
+    "combination_pool",
     "inside_denmark",
     "load_dataset",
+    "occupancy_by_pool",
     "parse_record",
     "write_dataset",
 ]
@@ -752,6 +754,28 @@ def load_dataset(directory: str | Path, places: PlaceResolver) -> Dataset:
     )
 
 
+def combination_pool(institution_id: str) -> str:
+    """The capacity pool of an institution's combination places (its residential places are
+    the pool named by its id; a family has one pool for foster and combination)."""
+    return f"{institution_id}#combination"
+
+
+def occupancy_by_pool(
+    placements: Iterable[Placement], institution_ids: Container[str]
+) -> dict[str, int]:
+    """Active placements per capacity pool id."""
+    counts: dict[str, int] = {}
+    for p in placements:
+        if p.active:
+            pool = (
+                combination_pool(p.option_id)
+                if p.kind is Kind.COMBINATION and p.option_id in institution_ids
+                else p.option_id
+            )
+            counts[pool] = counts.get(pool, 0) + 1
+    return counts
+
+
 def _check_placements(
     placements: list[tuple[int, Placement]],
     children: list[tuple[int, Child]],
@@ -771,7 +795,6 @@ def _check_placements(
     institution = {i.institution_id: i for _, i in institutions}
     network_of = {(p.person_id, p.child_id) for _, p in network}
     active_row: dict[str, int] = {}
-    counts: dict[tuple[str, str], int] = {}
     for line, p in placements:
         if p.child_id not in child_ids:
             issues.append(
@@ -811,10 +834,9 @@ def _check_placements(
                 )
             )
         active_row.setdefault(p.child_id, line)
-        pool = "combination" if kind is Kind.COMBINATION and p.option_id in institution else "main"
-        counts[(p.option_id, pool)] = counts.get((p.option_id, pool), 0) + 1
+    counts = occupancy_by_pool((p for _, p in placements), institution)
     for line, f in families:
-        n = counts.get((f.family_id, "main"), 0)
+        n = counts.get(f.family_id, 0)
         if n != f.occupied:
             issues.append(
                 ValidationIssue(
@@ -826,11 +848,16 @@ def _check_placements(
                 )
             )
     for line, i in institutions:
-        for pool, column, have in (
-            ("main", "occupied", i.occupied),
-            ("combination", "combination_occupied", i.combination_occupied),
+        for pool, column, have, what in (
+            (i.institution_id, "occupied", i.occupied, ""),
+            (
+                combination_pool(i.institution_id),
+                "combination_occupied",
+                i.combination_occupied,
+                "combination ",
+            ),
         ):
-            n = counts.get((i.institution_id, pool), 0)
+            n = counts.get(pool, 0)
             if n != have:
                 issues.append(
                     ValidationIssue(
@@ -838,8 +865,8 @@ def _check_placements(
                         line,
                         column,
                         str(have),
-                        f"{n}: the active {'combination ' if pool == 'combination' else ''}"
-                        f"placements of {i.institution_id} in placements.csv",
+                        f"{n} (the active {what}placements of {i.institution_id} "
+                        "in placements.csv)",
                     )
                 )
 
