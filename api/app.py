@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
 from api.errors import TITLES, install_handlers, problem
-from api.routers import admin, batches, children, options, policies, reservations
+from api.routers import admin, batches, children, options, policies, reservations, review
 from api.service import Service
 
 __all__ = ["create_app"]
@@ -111,7 +111,7 @@ def create_app(service: Service) -> FastAPI:
     )
     app.state.service = service
     install_handlers(app)
-    for module in (children, options, reservations, batches, admin, policies):
+    for module in (children, options, reservations, review, batches, admin, policies):
         app.include_router(module.router)
 
     _problem_openapi(app)

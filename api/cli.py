@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -382,21 +383,13 @@ def import_(data: DataOpt, database: DbOpt = None, geodata: GeoOpt = None) -> No
 
     with user_errors():
         dataset = _load(data, geodata)
-        if dataset.placements:
-            # The database has no placements table yet: importing would turn placed children
-            # into children waiting for a place. Refuse rather than import half the truth.
-            raise InputError(
-                f"{data / 'placements.csv'}: the database does not hold placements yet; "
-                "use `placement review` / `placement simulate` on the directory, or import "
-                "a dataset without placements.csv"
-            )
         engine = _engine(database)
         with session_scope(sessionmaker(engine)) as session:
             replace_all(session, dataset)
             Service.bump(session, "structure", "capacity")
     err.print(
         f"imported {len(dataset.children)} children, {len(dataset.families)} families, "
-        f"{len(dataset.institutions)} institutions",
+        f"{len(dataset.institutions)} institutions, {len(dataset.placements)} placements",
         highlight=False,
     )
 
@@ -410,11 +403,13 @@ def export(
     from sqlalchemy.orm import sessionmaker
 
     from api.db import session_scope
-    from api.store import load_from_db
+    from api.store import load_from_db, placements_tracked
 
     engine = _engine(database)
     with session_scope(sessionmaker(engine)) as session:
         dataset = load_from_db(session)
+        if not placements_tracked(session):
+            dataset = replace(dataset, placements=())
     write_dataset(dataset, out_dir)
     err.print(f"exported {len(dataset.children)} children to {out_dir}", highlight=False)
 

@@ -36,6 +36,7 @@ __all__ = [
     "InstitutionRow",
     "KeepAwayRow",
     "NetworkRow",
+    "PlacementRow",
     "Reservation",
 ]
 
@@ -175,6 +176,24 @@ class KeepAwayRow(Base):
     postcode: Mapped[str | None] = mapped_column(String(4))
     min_km: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class PlacementRow(Base):
+    """Where a child lives or lived (placements.csv); a confirmed reservation adds one."""
+
+    __tablename__ = "placements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    child_id: Mapped[str] = mapped_column(
+        ForeignKey("children.child_id", ondelete="CASCADE"), index=True
+    )
+    option_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    start_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # active ended
+    end_date: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+    last_follow_up: Mapped[date | None] = mapped_column(Date)
+    reservation_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Reservation(Base):

@@ -11,7 +11,7 @@ import csv
 import html
 import io
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +215,77 @@ def _charts(outcomes: list[ScenarioOutcome]) -> list[tuple[str, str]]:
     return charts
 
 
+def _stepped_share(month: Mapping[str, Any]) -> float:
+    share = month["institution_stepped_down_share"]
+    return float("nan") if share is None else float(share)
+
+
+# The year simulation's month rows, one line per scenario: (label, value of a month row)
+_TRAJECTORIES: tuple[tuple[str, Callable[[Mapping[str, Any]], float]], ...] = (
+    ("children waiting for a place", lambda m: m["waiting"]),
+    (
+        "share of active placements in institutions",
+        lambda m: m["active_by_kind"]["institution"] / max(sum(m["active_by_kind"].values()), 1),
+    ),
+    ("institution placements stepped down within the target", _stepped_share),
+    ("follow-ups due in the month", lambda m: m["follow_ups_due"]),
+)
+
+
+def _trajectory_summary(outcomes: list[ScenarioOutcome]) -> tuple[list[str], list[list[Any]]]:
+    """Per scenario, the figures of each month in one column per month."""
+    simulated = [o for o in outcomes if o.ok and o.trajectory]
+    months = max(len(o.trajectory) for o in simulated)
+    header = ["scenario", "figure", *(f"m{k}" for k in range(1, months + 1))]
+    rows = []
+    for o in simulated:
+        for label, value in _TRAJECTORIES:
+            figures = [value(m) for m in o.trajectory]
+            rows.append([o.name, label, *(None if f != f else round(f, 3) for f in figures)])
+    return header, rows
+
+
+def trajectory_rows(outcomes: list[ScenarioOutcome]) -> tuple[list[str], list[list[Any]]]:
+    """trajectories.csv: one row per scenario and month, the month's figures flattened."""
+    rows: list[list[Any]] = []
+    header: list[str] = ["scenario"]
+    for o in outcomes:
+        for month in o.trajectory:
+            flat = flatten(month)
+            if len(header) == 1:
+                header += list(flat)
+            rows.append([o.name, *(flat.get(k) for k in header[1:])])
+    return header, rows
+
+
+def _trajectory_charts(outcomes: list[ScenarioOutcome]) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    simulated = [o for o in outcomes if o.ok and o.trajectory]
+    if not simulated:
+        return []
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    for ax, (label, value) in zip(axes.flat, _TRAJECTORIES, strict=True):
+        for o in simulated:
+            ax.plot(
+                [m["month"] for m in o.trajectory],
+                [value(m) for m in o.trajectory],
+                marker="o",
+                markersize=3,
+                label=o.name,
+            )
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("month")
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    chart = ("Year simulation per scenario, month by month", _png(fig))
+    plt.close(fig)
+    return [chart]
+
+
 # --------------------------------------------------------------------------- writing
 
 _STYLE = """
@@ -255,6 +326,15 @@ def write_report(
                 rows_out.writerow({k: "" if row.get(k) is None else row.get(k) for k in row})
         written.append(path)
 
+    trajectory_header, trajectories = trajectory_rows(outcomes)
+    if trajectories:
+        path = out / "trajectories.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(trajectory_header)
+            writer.writerows([["" if v is None else v for v in row] for row in trajectories])
+        written.append(path)
+
     failed = [o for o in outcomes if not o.ok]
     reasons = _unplaced_by_reason(outcomes)
     reason_names = sorted({r for c in reasons.values() for r in c})
@@ -273,6 +353,13 @@ def write_report(
     md += ["## KPIs (Δ: difference from the baseline)", "", _markdown(header, rows), ""]
     if reason_rows:
         md += ["## Unplaced children by main reason", "", _markdown(reason_header, reason_rows), ""]
+    if trajectories:
+        md += [
+            "## Year simulation (month by month; all of it in trajectories.csv)",
+            "",
+            _markdown(*_trajectory_summary(outcomes)),
+            "",
+        ]
     if failed:
         md += ["## Failed scenarios", ""] + [f"- **{o.name}**: {o.error}" for o in failed] + [""]
     for heading, body in extra_sections or []:
@@ -295,6 +382,11 @@ def write_report(
             "<h2>Unplaced children by main reason</h2>",
             _html_table(reason_header, reason_rows),
         ]
+    if trajectories:
+        parts += [
+            "<h2>Year simulation (month by month; all of it in trajectories.csv)</h2>",
+            _html_table(*_trajectory_summary(outcomes)),
+        ]
     if failed:
         parts.append("<h2>Failed scenarios</h2><ul>")
         parts += [
@@ -302,7 +394,7 @@ def write_report(
             for o in failed
         ]
         parts.append("</ul>")
-    for caption, png in _charts(outcomes):
+    for caption, png in _charts(outcomes) + _trajectory_charts(outcomes):
         parts.append(
             f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{png}'>"
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import session_scope
 from api.errors import ApiError
-from api.orm import AuditEntry, BatchJob, CapacityPool, DataVersion, Reservation
+from api.orm import AuditEntry, BatchJob, CapacityPool, DataVersion, PlacementRow, Reservation
 from api.security import Principal
 from api.store import load_from_db
 from geo.gazetteer import Gazetteer
@@ -236,7 +236,21 @@ class Service:
             )
         )
         hold.status = "confirmed"
-        self.bump(session, "capacity")
+        session.add_all(
+            PlacementRow(
+                child_id=cid,
+                option_id=hold.option_id,
+                kind=hold.kind,
+                start_date=now().date(),
+                status="active",
+                end_reason="",
+                reservation_id=hold.id,
+            )
+            for cid in hold.child_ids.split(";")
+        )
+        # "structure" too: the matcher's dataset carries the active placements (the default
+        # batch cohort leaves placed children out; the review reads them).
+        self.bump(session, "capacity", "structure")
 
     def release(self, session: Session, hold: Reservation) -> None:
         if hold.status != "held":

@@ -9,15 +9,33 @@ from sqlalchemy.orm import Session
 from api.orm import (
     CapacityPool,
     ChildRow,
+    DataVersion,
     ExclusionRow,
     FamilyRow,
     InstitutionRow,
     KeepAwayRow,
     NetworkRow,
+    PlacementRow,
 )
 from models.dataset import Dataset, combination_pool
-from models.domain import Child, Exclusion, Family, Institution, KeepAway, NetworkPerson, Place
-from models.enums import FosterLevel, InstitutionKind, NetworkStatus, Relation
+from models.domain import (
+    Child,
+    Exclusion,
+    Family,
+    Institution,
+    KeepAway,
+    NetworkPerson,
+    Place,
+    Placement,
+)
+from models.enums import (
+    FosterLevel,
+    InstitutionKind,
+    Kind,
+    NetworkStatus,
+    PlacementStatus,
+    Relation,
+)
 
 __all__ = [
     "child_from_row",
@@ -26,8 +44,16 @@ __all__ = [
     "family_rows",
     "institution_rows",
     "load_from_db",
+    "placement_from_row",
+    "placements_tracked",
     "replace_all",
 ]
+
+# A data_versions row (0/1): whether occupied places are derived from placements, i.e. the
+# imported dataset carried placements.csv. Only then does export write placements.csv, since
+# otherwise the placements confirmed through the service cover only part of `occupied` and the
+# file would contradict it.
+TRACKED = "placements_tracked"
 
 
 def _join(values: frozenset[str] | tuple[str, ...]) -> str:
@@ -169,7 +195,15 @@ def institution_rows(i: Institution, position: int = 0) -> list[object]:
 
 def replace_all(session: Session, dataset: Dataset) -> None:
     """Replace every child, option and capacity row with the dataset's (caller commits)."""
-    for table in (KeepAwayRow, ExclusionRow, NetworkRow, ChildRow, FamilyRow, InstitutionRow):
+    for table in (
+        PlacementRow,
+        KeepAwayRow,
+        ExclusionRow,
+        NetworkRow,
+        ChildRow,
+        FamilyRow,
+        InstitutionRow,
+    ):
         session.execute(delete(table))
     session.execute(delete(CapacityPool))
     excl: dict[str, list[Exclusion]] = {}
@@ -204,7 +238,43 @@ def replace_all(session: Session, dataset: Dataset) -> None:
         session.add_all(family_rows(f, n))
     for n, i in enumerate(dataset.institutions):
         session.add_all(institution_rows(i, n))
+    session.add_all(
+        PlacementRow(
+            child_id=p.child_id,
+            option_id=p.option_id,
+            kind=p.kind.value,
+            start_date=p.start_date,
+            status=p.status.value,
+            end_date=p.end_date,
+            end_reason=p.end_reason,
+            last_follow_up=p.last_follow_up,
+        )
+        for p in dataset.placements
+    )
+    tracked = session.get(DataVersion, TRACKED)
+    if tracked is None:
+        session.add(DataVersion(name=TRACKED, value=int(bool(dataset.placements))))
+    else:
+        tracked.value = int(bool(dataset.placements))
     session.flush()
+
+
+def placements_tracked(session: Session) -> bool:
+    row = session.get(DataVersion, TRACKED)
+    return row is not None and bool(row.value)
+
+
+def placement_from_row(r: PlacementRow) -> Placement:
+    return Placement(
+        child_id=r.child_id,
+        option_id=r.option_id,
+        kind=Kind(r.kind),
+        start_date=r.start_date,
+        status=PlacementStatus(r.status),
+        end_date=r.end_date,
+        end_reason=r.end_reason,
+        last_follow_up=r.last_follow_up,
+    )
 
 
 def _place(
@@ -324,4 +394,8 @@ def load_from_db(session: Session) -> Dataset:
         KeepAway(r.child_id, _place(r.lat, r.lon, r.postcode), r.min_km, r.reason)
         for r in session.scalars(select(KeepAwayRow).order_by(KeepAwayRow.id))
     )
-    return Dataset(children, network, families, institutions, exclusions, keep)
+    placements = tuple(
+        placement_from_row(r)
+        for r in session.scalars(select(PlacementRow).order_by(PlacementRow.id))
+    )
+    return Dataset(children, network, families, institutions, exclusions, keep, placements)

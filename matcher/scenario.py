@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from matcher.simulate import SimulationParams
 from models.dataset import DENMARK_BBOX, Dataset
 from models.domain import Child, Family, Institution, Place
 from models.enums import NEEDS, FosterLevel, InstitutionKind
@@ -192,6 +193,8 @@ class ScenarioFile:
     as_of: date
     seed: int
     scenarios: tuple[Scenario, ...]
+    # `[simulate]`: each scenario also runs the year simulation, for trajectories side by side
+    simulation: SimulationParams | None = None
 
     @property
     def names(self) -> list[str]:
@@ -455,6 +458,7 @@ def parse_scenarios(data: Mapping[str, Any], path: Path) -> ScenarioFile:
     time_limit = top.number("time_limit", None, 0.1, 86_400)
     policy = top.text("policy", "auto")
     cohort = _cohort(top.get("cohort"), f"{path}: [cohort]", issues, Cohort())
+    simulation = _simulation(top.get("simulate"), f"{path}: [simulate]", issues, seed)
     raw = top.get("scenario")
     if raw is None:
         raw = top.get("scenarios")
@@ -545,7 +549,28 @@ def parse_scenarios(data: Mapping[str, Any], path: Path) -> ScenarioFile:
         )
     else:
         scenarios.sort(key=lambda s: s.name != BASELINE)
-    return ScenarioFile(path, base, as_of, seed, tuple(scenarios))
+    return ScenarioFile(path, base, as_of, seed, tuple(scenarios), simulation)
+
+
+def _simulation(raw: Any, where: str, issues: list[str], seed: int) -> SimulationParams | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        issues.append(f"{where}: got {raw!r}; allowed: a table of simulation settings")
+        return None
+    f = _Fields(raw, where, issues)
+    defaults = SimulationParams()
+    params = SimulationParams(
+        months=f.integer("months", defaults.months, 1, 120),
+        seed=f.integer("seed", seed, 0, 2**31 - 1),
+        arrivals=f.optional_int("arrivals", 0, 100_000),
+        accept=f.number("accept", defaults.accept, 0.0, 1.0) or 0.0,
+        end=f.number("end", defaults.end, 0.0, 1.0) or 0.0,
+        capacity_change=f.number("capacity_change", defaults.capacity_change, 0.0, 1.0) or 0.0,
+        time_limit=f.number("time_limit", defaults.time_limit, 0.1, 3_600) or defaults.time_limit,
+    )
+    f.finish()
+    return params
 
 
 def load_scenarios(path: str | Path) -> ScenarioFile:

@@ -22,6 +22,7 @@ from matcher.cohort import run_match
 from matcher.policy import load_policy_set
 from matcher.rank import Matcher
 from matcher.scenario import Scenario, ScenarioError, ScenarioFile, apply_changes
+from matcher.simulate import SimulationParams, simulate
 from matcher.tables import Unit
 from models.dataset import Dataset, load_dataset
 from models.errors import DatasetError
@@ -36,6 +37,7 @@ class ScenarioJob:
     geodata: str | None
     as_of: date
     seed: int
+    simulation: SimulationParams | None = None
 
 
 @dataclass
@@ -54,6 +56,7 @@ class ScenarioOutcome:
     # changes and building the tables, solving, and the whole job.
     seconds: dict[str, float] = field(default_factory=dict)
     description: str = ""
+    trajectory: list[dict[str, Any]] = field(default_factory=list)  # simulate's months
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class ScenarioOutcome:
             "objective": self.objective,
             "kpis": self.kpis,
             "seconds": self.seconds,
+            "trajectory": self.trajectory,
         }
 
 
@@ -113,6 +117,10 @@ def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
             deterministic=True,  # the same answer on whichever worker runs the job
         )
         done = time.perf_counter()
+        trajectory: list[dict[str, Any]] = []
+        if job.simulation is not None:
+            trajectory = simulate(dataset, policies, job.as_of, job.simulation)["months"]
+        simulated = time.perf_counter()
         s = result.solution
         return ScenarioOutcome(
             name=scenario.name,
@@ -125,12 +133,14 @@ def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
             kpis=result.kpis,
             assignments=result.assignments,
             unassigned=result.unassigned,
+            trajectory=trajectory,
             seconds={
                 "read": round(read, 3),
                 "build": round(built - loaded, 3),
                 "solve": round(s.seconds, 3),
                 "match": round(done - built, 3),
-                "job": round(done - start, 3),
+                "simulate": round(simulated - done, 3),
+                "job": round(simulated - start, 3),
             },
         )
     except (ScenarioError, DatasetError, ValueError, KeyError, OSError, RuntimeError) as exc:
@@ -148,7 +158,14 @@ def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
 
 def jobs_of(spec: ScenarioFile, geodata: str | Path | None) -> list[ScenarioJob]:
     return [
-        ScenarioJob(s, str(spec.base), str(geodata) if geodata else None, spec.as_of, spec.seed)
+        ScenarioJob(
+            s,
+            str(spec.base),
+            str(geodata) if geodata else None,
+            spec.as_of,
+            spec.seed,
+            spec.simulation,
+        )
         for s in spec.scenarios
     ]
 

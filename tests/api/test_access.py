@@ -42,6 +42,14 @@ def routes(env: Env) -> list[tuple[str, str, str, Any, dict[str, int]]]:
             {"top": 1},
             deny | {"coordinator": 200},
         ),
+        (
+            "children.placements",
+            "GET",
+            f"/v1/children/{cid}/placements",
+            None,
+            deny | {"coordinator": 200},
+        ),
+        ("review", "GET", "/v1/review", None, deny | {"coordinator": 200}),
         ("families.list", "GET", "/v1/families", None, deny | {"consultant": 200}),
         ("families.read", "GET", f"/v1/families/{fam}", None, deny | {"consultant": 200}),
         (
@@ -74,6 +82,7 @@ def routes(env: Env) -> list[tuple[str, str, str, Any, dict[str, int]]]:
 
 SCOPED = {
     "children.read",
+    "children.placements",
     "children.proposals",
     "families.read",
     "families.capacity",

@@ -265,6 +265,40 @@ def test_import_export_round_trip_is_lossless(small_dir: Path, tmp_path: Path, g
     assert load_dataset(tmp_path / "out", gazetteer) == load_dataset(small_dir, gazetteer)
 
 
+def test_placements_survive_an_import_export_round_trip(tmp_path: Path, gazetteer) -> None:
+    from models.dataset import load_dataset
+
+    data = tmp_path / "placed"
+    made = runner.invoke(
+        app,
+        [
+            "generate",
+            "--children",
+            "20",
+            "--families",
+            "30",
+            "--institutions",
+            "5",
+            "--seed",
+            "3",
+            "--placements",
+            "--out",
+            str(data),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    original = load_dataset(data, gazetteer)
+    assert original.placements
+    url = f"sqlite:///{tmp_path / 'placed.sqlite3'}"
+    imported = runner.invoke(app, ["import", "--data", str(data), "--database", url])
+    assert imported.exit_code == 0, imported.output
+    assert f"{len(original.placements)} placements" in imported.output
+    out = tmp_path / "out"
+    exported = runner.invoke(app, ["export", "--out", str(out), "--database", url])
+    assert exported.exit_code == 0, exported.output
+    assert load_dataset(out, gazetteer) == original
+
+
 def test_import_refuses_an_invalid_dataset_and_writes_nothing(
     small_dir: Path, tmp_path: Path
 ) -> None:

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from api.app import create_app
 from api.orm import AuditEntry, CapacityPool
-from models.enums import NEEDS
-from tests.api.conftest import Env
+from api.service import Service
+from geo.gazetteer import Gazetteer
+from matcher.policy import load_policy
+from matcher.rank import Matcher
+from matcher.review import add_months, review
+from models.dataset import Dataset
+from models.enums import NEEDS, Kind
+from models.synthetic import SyntheticSpec, generate_dataset
+from tests.api.conftest import Env, fresh_engine, load, make_keys
 
 PROBLEM = "application/problem+json"
 
@@ -328,6 +339,99 @@ def test_reserve_confirm_release(env: Env) -> None:
         ).status_code
         == 409
     )
+
+
+def test_a_confirmed_reservation_becomes_a_placement_under_review(env: Env) -> None:
+    cid = env.child_in("751")
+    option = _eligible_option(env, cid)
+    hold = env.client.post(
+        "/v1/reservations",
+        json={"child_id": cid, "option_id": option["option_id"]},
+        headers=env.auth("coordinator"),
+    ).json()
+    env.client.post(f"/v1/reservations/{hold['id']}/confirm", headers=env.auth("coordinator"))
+    placements = env.client.get(f"/v1/children/{cid}/placements", headers=env.auth("coordinator"))
+    assert placements.status_code == 200
+    (placed,) = placements.json()
+    start = date.fromisoformat(placed["start_date"])
+    assert placed | {"start_date": None} == {
+        "child_id": cid,
+        "option_id": option["option_id"],
+        "kind": option["kind"],
+        "start_date": None,
+        "status": "active",
+        "end_date": None,
+        "end_reason": "",
+        "last_follow_up": None,
+        "reservation_id": hold["id"],
+    }
+    later = start.replace(year=start.year + 3)
+    one = env.client.get(
+        f"/v1/children/{cid}/review",
+        params={"as_of": later.isoformat()},
+        headers=env.auth("coordinator"),
+    )
+    assert one.status_code == 200, one.text
+    body = one.json()
+    months = load_policy("default").step_down_months[Kind(option["kind"])]
+    assert body["step_down"]["review_months"] == months
+    if months:
+        assert body["step_down"]["review_date"] == add_months(start, months).isoformat()
+        assert body["step_down"]["reached"]
+    assert all(p["tier"] < body["tier"] for p in body["step_down"]["proposals"])
+    assert body["follow_up"]["status"] == "overdue"  # nothing held in three years
+    listed = env.client.get(
+        "/v1/review", params={"kommune": "751"}, headers=env.auth("coordinator")
+    ).json()
+    assert [r["child_id"] for r in listed["placements"]] == [cid]
+    assert listed["summary"]["active"] == 1
+    assert audit_count(env, "review.read", cid) == 2
+    assert audit_count(env, "placement.list", cid) == 1
+    # Outside the kommune, outside the role, and a child with nothing to review.
+    assert (
+        env.client.get(
+            f"/v1/children/{cid}/review", headers=env.auth("coordinator_727")
+        ).status_code
+        == 404
+    )
+    assert (
+        env.client.get(
+            "/v1/review", params={"kommune": "751"}, headers=env.auth("coordinator_727")
+        ).status_code
+        == 403
+    )
+    assert env.client.get("/v1/review", headers=env.auth("consultant")).status_code == 403
+    unplaced = [c.child_id for c in env.dataset.children if c.kommune_code == "751"][1]
+    none = env.client.get(f"/v1/children/{unplaced}/review", headers=env.auth("coordinator"))
+    assert none.status_code == 404 and none.json()["reason"] == "NO_ACTIVE_PLACEMENT"
+    bad = env.client.get(
+        f"/v1/children/{cid}/review", params={"as_of": "soon"}, headers=env.auth("coordinator")
+    )
+    assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM
+
+
+def test_review_of_imported_placements_matches_the_files(
+    tmp_path: Path, gazetteer: Gazetteer, api_dataset: Dataset
+) -> None:
+    schools = gazetteer.schools.frame
+    schools = schools[schools["kommune_code"].isin(["751", "727"])]
+    dataset = generate_dataset(SyntheticSpec(30, 40, 6, seed=5, placements=True), schools)
+    assert dataset.placements
+    engine = fresh_engine("sqlite", tmp_path)
+    load(engine, dataset)
+    keys = make_keys(engine)
+    as_of = date(2026, 11, 1)
+    want = review(Matcher(dataset), as_of, {"751"})
+    assert want["placements"]
+    with TestClient(create_app(Service(engine, gazetteer))) as client:
+        got = client.get(
+            "/v1/review",
+            params={"as_of": as_of.isoformat()},
+            headers={"Authorization": f"Bearer {keys['coordinator']}"},
+        )
+    assert got.status_code == 200
+    assert got.json() == json.loads(json.dumps(want))
+    engine.dispose()
 
 
 def test_reservation_errors(env: Env) -> None:

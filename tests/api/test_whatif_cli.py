@@ -92,6 +92,55 @@ def test_whatif_writes_the_report(tmp_path: Path, small_dir: Path, small_dataset
     assert "http://" not in page and "https://" not in page  # opens without network
 
 
+SIMULATED = """
+base = "{base}"
+as_of = "2026-11-01"
+seed = 3
+
+[simulate]
+months = 3
+arrivals = 2
+accept = 1.0
+
+[[scenario]]
+name = "recruit"
+  [[scenario.change]]
+  type = "add_families"
+  count = 6
+  level = "almen"
+  places = 2
+  kommuner = ["{kommune}"]
+"""
+
+
+def test_whatif_shows_year_simulations_side_by_side(
+    tmp_path: Path, small_dir: Path, small_dataset: Dataset
+) -> None:
+    plan = write_plan(tmp_path, small_dir, small_dataset, SIMULATED)
+    out = tmp_path / "report"
+    result = runner.invoke(
+        app, ["whatif", str(plan), "--out", str(out), "--workers", "1", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    for scenario in payload["scenarios"]:
+        assert [m["month"] for m in scenario["trajectory"]] == [1, 2, 3]
+        assert all(m["over_capacity"] == 0 for m in scenario["trajectory"])
+    with (out / "trajectories.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["scenario"], r["month"]) for r in rows] == [
+        (name, str(m)) for name in ("baseline", "recruit") for m in (1, 2, 3)
+    ]
+    waiting = {(r["scenario"], r["month"]): int(r["waiting"]) for r in rows}
+    for scenario in payload["scenarios"]:
+        for m in scenario["trajectory"]:
+            assert waiting[(scenario["name"], str(m["month"]))] == m["waiting"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Year simulation per scenario" in page
+    assert len(re.findall(r"<img [^>]*src='data:image/png;base64,", page)) == 5
+    assert "children waiting for a place" in (out / "report.md").read_text(encoding="utf-8")
+
+
 def test_a_bad_scenario_file_exits_2_naming_the_field(tmp_path: Path) -> None:
     plan = tmp_path / "bad.toml"
     plan.write_text(

@@ -25,6 +25,7 @@ from matcher.scenario import (
     apply_changes,
     parse_scenarios,
 )
+from matcher.simulate import SimulationParams
 from models.dataset import Dataset
 from models.enums import FosterLevel
 
@@ -61,6 +62,12 @@ def test_baseline_is_added_first_and_base_is_relative_to_the_file() -> None:
 def test_a_named_baseline_is_kept_and_moved_first() -> None:
     names = [s.name for s in parse({"scenario": [{"name": "a"}, {"name": BASELINE}]})]
     assert names == [BASELINE, "a"]
+
+
+def test_simulate_table_sets_the_year_simulation_with_the_file_seed() -> None:
+    spec = parse_scenarios({"base": "d", "seed": 9, "simulate": {"months": 6, "accept": 0.0}}, FILE)
+    assert spec.simulation == SimulationParams(months=6, seed=9, accept=0.0)
+    assert parse_scenarios({"base": "d"}, FILE).simulation is None
 
 
 def test_scenario_settings_inherit_the_file_defaults() -> None:
@@ -152,6 +159,10 @@ def test_errors_name_the_scenario_the_change_and_the_field() -> None:
             {"scenario": [{"name": "a", "change": [{"type": "set_places", "ids": ["f1"]}]}]},
             "give places, delta or combination_places",
         ),
+        ({"simulate": {"months": 0}}, "[simulate], field 'months': got 0"),
+        ({"simulate": {"accept": 1.5}}, "field 'accept': got 1.5; allowed: a number from 0 to 1"),
+        ({"simulate": {"years": 2}}, "[simulate]: unknown field 'years'"),
+        ({"simulate": 12}, "[simulate]: got 12; allowed: a table"),
     ],
 )
 def test_invalid_files_are_refused_with_the_place_named(data: dict, expected: str) -> None:
