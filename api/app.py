@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
+from api import web
 from api.errors import TITLES, install_handlers, problem
 from api.routers import admin, batches, children, options, policies, reservations, review
 from api.service import Service
@@ -113,6 +114,7 @@ def create_app(service: Service) -> FastAPI:
     install_handlers(app)
     for module in (children, options, reservations, review, batches, admin, policies):
         app.include_router(module.router)
+    web.install(app)
 
     _problem_openapi(app)
 

@@ -38,6 +38,7 @@ __all__ = [
     "NetworkRow",
     "PlacementRow",
     "Reservation",
+    "UiSession",
 ]
 
 
@@ -257,6 +258,17 @@ class IdempotentResponse(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class UiSession(Base):
+    """A signed-in browser: the cookie carries a random token, the table only its hash."""
+
+    __tablename__ = "ui_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer, index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class DataVersion(Base):

@@ -328,7 +328,7 @@ def _patch_pool(pool: CapacityPool, places: int | None, occupied: int | None, pa
     pool.places, pool.occupied = new_places, new_occupied
 
 
-def _patch(
+def patch_capacity(
     session: Session,
     service: Service,
     who: Principal,
@@ -384,7 +384,7 @@ def patch_family_capacity(
 ) -> Any:
     if session.get(FamilyRow, family_id) is None:
         raise ApiError(404, f"no family {family_id!r} in your kommuner")
-    return _patch(session, service, who, family_id, body, family_public)
+    return patch_capacity(session, service, who, family_id, body, family_public)
 
 
 @router.patch(
@@ -401,7 +401,7 @@ def patch_institution_capacity(
 ) -> Any:
     if session.get(InstitutionRow, institution_id) is None:
         raise ApiError(404, f"no institution {institution_id!r} in your kommuner")
-    return _patch(session, service, who, institution_id, body, institution_public)
+    return patch_capacity(session, service, who, institution_id, body, institution_public)
 
 
 @router.get("/capacity")

@@ -18,6 +18,7 @@ from api.orm import ChildRow, FamilyRow, InstitutionRow, NetworkRow, Reservation
 from api.routers.children import child_or_404
 from api.schemas import ReservationCreate, ReservationPublic
 from api.security import Principal, Role
+from api.service import Service
 from api.store import combination_pool
 
 router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
@@ -78,6 +79,71 @@ def _own(session: Session, who: Principal, reservation_id: str) -> Reservation:
     return hold
 
 
+def create_hold(
+    session: Session,
+    service: Service,
+    who: Principal,
+    child_id: str | None,
+    sibling_group: str | None,
+    option_id: str,
+    kind: str | None,
+    hours: float,
+) -> Reservation:
+    """Hold an eligible option's places for a child (and its sibling group): 404 outside the
+    caller's kommuner, 422 when not eligible, 409 when the last place went to someone else."""
+    if not child_id and not sibling_group:
+        raise ApiError(
+            422,
+            "name the child or the sibling group",
+            errors=[
+                {"path": "body.child_id", "value": None, "allowed": "a child_id or sibling_group"}
+            ],
+        )
+    if child_id:
+        first = child_or_404(session, who, child_id)
+    else:
+        first_row = session.scalars(
+            select(ChildRow)
+            .where(ChildRow.sibling_group == sibling_group)
+            .order_by(ChildRow.child_id)
+        ).first()
+        if first_row is None or not who.in_scope(first_row.kommune_code):
+            raise ApiError(404, f"no sibling group {sibling_group!r} in your kommuner")
+        first = first_row
+    kind, pool_id = _pool_of(session, option_id, kind)
+    service.expire_holds(session)
+    matcher = service.matcher(session)
+    ranking = matcher.rank(first.child_id, top=None, why_not=True, as_of=date.today())
+    if not any(p.option_id == option_id and p.kind == kind for p in ranking.proposals):
+        reasons: list[str] = next(
+            (
+                r["reasons"]
+                for r in ranking.excluded_options or []
+                if r["option_id"] == option_id and r["kind"] == kind
+            ),
+            [],
+        )
+        if reasons == ["NO_CAPACITY"]:
+            raise ApiError(409, f"no free place left at {option_id}", reason="NO_CAPACITY")
+        raise ApiError(
+            422, f"{option_id} ({kind}) is not an eligible option for this child", reasons=reasons
+        )
+    hold = service.hold(
+        session,
+        who,
+        ranking.children,
+        ranking.sibling_group,
+        first.kommune_code,
+        option_id,
+        kind,
+        pool_id,
+        hours,
+    )
+    for cid in ranking.children:
+        service.audit(session, who, "reservation.create", cid, f"{hold.id} {option_id}")
+    return hold
+
+
 @router.post("", status_code=201, response_model=ReservationPublic)
 def create_reservation(
     body: ReservationCreate,
@@ -88,58 +154,16 @@ def create_reservation(
 ) -> Any:
     if (done := replay(session, who, idempotency_key, "POST /v1/reservations")) is not None:
         return done
-    if not body.child_id and not body.sibling_group:
-        raise ApiError(
-            422,
-            "name the child or the sibling group",
-            errors=[
-                {"path": "body.child_id", "value": None, "allowed": "a child_id or sibling_group"}
-            ],
-        )
-    if body.child_id:
-        first = child_or_404(session, who, body.child_id)
-    else:
-        first_row = session.scalars(
-            select(ChildRow)
-            .where(ChildRow.sibling_group == body.sibling_group)
-            .order_by(ChildRow.child_id)
-        ).first()
-        if first_row is None or not who.in_scope(first_row.kommune_code):
-            raise ApiError(404, f"no sibling group {body.sibling_group!r} in your kommuner")
-        first = first_row
-    kind, pool_id = _pool_of(session, body.option_id, body.kind)
-    service.expire_holds(session)
-    matcher = service.matcher(session)
-    ranking = matcher.rank(first.child_id, top=None, why_not=True, as_of=date.today())
-    if not any(p.option_id == body.option_id and p.kind == kind for p in ranking.proposals):
-        reasons: list[str] = next(
-            (
-                r["reasons"]
-                for r in ranking.excluded_options or []
-                if r["option_id"] == body.option_id and r["kind"] == kind
-            ),
-            [],
-        )
-        if reasons == ["NO_CAPACITY"]:
-            raise ApiError(409, f"no free place left at {body.option_id}", reason="NO_CAPACITY")
-        raise ApiError(
-            422,
-            f"{body.option_id} ({kind}) is not an eligible option for this child",
-            reasons=reasons,
-        )
-    hold = service.hold(
+    hold = create_hold(
         session,
+        service,
         who,
-        ranking.children,
-        ranking.sibling_group,
-        first.kommune_code,
+        body.child_id,
+        body.sibling_group,
         body.option_id,
-        kind,
-        pool_id,
+        body.kind,
         body.hours,
     )
-    for cid in ranking.children:
-        service.audit(session, who, "reservation.create", cid, f"{hold.id} {body.option_id}")
     out = public(hold)
     remember(session, who, idempotency_key, "POST /v1/reservations", 201, out)
     return JSONResponse(out, status_code=201)
