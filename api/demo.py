@@ -93,7 +93,8 @@ def main() -> None:
     from api.app import create_app
 
     err.print(
-        f"serving on http://{args.host}:{args.port} (OpenAPI docs at /docs); Ctrl-C stops",
+        f"serving on http://{args.host}:{args.port}: web pages at /ui (sign in with a key "
+        "above), OpenAPI docs at /docs; Ctrl-C stops",
         highlight=False,
     )
     uvicorn.run(

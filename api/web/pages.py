@@ -380,6 +380,7 @@ def _child_page(
     for p in shown:
         item = p.as_dict()
         item["km"] = {k: _km(v) for k, v in (p.distance_km or {}).items()}
+        item["score_da"] = f"{p.score:.1f}".replace(".", ",")
         item["terms_da"] = [
             (TERMS.get(name, name), f"{value:.1f}".replace(".", ","))
             for name, value in p.terms.items()
