@@ -101,7 +101,9 @@ def create_app(service: Service) -> FastAPI:
         failed = service.fail_interrupted_jobs()
         if failed:
             log.info("batch jobs interrupted by a restart marked failed", extra={"job": failed})
+        service.start_reaper()
         yield
+        service.stop_reaper()
         service.jobs.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(

@@ -54,7 +54,12 @@ def _sqlite_serialised_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read routes (api.deps.read_only) never write in their transaction: a deferred
+        # BEGIN lets them run beside a writer under WAL.
+        if conn.get_execution_options().get("placement_read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,7 +14,7 @@ from api.errors import ApiError
 from api.security import Principal, Role, authenticate
 from api.service import Service
 
-__all__ = ["Caller", "ServiceDep", "SessionDep", "require"]
+__all__ = ["Caller", "ServiceDep", "SessionDep", "read_only", "require"]
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -27,8 +27,20 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_session(service: ServiceDep) -> Iterator[Session]:
-    with session_scope(service.sessions) as session:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def read_only(endpoint: F) -> F:
+    """Mark a route that only reads in its transaction (its audit goes through
+    `Service.audit_read`): it gets a session without SQLite's write lock."""
+    endpoint.placement_read_only = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def get_session(request: Request, service: ServiceDep) -> Iterator[Session]:
+    endpoint = request.scope.get("endpoint")
+    reading = getattr(endpoint, "placement_read_only", False)
+    with session_scope(service.read_sessions if reading else service.sessions) as session:
         yield session
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.audit import AuditLog
 from api.db import session_scope
 from api.errors import ApiError
 from api.orm import AuditEntry, BatchJob, CapacityPool, DataVersion, PlacementRow, Reservation
@@ -52,6 +53,12 @@ class Service:
     ):
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # Read routes: a deferred transaction on SQLite (no write lock), audit rows through
+        # the group-committing AuditLog.
+        self.read_sessions = sessionmaker(
+            engine.execution_options(placement_read_only=True), expire_on_commit=False
+        )
+        self.audit_log = AuditLog(self.sessions)
         self.gazetteer = gazetteer
         if policy is None:
             policy = load_policy_set()
@@ -60,6 +67,7 @@ class Service:
         self._lock = threading.Lock()
         self._cache: _Cache | None = None
         self.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
+        self._reaper: threading.Event | None = None
 
     # -- versions and the matcher ------------------------------------------------------------
     @staticmethod
@@ -140,6 +148,23 @@ class Service:
             )
         )
 
+    def audit_read(self, who: Principal, action: str, child_ids: list[str]) -> None:
+        """Audit rows of a read route, committed before it answers (see api.audit)."""
+        moment = now()
+        self.audit_log.write(
+            [
+                AuditEntry(
+                    at=moment,
+                    key_id=who.key_id,
+                    role=who.role.value,
+                    action=action,
+                    child_id=child_id,
+                    detail="",
+                )
+                for child_id in child_ids
+            ]
+        )
+
     # -- holds --------------------------------------------------------------------------------
     def expire_holds(self, session: Session) -> int:
         """Expired holds free their places (each hold exactly once, even under races)."""
@@ -163,6 +188,28 @@ class Service:
         if expired:
             self.bump(session, "capacity")
         return expired
+
+    def start_reaper(self, every_seconds: float = 10.0) -> None:
+        """Free expired holds in the background, so read routes need not write."""
+        if self._reaper is not None:
+            return
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(every_seconds):
+                try:
+                    with session_scope(self.sessions) as session:
+                        self.expire_holds(session)
+                except Exception as exc:  # the next round tries again
+                    log.warning("expiring holds failed", extra={"error": type(exc).__name__})
+
+        self._reaper = stop
+        threading.Thread(target=run, name="hold-reaper", daemon=True).start()
+
+    def stop_reaper(self) -> None:
+        if self._reaper is not None:
+            self._reaper.set()
+            self._reaper = None
 
     def hold(
         self,

@@ -53,7 +53,7 @@ __all__ = [
 # imported dataset carried placements.csv. Only then does export write placements.csv, since
 # otherwise the placements confirmed through the service cover only part of `occupied` and the
 # file would contradict it.
-TRACKED = "placements_tracked"
+TRACKED = "placements"  # data_versions.name holds at most 16 characters
 
 
 def _join(values: frozenset[str] | tuple[str, ...]) -> str:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from api.deps import ServiceDep, SessionDep, require
+from api.deps import ServiceDep, SessionDep, read_only, require
 from api.errors import ApiError, issues_to_errors
 from api.idempotency import remember, replay
 from api.orm import (
@@ -220,6 +220,7 @@ def create_child(
 
 
 @router.get("", response_model=list[ChildPublic])
+@read_only
 def list_children(
     who: Coordinator,
     session: SessionDep,
@@ -232,15 +233,15 @@ def list_children(
         .where(ChildRow.kommune_code.in_(sorted(codes)))
         .order_by(ChildRow.position, ChildRow.child_id)
     ).all()
-    for row in rows:
-        service.audit(session, who, "child.list", row.child_id)
+    service.audit_read(who, "child.list", [row.child_id for row in rows])
     return [child_public(session, row) for row in rows]
 
 
 @router.get("/{child_id}", response_model=ChildPublic)
+@read_only
 def read_child(child_id: str, who: Coordinator, session: SessionDep, service: ServiceDep) -> Any:
     row = child_or_404(session, who, child_id)
-    service.audit(session, who, "child.read", child_id)
+    service.audit_read(who, "child.read", [child_id])
     return child_public(session, row)
 
 
@@ -268,6 +269,7 @@ def update_child(
 
 
 @router.post("/{child_id}/proposals")
+@read_only
 def proposals(
     child_id: str,
     who: Coordinator,
@@ -278,12 +280,10 @@ def proposals(
     """The ranking JSON of `placement rank` for this child (or its sibling group)."""
     body = body or ProposalRequest()
     child_or_404(session, who, child_id)
-    service.expire_holds(session)
+    # Holds past their expiry are freed by the service's reaper (and by every writing
+    # route), not here: this route takes no write lock.
     matcher = service.matcher(session)
-    service.audit(session, who, "child.proposals", child_id)
-    # The audit row is committed before ranking, so the database is not held (on SQLite,
-    # its write lock) while the in-memory ranking runs.
-    session.commit()
+    service.audit_read(who, "child.proposals", [child_id])
     try:
         ranking = matcher.rank(
             child_id, top=body.top, why_not=body.why_not, as_of=body.as_of or date.today()

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
-from api.deps import ServiceDep, SessionDep, require
+from api.deps import ServiceDep, SessionDep, read_only, require
 from api.errors import ApiError
 from api.orm import PlacementRow
 from api.routers.children import child_or_404
@@ -25,6 +25,7 @@ Top = Annotated[int, Query(ge=0, le=50, description="Step-down proposals per pla
 
 
 @router.get("/review")
+@read_only
 def review_kommuner(
     who: Coordinator,
     session: SessionDep,
@@ -44,12 +45,12 @@ def review_kommuner(
         )
     codes = asked or set(who.kommuner)
     payload = review(service.matcher(session), as_of or now().date(), codes, top=top)
-    for row in payload["placements"]:
-        service.audit(session, who, "review.read", row["child_id"])
+    service.audit_read(who, "review.read", [row["child_id"] for row in payload["placements"]])
     return payload
 
 
 @router.get("/children/{child_id}/review")
+@read_only
 def review_child(
     child_id: str,
     who: Coordinator,
@@ -60,7 +61,7 @@ def review_child(
 ) -> Any:
     """One child's active placement under review."""
     child_or_404(session, who, child_id)
-    service.audit(session, who, "review.read", child_id)
+    service.audit_read(who, "review.read", [child_id])
     matcher = service.matcher(session)
     placement = matcher.dataset.active_placement.get(child_id)
     if placement is None:
@@ -73,12 +74,13 @@ def review_child(
 
 
 @router.get("/children/{child_id}/placements")
+@read_only
 def child_placements(
     child_id: str, who: Coordinator, session: SessionDep, service: ServiceDep
 ) -> Any:
     """The child's placements, oldest first (placements.csv's fields)."""
     child_or_404(session, who, child_id)
-    service.audit(session, who, "placement.list", child_id)
+    service.audit_read(who, "placement.list", [child_id])
     rows = session.scalars(
         select(PlacementRow)
         .where(PlacementRow.child_id == child_id)

@@ -608,3 +608,43 @@ def test_policies_are_listed_and_shown_with_their_sources(env: Env) -> None:
     assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
     assert c.get("/v1/policies").status_code == 401
     assert c.post("/v1/policies/hvidovre", headers=env.auth("admin")).status_code == 405
+
+
+def test_concurrent_reads_are_each_audited_before_they_answer(env: Env) -> None:
+    import threading
+
+    cid = env.child_in("751")
+    before = audit_count(env, "child.proposals", cid)
+    codes: list[int] = []
+    barrier = threading.Barrier(12)
+
+    def ask() -> None:
+        barrier.wait()
+        r = env.client.post(
+            f"/v1/children/{cid}/proposals", json={"top": 3}, headers=env.auth("coordinator")
+        )
+        codes.append(r.status_code)
+
+    threads = [threading.Thread(target=ask) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 12
+    assert audit_count(env, "child.proposals", cid) == before + 12
+
+
+def test_a_read_whose_audit_cannot_be_written_returns_no_data(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.audit import AuditNotWritten
+
+    def refuse(rows: list[Any]) -> None:
+        raise AuditNotWritten("audit rows not committed: OperationalError")
+
+    monkeypatch.setattr(env.service.audit_log, "write", refuse)
+    cid = env.child_in("751")
+    client = TestClient(env.client.app, raise_server_exceptions=False)
+    r = client.get(f"/v1/children/{cid}", headers=env.auth("coordinator"))
+    assert r.status_code == 500 and r.headers["content-type"] == PROBLEM
+    assert cid not in r.text and "Traceback" not in r.text
