@@ -103,8 +103,7 @@ def create_app(service: Service) -> FastAPI:
             log.info("batch jobs interrupted by a restart marked failed", extra={"job": failed})
         service.start_reaper()
         yield
-        service.stop_reaper()
-        service.jobs.shutdown(wait=False, cancel_futures=True)
+        service.close()
 
     app = FastAPI(
         title="placement",

@@ -27,13 +27,18 @@ def database_url(url: str | None = None) -> str:
     return f"sqlite:///{DEFAULT_SQLITE}"
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str | None = None, pool_size: int = 10) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=2 * pool_size,
+        )
         _sqlite_serialised_writes(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2 * pool_size)
 
 
 def _sqlite_serialised_writes(engine: Engine) -> None:

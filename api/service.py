@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.audit import AuditLog
-from api.db import session_scope
+from api.db import make_engine, session_scope
 from api.errors import ApiError
 from api.orm import AuditEntry, BatchJob, CapacityPool, DataVersion, PlacementRow, Reservation
 from api.security import Principal
@@ -58,7 +58,12 @@ class Service:
         self.read_sessions = sessionmaker(
             engine.execution_options(placement_read_only=True), expire_on_commit=False
         )
-        self.audit_log = AuditLog(self.sessions)
+        # Its own connection pool: requests hold theirs while they wait for the audit commit,
+        # so a shared pool could run dry with the writer still waiting for a connection.
+        self._audit_engine = make_engine(
+            engine.url.render_as_string(hide_password=False), pool_size=1
+        )
+        self.audit_log = AuditLog(sessionmaker(self._audit_engine, expire_on_commit=False))
         self.gazetteer = gazetteer
         if policy is None:
             policy = load_policy_set()
@@ -210,6 +215,12 @@ class Service:
         if self._reaper is not None:
             self._reaper.set()
             self._reaper = None
+
+    def close(self) -> None:
+        """Stop the background work and release the audit writer's connections."""
+        self.stop_reaper()
+        self.jobs.shutdown(wait=False, cancel_futures=True)
+        self._audit_engine.dispose()
 
     def hold(
         self,
