@@ -21,6 +21,7 @@ from api.service import Service
 from api.store import replace_all
 from geo.gazetteer import Gazetteer
 from models.dataset import Dataset
+from models.enums import NEEDS
 from models.synthetic import SyntheticSpec, generate_dataset
 
 PG_ENV = "PLACEMENT_TEST_DATABASE_URL"
@@ -41,6 +42,42 @@ class Env:
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def add_last_place(self, family_id: str) -> list[str]:
+        """A family in 751 with one free place that takes any child; returns the single
+        children of 751 it is offered to."""
+        made = self.client.post(
+            "/v1/families",
+            json={
+                "family_id": family_id,
+                "kommune_code": "751",
+                "postcode": "8000",
+                "level": "specialiseret",
+                "places": 1,
+                "occupied": 0,
+                "min_age": 0,
+                "max_age": 22,
+                "target_groups": list(NEEDS),
+                "acute": True,
+                "vacancy_confirmed": "2026-11-01",
+            },
+            headers=self.auth("consultant"),
+        )
+        assert made.status_code == 201, made.text
+        return [
+            c.child_id
+            for c in self.dataset.children
+            if c.kommune_code == "751"
+            and not c.sibling_group
+            and any(
+                p["option_id"] == family_id
+                for p in self.client.post(
+                    f"/v1/children/{c.child_id}/proposals",
+                    json={"top": 500},
+                    headers=self.auth("coordinator"),
+                ).json()["proposals"]
+            )
+        ]
 
     def child_in(self, kommune: str, alone: bool = True) -> str:
         return next(

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from api.orm import CapacityPool
-from models.enums import NEEDS
 from tests.api.conftest import Env, fresh_engine, load, make_keys
 
 ROLES = ("coordinator", "consultant", "planner", "admin")
@@ -106,39 +105,7 @@ def test_role_by_kommune_matrix(env: Env) -> None:
 
 
 def test_twenty_coordinators_race_for_the_last_place(env: Env) -> None:
-    everything = list(NEEDS)
-    made = env.client.post(
-        "/v1/families",
-        json={
-            "family_id": "race",
-            "kommune_code": "751",
-            "postcode": "8000",
-            "level": "specialiseret",
-            "places": 1,
-            "occupied": 0,
-            "min_age": 0,
-            "max_age": 22,
-            "target_groups": everything,
-            "acute": True,
-            "vacancy_confirmed": "2026-11-01",
-        },
-        headers=env.auth("consultant"),
-    )
-    assert made.status_code == 201, made.text
-    kids = [
-        c.child_id
-        for c in env.dataset.children
-        if c.kommune_code == "751"
-        and not c.sibling_group
-        and any(
-            p["option_id"] == "race"
-            for p in env.client.post(
-                f"/v1/children/{c.child_id}/proposals",
-                json={"top": 500},
-                headers=env.auth("coordinator"),
-            ).json()["proposals"]
-        )
-    ]
+    kids = env.add_last_place("race")
     assert len(kids) >= 3
     kids = (kids * 20)[:20]
     barrier = threading.Barrier(20)

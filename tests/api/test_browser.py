@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from models.enums import NEEDS
 from tests.api.conftest import Env
 
 CHROMIUM = Path(os.environ.get("PLACEMENT_CHROMIUM", "/usr/bin/chromium"))
@@ -107,39 +106,7 @@ def test_coordinator_opens_a_child_sees_tiers_in_order_and_reserves(
 def test_a_second_session_sees_that_the_last_place_is_taken(
     env: Env, site: str, browser: object
 ) -> None:
-    made = env.client.post(
-        "/v1/families",
-        json={
-            "family_id": "last1",
-            "kommune_code": "751",
-            "postcode": "8000",
-            "level": "specialiseret",
-            "places": 1,
-            "occupied": 0,
-            "min_age": 0,
-            "max_age": 22,
-            "target_groups": list(NEEDS),
-            "max_siblings": 1,
-            "acute": True,
-            "vacancy_confirmed": "2026-11-01",
-        },
-        headers=env.auth("consultant"),
-    )
-    assert made.status_code == 201, made.text
-    cid = next(
-        c.child_id
-        for c in env.dataset.children
-        if c.kommune_code == "751"
-        and not c.sibling_group
-        and any(
-            p["option_id"] == "last1"
-            for p in env.client.post(
-                f"/v1/children/{c.child_id}/proposals",
-                json={"top": 500},
-                headers=env.auth("coordinator"),
-            ).json()["proposals"]
-        )
-    )
+    cid = env.add_last_place("last1")[0]
     first = page_for(browser, site, env.keys["coordinator"])
     second = page_for(browser, site, env.keys["coordinator"])
     for page in (first, second):
