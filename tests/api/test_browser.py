@@ -62,7 +62,7 @@ def page_for(browser: object, site: str, key: str):  # type: ignore[no-untyped-d
     page.goto("/ui/login")
     page.get_by_label("API-nøgle").fill(key)
     page.get_by_role("button", name="Log ind").click()
-    page.wait_for_load_state()
+    page.wait_for_url(re.compile(r"/ui/(children|capacity|batches|admin)$"))
     return page
 
 
@@ -79,7 +79,7 @@ def test_coordinator_opens_a_child_sees_tiers_in_order_and_reserves(
     shot(page, "children")
     cid = env.child_in("751")
     page.get_by_role("link", name=cid, exact=True).click()
-    page.wait_for_load_state()
+    page.wait_for_url(f"**/ui/children/{cid}")
     assert page.get_by_role("heading", name=f"Barn {cid}").is_visible()
     tiers = [
         int(t)
@@ -92,13 +92,12 @@ def test_coordinator_opens_a_child_sees_tiers_in_order_and_reserves(
     first = page.locator("tr.proposal").first
     option = first.get_attribute("data-option")
     first.get_by_role("button", name=f"Reservér {option}").click()
-    page.wait_for_load_state()
+    page.wait_for_url(re.compile("held="))
     status = page.get_by_role("status")
     assert f"Pladsen hos {option} er reserveret til" in status.inner_text()
     assert page.get_by_role("heading", name="Reservationer").is_visible()
     page.get_by_role("button", name="Log ud").click()
-    page.wait_for_load_state()
-    assert page.url.endswith("/ui/login")
+    page.wait_for_url("**/ui/login")
     page.goto(f"/ui/children/{cid}")
     assert page.url.endswith("/ui/login")
 
@@ -112,10 +111,10 @@ def test_a_second_session_sees_that_the_last_place_is_taken(
     for page in (first, second):
         page.goto(f"/ui/children/{cid}")
     first.get_by_role("button", name="Reservér last1").click()
-    first.wait_for_load_state()
+    first.wait_for_url(re.compile("held="))
     assert "Pladsen hos last1 er reserveret til" in first.get_by_role("status").inner_text()
     second.get_by_role("button", name="Reservér last1").click()
-    second.wait_for_load_state()
+    second.wait_for_url("**/reserve")
     alert = second.get_by_role("alert").inner_text()
     assert "allerede taget" in alert and "last1" in alert
     shot(second, "conflict")
@@ -131,7 +130,7 @@ def test_consultant_confirms_a_stale_vacancy_in_one_click(
     assert option
     shot(page, "capacity")
     stale.get_by_role("button", name=f"Bekræft vakance for {option}").click()
-    page.wait_for_load_state()
+    page.wait_for_url(re.compile("message="))
     assert f"Vakance bekræftet for {option}" in page.get_by_role("status").inner_text()
     row = page.locator(f'tr[data-option="{option}"]')
     assert "stale" not in (row.get_attribute("class") or "")
@@ -143,7 +142,7 @@ def test_planner_starts_a_batch_and_watches_it_finish(env: Env, site: str, brows
     page.get_by_label("Kommune").select_option("751")
     page.get_by_label("Løser").select_option("greedy")
     page.get_by_role("button", name="Start kørsel").click()
-    page.wait_for_load_state()
+    page.wait_for_url(re.compile(r"/ui/batches/[0-9a-f-]+$"))
     page.get_by_role("heading", name="Nøgletal").wait_for(timeout=30_000)
     assert re.search(r"Status: done", page.get_by_role("status").inner_text())
     shot(page, "batch")
