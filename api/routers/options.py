@@ -39,6 +39,11 @@ def _split(text: str) -> list[str]:
     return [v for v in text.split(";") if v]
 
 
+def vacancy_is_stale(confirmed: date | None, stale_before: date) -> bool:
+    """A vacancy never confirmed, or confirmed before `stale_before` (today - stale_days)."""
+    return confirmed is None or confirmed < stale_before
+
+
 def _free(pool: CapacityPool) -> int:
     return max(pool.places - pool.occupied - pool.reserved, 0)
 
@@ -424,7 +429,7 @@ def capacity_overview(who: Overview, session: SessionDep, service: ServiceDep) -
     stale: list[dict[str, Any]] = []
     for f in session.scalars(select(FamilyRow).order_by(FamilyRow.family_id)):
         add(f.kommune_code, "foster", f.level, pools[f.family_id])
-        if not f.paused and (f.vacancy_confirmed is None or f.vacancy_confirmed < stale_before):
+        if not f.paused and vacancy_is_stale(f.vacancy_confirmed, stale_before):
             stale.append(
                 {
                     "option_id": f.family_id,
@@ -438,7 +443,7 @@ def capacity_overview(who: Overview, session: SessionDep, service: ServiceDep) -
         comb = pools[combination_pool(i.institution_id)]
         if comb.places:
             add(i.kommune_code, "combination", i.kind, comb)
-        if i.vacancy_confirmed is None or i.vacancy_confirmed < stale_before:
+        if vacancy_is_stale(i.vacancy_confirmed, stale_before):
             stale.append(
                 {
                     "option_id": i.institution_id,

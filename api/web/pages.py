@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from api.deps import ServiceDep, SessionDep
 from api.errors import ApiError
@@ -32,7 +33,12 @@ from api.orm import (
 from api.report import flatten
 from api.routers.batches import own_batch, start_batch
 from api.routers.children import child_or_404
-from api.routers.options import family_public, institution_public, patch_capacity
+from api.routers.options import (
+    family_public,
+    institution_public,
+    patch_capacity,
+    vacancy_is_stale,
+)
 from api.routers.reservations import create_hold
 from api.schemas import BatchCreate, CapacityPatch
 from api.security import Principal, Role
@@ -413,10 +419,7 @@ def _child_page(
         for h in session.scalars(
             select(Reservation)
             .where(
-                or_(
-                    Reservation.child_ids == child_id,
-                    Reservation.child_ids.contains(child_id),
-                ),
+                Reservation.child_ids.contains(child_id),
                 Reservation.status.in_(["held", "confirmed"]),
             )
             .order_by(Reservation.created_at.desc())
@@ -517,10 +520,11 @@ def capacity_page(
     service.expire_holds(session)
     today = date.today()
     stale_days = service.policy.stale_days
+    stale_before = today - timedelta(days=stale_days)
 
     def age(confirmed: date | None) -> tuple[int | None, bool]:
         days = None if confirmed is None else (today - confirmed).days
-        return days, days is None or days > stale_days
+        return days, vacancy_is_stale(confirmed, stale_before)
 
     rows: list[dict[str, Any]] = []
     for f in session.scalars(
@@ -581,8 +585,6 @@ def _option_or_404(session: Any, who: Principal, option_id: str) -> Any:
 
 
 def _back_to_board(message: str) -> Response:
-    from urllib.parse import quote
-
     return _secure(RedirectResponse(f"/ui/capacity?message={quote(message)}", status_code=303))
 
 
