@@ -157,6 +157,12 @@ def run(quick: bool = False) -> None:
     schools = schools[schools["kommune_code"].astype(str).map(gaz.has_kommune)]
     scale = 10 if quick else 1
     instances = [
+        # Small enough for HiGHS and networkx to finish: the time ratio at equal objective.
+        (
+            "regional, no groups",
+            SyntheticSpec(600 // scale, 1_440 // scale, 180 // scale, 3, sibling_share=0.0),
+        ),
+        ("regional, groups", SyntheticSpec(600 // scale, 1_440 // scale, 180 // scale, 3)),
         ("national (groups)", SyntheticSpec(3400 // scale, 5300 // scale, 700 // scale, 1)),
         (
             "stress, no groups",

@@ -16,6 +16,7 @@ from matcher.batch import (
     FEASIBLE,
     OPTIMAL,
     BatchProblem,
+    _best_of_each_unit,
     build_problem,
     solve_cpsat,
     solve_flow,
@@ -132,11 +133,36 @@ def test_flow_is_optimal_against_brute_force(seed, children, families, instituti
     problem = build_problem(m, m.units, AS_OF)
     assume(np.prod([1 + np.sum(problem.e_unit == u) for u in range(problem.n_units)]) < 50_000)
     best = brute_force(problem)
-    for budget in (None, 1):  # 1: every level its own stage (the staged path)
-        sol = solve_flow(problem, budget=budget)
+    # budget 1: every level its own stage (the staged path); per_unit 0 and 1: the priced
+    # flow starts from (almost) no edges and must price every needed one in.
+    for budget, per_unit in itertools.product((None, 1), (24, 1, 0)):
+        sol = solve_flow(problem, budget=budget, per_unit=per_unit)
         assert sol.status == OPTIMAL
         assert _key(problem, sol.chosen) == best
     assert _key(problem, solve_greedy(problem).chosen) <= best
+
+
+def test_best_of_each_unit_keeps_each_units_k_best_allowed_edges() -> None:
+    e_unit = np.array([0, 0, 0, 1, 1, 2])
+    order = np.array([2, 0, 1, 4, 3, 5])  # unit 0 prefers edge 2, then 0, then 1
+    # Edge 2 (unit 0's favourite) and unit 2's only edge may not be used.
+    allowed = np.array([True, True, False, True, True, False])
+    assert _best_of_each_unit(order, e_unit, allowed, 1).tolist() == [0, 4]
+    assert _best_of_each_unit(order, e_unit, allowed, 2).tolist() == [0, 1, 4, 3]
+    assert _best_of_each_unit(order, e_unit, allowed, 0).tolist() == []
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), children=st.integers(15, 40), families=st.integers(3, 15))
+def test_priced_flow_matches_the_milp_under_competition(seed, children, families) -> None:
+    """Too many children for brute force, few homes: starting from one edge per child, the
+    pricing rounds must still reach the MILP's optimum."""
+    ds = tiny(seed, children, families, 1)
+    m = Matcher(ds)
+    problem = build_problem(m, m.units, AS_OF)
+    best = milp_optimum(problem)
+    for budget in (None, 1):
+        assert _key(problem, solve_flow(problem, budget=budget, per_unit=1).chosen) == best
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
