@@ -26,6 +26,7 @@ class NaiveProposal:
     option_id: str
     tier: int
     score: float
+    distance_km: dict[str, float | None]  # geodesic means, unrounded
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,16 @@ def naive_rank(
         for r in reasons:
             counts[r] = counts.get(r, 0) + 1
         if not reasons:
-            found.append(NaiveProposal(oid, kind.tier, score(kind, oid, point, home_km, extra)))
+            shown = {
+                "school": sum(km(s, point) for s in schools) / len(schools) if schools else None,
+                "daycare": sum(km(d, point) for d in daycares) / len(daycares)
+                if daycares
+                else None,
+                "home": home_km,
+            }
+            found.append(
+                NaiveProposal(oid, kind.tier, score(kind, oid, point, home_km, extra), shown)
+            )
 
     persons: dict[str, NetworkPerson] = {}
     for p in dataset.network:

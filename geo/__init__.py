@@ -1,6 +1,6 @@
 """Offline Danish geography: gazetteer, geopy-compatible geocoder, distances, pruning."""
 
-from geo.distance import EARTH_RADIUS_KM, geodesic_km, haversine_km, to_unit_vectors
+from geo.distance import EARTH_RADIUS_KM, ellipsoid_km, geodesic_km, haversine_km, to_unit_vectors
 from geo.gazetteer import (
     GEODATA_ENV,
     Gazetteer,
@@ -18,6 +18,7 @@ __all__ = [
     "OfflineGeocoder",
     "SpatialIndex",
     "default_gazetteer",
+    "ellipsoid_km",
     "geodesic_km",
     "haversine_km",
     "to_unit_vectors",

@@ -1,8 +1,10 @@
-"""Great-circle distances: vectorised haversine for ranking and batch, geodesic for display.
+"""Distances: vectorised haversine for ranking and batch, the WGS84 ellipsoid for display.
 
 Haversine on a sphere stays within 0.34 % (under 1 km) of the WGS84 geodesic inside Denmark
-(SOLVER-NOTES.md), far below what separates two placement options; the figures shown to a
-caseworker on a final proposal use geopy's geodesic.
+(SOLVER-NOTES.md), far below what separates two placement options. The km shown to a
+caseworker on a proposal come from `ellipsoid_km` (Lambert's formula on WGS84, vectorised):
+within a metre of geopy's geodesic inside Denmark (tested against geopy), at a fraction of
+a microsecond per pair instead of about 100.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import numpy as np
 import numpy.typing as npt
 from geopy.distance import geodesic
 
-__all__ = ["EARTH_RADIUS_KM", "geodesic_km", "haversine_km", "to_unit_vectors"]
+__all__ = ["EARTH_RADIUS_KM", "ellipsoid_km", "geodesic_km", "haversine_km", "to_unit_vectors"]
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
+WGS84_A_KM = 6378.137
+WGS84_F = 1 / 298.257223563
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -33,7 +37,29 @@ def haversine_km_radians(
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
+def ellipsoid_km(
+    lat1: float | FloatArray, lon1: float | FloatArray, lat2: FloatArray, lon2: FloatArray
+) -> FloatArray:
+    """Km on the WGS84 ellipsoid by Lambert's formula for long lines; broadcasts like numpy.
+
+    The central angle is taken between reduced latitudes and then corrected for the
+    flattening; the error is about 10 m over thousands of km and under a metre at Danish
+    distances, well below the 0.1 km a proposal shows.
+    """
+    b1 = np.arctan((1 - WGS84_F) * np.tan(np.radians(lat1)))
+    b2 = np.arctan((1 - WGS84_F) * np.tan(np.radians(lat2)))
+    sigma = haversine_km_radians(b1, np.radians(lon1), b2, np.radians(lon2)) / EARTH_RADIUS_KM
+    p, q = (b1 + b2) / 2, (b2 - b1) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (sigma - np.sin(sigma)) * np.sin(p) ** 2 * np.cos(q) ** 2 / np.cos(sigma / 2) ** 2
+        y = (sigma + np.sin(sigma)) * np.cos(p) ** 2 * np.sin(q) ** 2 / np.sin(sigma / 2) ** 2
+        km = WGS84_A_KM * (sigma - WGS84_F / 2 * (x + y))
+    return np.asarray(np.where(sigma == 0, 0.0, km), dtype=np.float64)
+
+
 def geodesic_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """geopy's geodesic (Karney), one pair at a time: the reference `ellipsoid_km` is
+    tested against."""
     return float(geodesic(a, b).km)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from geo.distance import geodesic_km
+from geo.distance import ellipsoid_km
 from geo.pruning import SpatialIndex
 from matcher.policy import Policy, PolicySet, load_policy_set
 from matcher.rules import (
@@ -228,8 +228,10 @@ class Matcher:
         order = self._order((network, others))
         shown = order if top is None else order[:top]
         free = self.pools.free
+        km = self._shown_km(unit, shown)
         proposals = [
-            self._proposal(rank, unit, ev, i, free) for rank, (ev, i) in enumerate(shown, start=1)
+            self._proposal(rank, unit, ev, i, free, km[rank - 1])
+            for rank, (ev, i) in enumerate(shown, start=1)
         ]
         excluded = self._excluded_counts((network, others), pruned)
         listed = self._excluded_options((network, others), pruned) if why_not else None
@@ -257,14 +259,35 @@ class Matcher:
         order = np.lexsort((key, score, tier))
         return [(picks[int(which[j])][0], int(index[j])) for j in order]
 
-    def _proposal(self, rank: int, unit: Unit, ev: Evaluation, i: int, free: IntArray) -> Proposal:
-        point = (float(ev.opts.lat[i]), float(ev.opts.lon[i]))
+    @staticmethod
+    def _shown_km(unit: Unit, shown: list[tuple[Evaluation, int]]) -> list[dict[str, float | None]]:
+        """Km on the ellipsoid from each shown option to the child's school(s), daycare(s)
+        and home (the mean where a sibling group has several), in one vectorised pass."""
+        lat = np.array([ev.opts.lat[i] for ev, i in shown], dtype=np.float64)
+        lon = np.array([ev.opts.lon[i] for ev, i in shown], dtype=np.float64)
 
-        def mean_geodesic(points: tuple[tuple[float, float], ...]) -> float | None:
+        def mean_km(points: tuple[tuple[float, float], ...]) -> list[float | None]:
             if not points:
-                return None
-            return round(sum(geodesic_km(p, point) for p in points) / len(points), 1)
+                return [None] * len(shown)
+            here = np.array(points, dtype=np.float64)
+            km = ellipsoid_km(here[:, :1], here[:, 1:], lat[None, :], lon[None, :])
+            return [round(float(v), 1) for v in km.mean(axis=0)]
 
+        school, daycare, home = mean_km(unit.schools), mean_km(unit.daycares), mean_km((unit.home,))
+        return [
+            {"school": s, "daycare": d, "home": h}
+            for s, d, h in zip(school, daycare, home, strict=True)
+        ]
+
+    def _proposal(
+        self,
+        rank: int,
+        unit: Unit,
+        ev: Evaluation,
+        i: int,
+        free: IntArray,
+        distance_km: dict[str, float | None],
+    ) -> Proposal:
         tier = int(ev.opts.tier[i])
         return Proposal(
             rank=rank,
@@ -273,11 +296,7 @@ class Matcher:
             tier=tier,
             score=float(ev.score[i]),
             terms={name: float(values[i]) for name, values in ev.terms.items()},
-            distance_km={
-                "school": mean_geodesic(unit.schools),
-                "daycare": mean_geodesic(unit.daycares),
-                "home": round(geodesic_km(unit.home, point), 1),
-            },
+            distance_km=distance_km,
             free_places=int(free[ev.opts.pool[i]]),
             warnings=warnings_of(int(ev.warnings[i])),
             kommune_code=str(ev.opts.kommune[i]) or None,

@@ -9,7 +9,7 @@ from geopy.geocoders.base import Geocoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo import OfflineGeocoder, SpatialIndex, haversine_km
+from geo import OfflineGeocoder, SpatialIndex, ellipsoid_km, haversine_km
 from geo.gazetteer import Gazetteer, GeodataError, default_gazetteer
 from models.dataset import inside_denmark
 
@@ -59,6 +59,30 @@ def test_haversine_within_half_percent_of_geodesic_in_denmark(a, b) -> None:
     exact = geodesic(a, b).km
     fast = float(haversine_km(a[0], a[1], np.array([b[0]]), np.array([b[1]]))[0])
     assert abs(fast - exact) <= max(0.005 * exact, 1e-6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(dk_points, dk_points | st.tuples(st.floats(-0.02, 0.02), st.floats(-0.02, 0.02)))
+def test_ellipsoid_km_within_a_metre_of_geopy_geodesic_in_denmark(a, b) -> None:
+    """The km shown on proposals: Lambert's formula against Karney's geodesic (geopy), for
+    pairs across the country and pairs a few hundred metres apart (b as an offset)."""
+    if abs(b[0]) < 1:
+        b = (a[0] + b[0], a[1] + b[1])
+    exact = geodesic(a, b).km
+    fast = float(ellipsoid_km(a[0], a[1], np.array([b[0]]), np.array([b[1]]))[0])
+    assert abs(fast - exact) <= 0.001
+
+
+def test_ellipsoid_km_of_a_point_to_itself_is_zero_and_broadcasts() -> None:
+    km = ellipsoid_km(
+        np.array([[56.0], [55.0]]),
+        np.array([[10.0], [12.0]]),
+        np.array([56.0, 55.0]),
+        np.array([10.0, 12.0]),
+    )
+    assert km.shape == (2, 2)
+    assert km[0, 0] == 0.0 and km[1, 1] == 0.0
+    assert km[0, 1] == pytest.approx(geodesic((56.0, 10.0), (55.0, 12.0)).km, abs=0.001)
 
 
 @settings(max_examples=30, deadline=None)

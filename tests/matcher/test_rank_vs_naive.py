@@ -21,3 +21,12 @@ def test_core_agrees_with_the_naive_loop(schools, seed, families, institutions) 
         ours = m.rank(child.child_id, top=10, as_of=AS_OF)
         naive = naive_rank(ds, m.policies, child.child_id, AS_OF)
         assert same_result(ours, naive, metric_boundary(m, child.child_id)), child.child_id
+        # The km a caseworker sees: ours on the ellipsoid, rounded to 0.1; naive geopy's.
+        geodesic = {p.option_id: p.distance_km for p in naive.proposals}
+        for p in ours.proposals:
+            if p.option_id in geodesic:
+                for where, km in p.distance_km.items():
+                    exact = geodesic[p.option_id][where]
+                    assert (km is None) == (exact is None), (child.child_id, where)
+                    if km is not None and exact is not None:
+                        assert abs(km - exact) <= 0.051, (child.child_id, where)
