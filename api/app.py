@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from api.errors import TITLES, install_handlers, problem
 from api.routers import admin, batches, children, options, policies, reservations, review
 from api.service import Service
 
-__all__ = ["create_app"]
+__all__ = ["POLICY_ENV", "app_from_environment", "create_app"]
 
 log = logging.getLogger("placement.http")
 
@@ -93,14 +94,18 @@ def _problem_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(service: Service) -> FastAPI:
+def create_app(service: Service, recover_jobs: bool = True) -> FastAPI:
+    """The app on `service`. With `recover_jobs`, starting it marks jobs left queued or
+    running as failed; a worker of a multi-process server must not (its siblings' jobs are
+    running), so there the parent does it once before the workers start."""
     configure_logging()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        failed = service.fail_interrupted_jobs()
-        if failed:
-            log.info("batch jobs interrupted by a restart marked failed", extra={"job": failed})
+        if recover_jobs:
+            failed = service.fail_interrupted_jobs()
+            if failed:
+                log.info("batch jobs interrupted by a restart marked failed", extra={"job": failed})
         service.start_reaper()
         yield
         service.close()
@@ -154,3 +159,21 @@ def create_app(service: Service) -> FastAPI:
         return response
 
     return app
+
+
+POLICY_ENV = "PLACEMENT_POLICY"
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of `placement serve --workers N` (a uvicorn factory):
+    database from $PLACEMENT_DATABASE_URL, geodata from $PLACEMENT_GEODATA_DIR, policy from
+    $PLACEMENT_POLICY. Every worker keeps its own matcher and refreshes it from the data
+    versions in the database, so capacity changed through one worker reaches the others."""
+    from api.db import make_engine
+    from geo.gazetteer import default_gazetteer
+    from matcher.policy import AUTO, load_policy_set
+
+    service = Service(
+        make_engine(), default_gazetteer(), load_policy_set(os.environ.get(POLICY_ENV, AUTO))
+    )
+    return create_app(service, recover_jobs=False)

@@ -7,6 +7,7 @@ Exit 0 on success, 2 on bad input with a message naming file, row and column.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -447,16 +448,44 @@ def serve(
     database: DbOpt = None,
     policy: PolicyOpt = AUTO,
     geodata: GeoOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Worker processes (one per core serves about twice the requests on 2 cores).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) on the database as it is."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import POLICY_ENV, create_app
+    from api.db import DATABASE_ENV, database_url
     from api.service import Service
+    from geo.gazetteer import GEODATA_ENV
 
     with user_errors():
         service = Service(_engine(database), _gazetteer(geodata), load_policy_set(policy))
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+        return
+    # Workers rebuild the service from the environment; jobs a previous server left running
+    # are failed here, once, before any worker can start one.
+    service.fail_interrupted_jobs()
+    service.close()
+    os.environ[DATABASE_ENV] = database_url(database)
+    os.environ[POLICY_ENV] = policy
+    if geodata is not None:
+        os.environ[GEODATA_ENV] = str(geodata)
+    uvicorn.run(
+        "api.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
 @app.command()

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from api.orm import CapacityPool
+from api.orm import BatchJob, CapacityPool
 from tests.api.conftest import Env, fresh_engine, load, make_keys
 
 ROLES = ("coordinator", "consultant", "planner", "admin")
@@ -139,9 +139,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(url: str, port: int) -> subprocess.Popen[bytes]:
+def _start(url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--database", url],
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--database", url]
+        + ["--workers", str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=os.environ.copy(),
@@ -281,3 +282,64 @@ def test_interrupted_batch_job_is_marked_failed_on_restart(env: Env) -> None:
     assert env.service.fail_interrupted_jobs() == 1
     body = env.client.get("/v1/batches/stuck", headers=env.auth("planner")).json()
     assert body["status"] == "failed" and "restart" in body["error"]
+
+
+def test_two_worker_processes_share_capacity_and_jobs(tmp_path: Path, api_dataset) -> None:
+    """`serve --workers 2`: a job the last server left running is failed once, by the
+    parent; a family paused through one worker is gone from every worker's proposals."""
+    from datetime import UTC, datetime
+
+    from api.db import make_engine
+
+    url = f"sqlite:///{tmp_path / 'workers.sqlite3'}"
+    engine = make_engine(url)
+    load(engine, api_dataset)
+    keys = make_keys(engine)
+    with sessionmaker(engine).begin() as s:
+        s.add(
+            BatchJob(
+                id="left-running",
+                status="running",
+                params={},
+                created_by=1,
+                created_at=datetime.now(UTC),
+            )
+        )
+    port = _free_port()
+    proc = _start(url, port, workers=2)
+    base = f"http://127.0.0.1:{port}"
+    coordinator = {"Authorization": f"Bearer {keys['coordinator']}"}
+    try:
+        with sessionmaker(engine)() as s:
+            row = s.get_one(BatchJob, "left-running")
+            assert (row.status, row.stage) == ("failed", "interrupted")
+        cid = next(
+            c.child_id
+            for c in api_dataset.children
+            if c.kommune_code == "751" and not c.sibling_group
+        )
+
+        def foster_ids() -> set[str]:
+            # A new connection each time, so that both workers answer some of them.
+            r = httpx.post(
+                f"{base}/v1/children/{cid}/proposals", json={"top": 50}, headers=coordinator
+            )
+            assert r.status_code == 200
+            return {p["option_id"] for p in r.json()["proposals"] if p["kind"] == "foster"}
+
+        before = set.union(*(foster_ids() for _ in range(6)))
+        family = sorted(
+            fid
+            for fid in before
+            if any(f.family_id == fid and f.kommune_code == "751" for f in api_dataset.families)
+        )[0]
+        paused = httpx.patch(
+            f"{base}/v1/families/{family}/capacity",
+            json={"paused": True},
+            headers={"Authorization": f"Bearer {keys['consultant']}"},
+        )
+        assert paused.status_code == 200, paused.text
+        for _ in range(20):
+            assert family not in foster_ids()
+    finally:
+        _stop(proc)
