@@ -37,12 +37,24 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
+def _serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--database", url],
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            url,
+            "--workers",
+            str(workers),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=os.environ.copy(),
+        start_new_session=True,  # the whole group (parent and workers) is stopped at the end
     )
     for _ in range(150):
         try:
@@ -105,32 +117,36 @@ def run(quick: bool = False) -> None:
             key = create_key(
                 session, Role.COORDINATOR, sorted({c.kommune_code for c in ds.children})
             )
-        port = _port()
-        proc = _serve(url, port)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _load(1, base, key, children[:5])  # warm: the server builds its matcher
-            rows = []
-            for clients in (1, 32):
-                latencies, rps = _load(clients, base, key, children)
-                p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-                rows.append(
-                    [
-                        str(clients),
-                        f"{p50:.1f}",
-                        f"{p99:.1f}",
-                        f"{rps:.0f}",
-                        f"{percentile(in_process, 50):.2f}",
-                        f"{p50 / percentile(in_process, 50):.1f}x",
-                    ]
-                )
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=20)
+        rows = []
+        for workers in (1, 2):
+            port = _port()
+            proc = _serve(url, port, workers)
+            base = f"http://127.0.0.1:{port}"
+            try:
+                for _ in range(3):  # warm: every worker builds its matcher
+                    _load(2, base, key, children[:20])
+                for clients in (1, 32):
+                    latencies, rps = _load(clients, base, key, children)
+                    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+                    rows.append(
+                        [
+                            str(workers),
+                            str(clients),
+                            f"{p50:.1f}",
+                            f"{p99:.1f}",
+                            f"{rps:.0f}",
+                            f"{percentile(in_process, 50):.2f}",
+                            f"{p50 / percentile(in_process, 50):.1f}x",
+                        ]
+                    )
+            finally:
+                os.killpg(proc.pid, signal.SIGINT)
+                proc.wait(timeout=30)
     print_table(
         f"POST /v1/children/{{id}}/proposals (top 10) on loopback, {len(ds.children)} children, "
-        f"{len(matcher.options)} options, SQLite, one uvicorn process",
+        f"{len(matcher.options)} options, SQLite; baseline: one uvicorn worker",
         [
+            "workers",
             "clients",
             "p50 ms",
             "p99 ms",
