@@ -400,7 +400,7 @@ def _priced_flow(
     arcs: IntArray,
     seed: IntArray,
     feasible: IntArray,
-) -> tuple[IntArray, IntArray, int]:
+) -> tuple[IntArray, IntArray]:
     """An optimal flow over `arcs`, found on a few of them.
 
     Most of a unit's edges never carry flow. The solve starts from `seed` (each unit's best
@@ -409,23 +409,21 @@ def _priced_flow(
     arc whose reduced cost under the working optimum's potentials is negative, and solves
     again, until none is. A flow with no negative reduced-cost residual arc is optimal (the
     optimality condition the stages use), so the answer is exact for all of `arcs`.
-    Returns the flow on `arcs`, the potentials and the number of solves.
+    Returns the flow on `arcs` and the potentials.
     """
     working = arcs >= n_edges
     working[np.searchsorted(arcs, seed)] = True
     working[feasible > 0] = True
-    solves = 0
     while True:
         work = arcs[working]
         flow = _min_cost_flow(n_nodes, tails[work], heads[work], caps[work], cost[work], supply)
-        solves += 1
         dist = _potentials(n_nodes, tails[work], heads[work], caps[work], cost[work], flow)
         reduced = cost[arcs] + dist[tails[arcs]] - dist[heads[arcs]]
         priced_in = (reduced < 0) & ~working
         if not priced_in.any():
             full = np.zeros(len(arcs), dtype=np.int64)
             full[working] = flow
-            return full, dist, solves
+            return full, dist
         working |= priced_in
 
 
@@ -467,7 +465,7 @@ def lexicographic_flow(
     flows = np.zeros(n_arcs, dtype=np.int64)
     for k, cost in enumerate(stage_costs):
         arcs = np.flatnonzero(active)
-        stage_flow, dist, _ = _priced_flow(
+        stage_flow, dist = _priced_flow(
             n_nodes,
             problem.n_edges,
             tails,
