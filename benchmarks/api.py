@@ -4,11 +4,6 @@ ranking time for the same children (the HTTP overhead ratio)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,46 +19,12 @@ from api.security import Role, create_key
 from api.service import Service
 from api.store import replace_all
 from benchmarks.common import console, instance, percentile, print_table
+from benchmarks.server import free_port, start_server, stop_server
 from matcher.rank import Matcher
 
 __all__ = ["run"]
 
 REQUESTS_PER_CLIENT = 40
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--database",
-            url,
-            "--workers",
-            str(workers),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ.copy(),
-        start_new_session=True,  # the whole group (parent and workers) is stopped at the end
-    )
-    for _ in range(150):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def _load(clients: int, base: str, key: str, children: list[str]) -> tuple[list[float], float]:
@@ -119,8 +80,8 @@ def run(quick: bool = False) -> None:
             )
         rows = []
         for workers in (1, 2):
-            port = _port()
-            proc = _serve(url, port, workers)
+            port = free_port()
+            proc = start_server(url, port, workers, wait_seconds=60)
             base = f"http://127.0.0.1:{port}"
             try:
                 for _ in range(3):  # warm: every worker builds its matcher
@@ -140,8 +101,7 @@ def run(quick: bool = False) -> None:
                         ]
                     )
             finally:
-                os.killpg(proc.pid, signal.SIGINT)
-                proc.wait(timeout=30)
+                stop_server(proc)
     print_table(
         f"POST /v1/children/{{id}}/proposals (top 10) on loopback, {len(ds.children)} children, "
         f"{len(matcher.options)} options, SQLite; baseline: one uvicorn worker",

@@ -3,22 +3,17 @@ kommune; concurrency on the last place; persistence across a real server restart
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from api.orm import BatchJob, CapacityPool
+from benchmarks.server import free_port, start_server, stop_server
 from tests.api.conftest import Env, fresh_engine, load, make_keys
 
 ROLES = ("coordinator", "consultant", "planner", "admin")
@@ -133,49 +128,6 @@ def test_twenty_coordinators_race_for_the_last_place(env: Env) -> None:
             assert pool.occupied + pool.reserved <= pool.places, pool.pool_id
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--database",
-            url,
-            "--workers",
-            str(workers),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ.copy(),
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail("server did not start")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def test_data_and_placements_persist_across_a_real_restart(tmp_path: Path, api_dataset) -> None:
     url = f"sqlite:///{tmp_path / 'restart.sqlite3'}"
     engine = fresh_engine("sqlite", tmp_path)
@@ -186,8 +138,8 @@ def test_data_and_placements_persist_across_a_real_restart(tmp_path: Path, api_d
     load(engine, api_dataset)
     keys = make_keys(engine)
     auth = {"Authorization": f"Bearer {keys['coordinator']}"}
-    port = _free_port()
-    proc = _start(url, port)
+    port = free_port()
+    proc = start_server(url, port)
     base = f"http://127.0.0.1:{port}"
     try:
         cid = next(
@@ -237,9 +189,9 @@ def test_data_and_placements_persist_across_a_real_restart(tmp_path: Path, api_d
         )
         assert created.status_code == 201
     finally:
-        _stop(proc)
+        stop_server(proc)
     time.sleep(1.2)  # the short hold (about 1 s) expires while the server is down
-    proc = _start(url, port)
+    proc = start_server(url, port)
     try:
         assert httpx.get(f"{base}/v1/children/kept", headers=auth).status_code == 200
         again = httpx.get(f"{base}/v1/reservations/{hold['id']}", headers=auth).json()
@@ -268,7 +220,7 @@ def test_data_and_placements_persist_across_a_real_restart(tmp_path: Path, api_d
             assert pool.occupied == original.occupied + 1
             assert pool.reserved == 0
     finally:
-        _stop(proc)
+        stop_server(proc)
 
 
 def test_interrupted_batch_job_is_marked_failed_on_restart(env: Env) -> None:
@@ -315,8 +267,8 @@ def test_two_worker_processes_share_capacity_and_jobs(tmp_path: Path, api_datase
                 created_at=datetime.now(UTC),
             )
         )
-    port = _free_port()
-    proc = _start(url, port, workers=2)
+    port = free_port()
+    proc = start_server(url, port, workers=2)
     base = f"http://127.0.0.1:{port}"
     coordinator = {"Authorization": f"Bearer {keys['coordinator']}"}
     try:
@@ -352,4 +304,4 @@ def test_two_worker_processes_share_capacity_and_jobs(tmp_path: Path, api_datase
         for _ in range(20):
             assert family not in foster_ids()
     finally:
-        _stop(proc)
+        stop_server(proc)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from benchmarks.server import free_port
 from tests.api.conftest import Env
 
 CHROMIUM = Path(os.environ.get("PLACEMENT_CHROMIUM", "/usr/bin/chromium"))
@@ -37,9 +37,7 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def site(env: Env) -> Iterator[str]:
     """The test's app on a real HTTP server on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             env.client.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
