@@ -9,12 +9,12 @@ from functools import partial
 import numpy as np
 
 from benchmarks.common import console, instance, percentile, print_table, timed
-from benchmarks.naive_rank import NaiveProposal, NaiveResult, naive_rank
 from geo.distance import haversine_km
 from matcher.rank import Matcher, Proposal, Ranking
 from matcher.rules import REASON_ORDER
 from matcher.tables import KINDS
 from models.synthetic import REFERENCE_DATE
+from tests.oracles.naive_rank import NaiveProposal, NaiveResult, naive_rank
 
 __all__ = ["rankings_agree", "run", "same_result"]
 

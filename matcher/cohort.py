@@ -15,15 +15,25 @@ from matcher.rank import Matcher
 from matcher.tables import KINDS, Unit
 from models.dataset import combination_pool
 from models.domain import Place
-from models.enums import InstitutionKind
+from models.enums import FosterLevel, InstitutionKind, Solver
 
-__all__ = ["TAKEN_BY_OTHERS", "BatchResult", "run_match", "select_units"]
+__all__ = [
+    "TAKEN_BY_OTHERS",
+    "BatchResult",
+    "KmStats",
+    "Kpis",
+    "SiblingGroups",
+    "compute_kpis",
+    "run_match",
+    "select_units",
+]
 
 _OptionInfo = dict[tuple[str, int], tuple[float, float, str, str, float | None]]
 
 # Reason for an unassigned child that had eligible options, all taken by other children
 # of the cohort (an addition to the reason codes of DESIGN.md §4).
 TAKEN_BY_OTHERS = "TAKEN_BY_OTHERS"
+_FOSTER_LEVELS = frozenset(lv.label for lv in FosterLevel)
 
 
 def select_units(
@@ -52,12 +62,82 @@ def select_units(
 
 
 @dataclass(frozen=True)
+class KmStats:
+    """Mean and 90th percentile of a distance, km (None when nobody has one)."""
+
+    mean: float | None = None
+    p90: float | None = None
+
+    @classmethod
+    def of(cls, values: list[float]) -> KmStats:
+        if not values:
+            return cls()
+        arr = np.array(values)
+        return cls(round(float(arr.mean()), 2), round(float(np.percentile(arr, 90)), 2))
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"mean": self.mean, "p90": self.p90}
+
+
+@dataclass(frozen=True)
+class SiblingGroups:
+    total: int
+    together: int
+    split: int
+    unplaced: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "together": self.together,
+            "split": self.split,
+            "unplaced": self.unplaced,
+        }
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """The planners' KPIs of one assignment."""
+
+    children: int
+    placed: int
+    placed_share: float | None
+    share_by_kind: dict[str, float]
+    share_by_foster_level: dict[str, float]
+    km_to_school: KmStats
+    km_to_daycare: KmStats
+    km_to_home: KmStats
+    school_change_share: float | None
+    sibling_groups: SiblingGroups
+    placed_in_own_kommune_share: float | None
+    free_places_left: dict[str, dict[str, int]]
+    institution_daily_cost_dkk: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "children": self.children,
+            "placed": self.placed,
+            "placed_share": self.placed_share,
+            "share_by_kind": self.share_by_kind,
+            "share_by_foster_level": self.share_by_foster_level,
+            "km_to_school": self.km_to_school.as_dict(),
+            "km_to_daycare": self.km_to_daycare.as_dict(),
+            "km_to_home": self.km_to_home.as_dict(),
+            "school_change_share": self.school_change_share,
+            "sibling_groups": self.sibling_groups.as_dict(),
+            "placed_in_own_kommune_share": self.placed_in_own_kommune_share,
+            "free_places_left": self.free_places_left,
+            "institution_daily_cost_dkk": self.institution_daily_cost_dkk,
+        }
+
+
+@dataclass(frozen=True)
 class BatchResult:
     solution: Solution
     problem: BatchProblem
     assignments: list[dict[str, Any]]
     unassigned: list[dict[str, Any]]
-    kpis: dict[str, Any]
+    kpis: Kpis
 
     def as_dict(self) -> dict[str, Any]:
         s = self.solution
@@ -72,7 +152,7 @@ class BatchResult:
             "notes": s.notes,
             "assignments": self.assignments,
             "unassigned": self.unassigned,
-            "kpis": self.kpis,
+            "kpis": self.kpis.as_dict(),
         }
 
 
@@ -81,7 +161,7 @@ def run_match(
     *,
     children: Iterable[str] | None = None,
     kommuner: Iterable[str] | None = None,
-    solver: str = "auto",
+    solver: Solver | str = Solver.AUTO,
     time_limit: float | None = None,
     as_of: date | None = None,
     allow_sibling_split: bool = False,
@@ -151,19 +231,12 @@ def _unassigned(
     return sorted(rows, key=lambda r: r["child_id"])
 
 
-def _stats(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"mean": None, "p90": None}
-    arr = np.array(values)
-    return {"mean": round(float(arr.mean()), 2), "p90": round(float(np.percentile(arr, 90)), 2)}
-
-
 def compute_kpis(
     matcher: Matcher,
     problem: BatchProblem,
     solution: Solution,
     option_info: _OptionInfo | None = None,
-) -> dict[str, Any]:
+) -> Kpis:
     """The planners' KPIs of one assignment."""
     ds = matcher.dataset
     children = [ds.child_by_id[c] for u in problem.units for c in u.child_ids]
@@ -189,7 +262,7 @@ def compute_kpis(
         kind = KINDS[tier - 1].value
         by_kind[kind] += 1
         lat, lon, kommune, label, rate = option_info[(str(problem.e_option[e]), tier)]
-        if tier in (2, 3) and label in ("almen", "forstaerket", "specialiseret"):
+        if tier in (2, 3) and label in _FOSTER_LEVELS:
             by_level[label] = by_level.get(label, 0) + 1
         for name, place in (("school", c.school), ("daycare", c.daycare), ("home", c.home)):
             if place is not None:
@@ -226,28 +299,26 @@ def compute_kpis(
             unplaced_groups += 1
         else:
             split += 1
-    return {
-        "children": n_children,
-        "placed": placed,
-        "placed_share": round(placed / n_children, 4) if n_children else None,
-        "share_by_kind": {k: round(v / placed, 4) if placed else 0.0 for k, v in by_kind.items()},
-        "share_by_foster_level": {k: round(v / placed, 4) for k, v in sorted(by_level.items())},
-        "km_to_school": _stats(km["school"]),
-        "km_to_daycare": _stats(km["daycare"]),
-        "km_to_home": _stats(km["home"]),
-        "school_change_share": round(school_change / with_school, 4) if with_school else None,
-        "sibling_groups": {
-            "total": len(groups) + len(group_members),
-            "together": together,
-            "split": split,
-            "unplaced": unplaced_groups,
-        },
-        "placed_in_own_kommune_share": round(own_kommune / non_network, 4) if non_network else None,
-        "free_places_left": _free_left(
-            matcher, problem.pool_free - _used_places(problem, solution)
+    return Kpis(
+        children=n_children,
+        placed=placed,
+        placed_share=round(placed / n_children, 4) if n_children else None,
+        share_by_kind={k: round(v / placed, 4) if placed else 0.0 for k, v in by_kind.items()},
+        share_by_foster_level={k: round(v / placed, 4) for k, v in sorted(by_level.items())},
+        km_to_school=KmStats.of(km["school"]),
+        km_to_daycare=KmStats.of(km["daycare"]),
+        km_to_home=KmStats.of(km["home"]),
+        school_change_share=round(school_change / with_school, 4) if with_school else None,
+        sibling_groups=SiblingGroups(
+            total=len(groups) + len(group_members),
+            together=together,
+            split=split,
+            unplaced=unplaced_groups,
         ),
-        "institution_daily_cost_dkk": round(daily_cost, 2),
-    }
+        placed_in_own_kommune_share=round(own_kommune / non_network, 4) if non_network else None,
+        free_places_left=_free_left(matcher, problem.pool_free - _used_places(problem, solution)),
+        institution_daily_cost_dkk=round(daily_cost, 2),
+    )
 
 
 def _used_places(problem: BatchProblem, solution: Solution) -> np.ndarray:

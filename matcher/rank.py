@@ -39,9 +39,17 @@ from matcher.tables import (
     build_units,
 )
 from models.dataset import Dataset
-from models.enums import Reason
+from models.enums import Kind, Reason
 
-__all__ = ["PRUNE_THRESHOLD", "Evaluation", "Matcher", "Proposal", "Ranking", "UnknownChild"]
+__all__ = [
+    "PRUNE_THRESHOLD",
+    "Evaluation",
+    "Matcher",
+    "OptionCheck",
+    "Proposal",
+    "Ranking",
+    "UnknownChild",
+]
 
 PRUNE_THRESHOLD = 20_000  # options; below it a full vectorised pass is cheaper than a KD-tree
 _TOO_FAR_BIT = 1 << REASON_ORDER.index(Reason.TOO_FAR)
@@ -125,6 +133,16 @@ class Ranking:
         return out
 
 
+@dataclass(frozen=True)
+class OptionCheck:
+    """Whether one option is eligible for a child's unit, and if not, why."""
+
+    eligible: bool
+    reasons: list[str]
+    children: tuple[str, ...]
+    sibling_group: str | None
+
+
 class Matcher:
     """Tables built once per dataset; capacity is kept current through `pools`."""
 
@@ -206,6 +224,27 @@ class Matcher:
         """How many options each reason leaves out for this unit."""
         network, others, pruned = self.evaluate_unit(unit, as_of)
         return self._excluded_counts((network, others), pruned)
+
+    def evaluate_option(
+        self, child_id: str, option_id: str, kind: str, as_of: date | None = None
+    ) -> OptionCheck:
+        """One option against the child's unit (its sibling group), without ranking the rest:
+        the check a hold needs. Same rules, same capacity as `rank`."""
+        unit = self.unit_for(child_id)
+        tier = Kind(kind).tier
+        day = as_of or date.today()
+        reasons: list[str] = []
+        found = False
+        for table in (unit.network, self.options):
+            idx = np.flatnonzero((table.option_id == option_id) & (table.tier == tier))
+            if len(idx) == 0:
+                continue
+            found = True
+            ev = self.evaluate(unit, table.take(idx), day)
+            if ev.reasons[0] == 0:
+                return OptionCheck(True, [], unit.child_ids, unit.sibling_group)
+            reasons = reasons_of(int(ev.reasons[0]))
+        return OptionCheck(False, reasons if found else [], unit.child_ids, unit.sibling_group)
 
     # -- ranking ----------------------------------------------------------------------------
     def unit_for(self, child_id: str) -> Unit:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -27,6 +27,10 @@ __all__ = [
     "NO_ELIGIBLE_OPTION",
     "NO_LESS_INTRUSIVE_TIER",
     "FollowUp",
+    "ReviewReport",
+    "ReviewRow",
+    "ReviewSummary",
+    "StepDown",
     "add_months",
     "follow_up",
     "review",
@@ -67,6 +71,107 @@ class FollowUp:
             "overdue": [d.isoformat() for d in self.overdue],
             "next": self.next.isoformat(),
             "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class StepDown:
+    """Whether the review threshold is reached, and the less intrusive proposals or why none."""
+
+    review_months: int
+    review_date: date | None
+    reached: bool
+    proposals: list[dict[str, Any]] = field(default_factory=list)  # Proposal + "changes"
+    reason: str | None = None
+    excluded: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "review_months": self.review_months,
+            "review_date": self.review_date and self.review_date.isoformat(),
+            "reached": self.reached,
+            "proposals": self.proposals,
+            "reason": self.reason,
+            "excluded": self.excluded,
+        }
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """The review of one active placement."""
+
+    child_id: str
+    kommune_code: str
+    option_id: str
+    kind: Kind
+    tier: int
+    start_date: date
+    months_in_placement: int
+    policy: str
+    follow_up: FollowUp
+    step_down: StepDown
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "child_id": self.child_id,
+            "kommune_code": self.kommune_code,
+            "option_id": self.option_id,
+            "kind": self.kind.value,
+            "tier": self.tier,
+            "start_date": self.start_date.isoformat(),
+            "months_in_placement": self.months_in_placement,
+            "policy": self.policy,
+            "follow_up": self.follow_up.as_dict(),
+            "step_down": self.step_down.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    active: int
+    follow_ups_overdue: int
+    follow_ups_due: int
+    reviews_reached: int
+    with_proposal: int
+    without_proposal: int
+
+    @classmethod
+    def of(cls, rows: list[ReviewRow]) -> ReviewSummary:
+        return cls(
+            active=len(rows),
+            follow_ups_overdue=sum(r.follow_up.status == "overdue" for r in rows),
+            follow_ups_due=sum(r.follow_up.status == "due" for r in rows),
+            reviews_reached=sum(r.step_down.reached for r in rows),
+            with_proposal=sum(bool(r.step_down.proposals) for r in rows),
+            without_proposal=sum(r.step_down.reached and not r.step_down.proposals for r in rows),
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "active": self.active,
+            "follow_ups_overdue": self.follow_ups_overdue,
+            "follow_ups_due": self.follow_ups_due,
+            "reviews_reached": self.reviews_reached,
+            "with_proposal": self.with_proposal,
+            "without_proposal": self.without_proposal,
+        }
+
+
+@dataclass(frozen=True)
+class ReviewReport:
+    """Every reviewed placement, with the summary counts."""
+
+    as_of: date
+    kommuner: list[str]
+    summary: ReviewSummary
+    placements: list[ReviewRow]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "kommuner": self.kommuner,
+            "summary": self.summary.as_dict(),
+            "placements": [r.as_dict() for r in self.placements],
         }
 
 
@@ -141,7 +246,7 @@ def _point(
 
 def review_placement(
     matcher: Matcher, placement: Placement, as_of: date, top: int = 5
-) -> dict[str, Any]:
+) -> ReviewRow:
     """The review of one active placement (see the module docstring)."""
     child = matcher.dataset.child_by_id[placement.child_id]
     unit = matcher.unit_for(child.child_id)
@@ -150,16 +255,11 @@ def review_placement(
     months = policy.step_down_months.get(placement.kind, 0)
     review_date = add_months(placement.start_date, months) if months else None
     reached = review_date is not None and review_date <= as_of
-    step: dict[str, Any] = {
-        "review_months": months,
-        "review_date": review_date and review_date.isoformat(),
-        "reached": reached,
-        "proposals": [],
-        "reason": None,
-        "excluded": {},
-    }
+    proposals: list[dict[str, Any]] = []
+    reason: str | None = None
+    excluded: dict[str, int] = {}
     if reached and tier == Kind.NETWORK.tier:
-        step["reason"] = NO_LESS_INTRUSIVE_TIER
+        reason = NO_LESS_INTRUSIVE_TIER
     elif reached:
         ranking = matcher.rank(child.child_id, top=None, as_of=as_of)
         lower = [p for p in ranking.proposals if p.tier < tier]
@@ -170,24 +270,22 @@ def review_placement(
             proposal["changes"] = _what_changes(
                 matcher, child, current, {"option_id": p.option_id, "point": point}
             )
-            step["proposals"].append(proposal)
+            proposals.append(proposal)
         if not lower:
-            step["reason"] = NO_ELIGIBLE_OPTION
-            step["excluded"] = _lower_tier_reasons(matcher, child.child_id, tier, as_of)
-    return {
-        "child_id": child.child_id,
-        "kommune_code": child.kommune_code,
-        "option_id": placement.option_id,
-        "kind": placement.kind.value,
-        "tier": tier,
-        "start_date": placement.start_date.isoformat(),
-        "months_in_placement": _months_between(placement.start_date, as_of),
-        "policy": policy.name,
-        "follow_up": follow_up(
-            placement.start_date, as_of, policy, placement.last_follow_up
-        ).as_dict(),
-        "step_down": step,
-    }
+            reason = NO_ELIGIBLE_OPTION
+            excluded = _lower_tier_reasons(matcher, child.child_id, tier, as_of)
+    return ReviewRow(
+        child_id=child.child_id,
+        kommune_code=child.kommune_code,
+        option_id=placement.option_id,
+        kind=placement.kind,
+        tier=tier,
+        start_date=placement.start_date,
+        months_in_placement=_months_between(placement.start_date, as_of),
+        policy=policy.name,
+        follow_up=follow_up(placement.start_date, as_of, policy, placement.last_follow_up),
+        step_down=StepDown(months, review_date, reached, proposals, reason, excluded),
+    )
 
 
 def _lower_tier_reasons(matcher: Matcher, child_id: str, tier: int, as_of: date) -> dict[str, int]:
@@ -212,7 +310,7 @@ def review(
     kommuner: Iterable[str] | None = None,
     children: Iterable[str] | None = None,
     top: int = 5,
-) -> dict[str, Any]:
+) -> ReviewReport:
     """Every active placement (of children acting in `kommuner`, or the named children)."""
     codes = set(kommuner or ())
     ids = set(children or ())
@@ -224,18 +322,4 @@ def review(
         if ids and child.child_id not in ids:
             continue
         rows.append(review_placement(matcher, placement, as_of, top))
-    return {
-        "as_of": as_of.isoformat(),
-        "kommuner": sorted(codes),
-        "summary": {
-            "active": len(rows),
-            "follow_ups_overdue": sum(r["follow_up"]["status"] == "overdue" for r in rows),
-            "follow_ups_due": sum(r["follow_up"]["status"] == "due" for r in rows),
-            "reviews_reached": sum(r["step_down"]["reached"] for r in rows),
-            "with_proposal": sum(bool(r["step_down"]["proposals"]) for r in rows),
-            "without_proposal": sum(
-                r["step_down"]["reached"] and not r["step_down"]["proposals"] for r in rows
-            ),
-        },
-        "placements": rows,
-    }
+    return ReviewReport(as_of, sorted(codes), ReviewSummary.of(rows), rows)

@@ -24,7 +24,7 @@ from models.dataset import Dataset, combination_pool, occupancy_by_pool
 from models.domain import Child, Family, Institution, NetworkPerson, Placement
 from models.enums import Kind, PlacementStatus
 
-__all__ = ["SimulationParams", "simulate"]
+__all__ = ["MonthRow", "SimulationParams", "SimulationResult", "simulate"]
 
 _KIND_OF = {k.value: k for k in Kind}
 
@@ -38,6 +38,70 @@ class SimulationParams:
     end: float = 0.02  # monthly probability a placement ends with the child going home
     capacity_change: float = 0.01  # monthly probability an empty family pauses or resumes
     time_limit: float = 10.0  # deterministic seconds for each month's match
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    """One month of the simulated year."""
+
+    month: int
+    day: date  # the month's first day ("date")
+    arrived: int
+    placed: dict[str, int]  # new placements by kind
+    stepped_down: int
+    went_home: int
+    active_by_kind: dict[str, int]
+    waiting: int
+    follow_ups_due: int
+    institution_stepped_down_share: float | None
+    solver_status: str
+    over_capacity: int  # options holding more children than places: always 0
+    children_accounted: int
+    children_total: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "date": self.day.isoformat(),
+            "arrived": self.arrived,
+            "placed": self.placed,
+            "stepped_down": self.stepped_down,
+            "went_home": self.went_home,
+            "active_by_kind": self.active_by_kind,
+            "waiting": self.waiting,
+            "follow_ups_due": self.follow_ups_due,
+            "institution_stepped_down_share": self.institution_stepped_down_share,
+            "solver_status": self.solver_status,
+            "over_capacity": self.over_capacity,
+            "children_accounted": self.children_accounted,
+            "children_total": self.children_total,
+        }
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """The simulated year: the parameters (arrivals resolved), the policy and the months."""
+
+    start: date
+    params: SimulationParams
+    policy: str
+    months: list[MonthRow]
+
+    def as_dict(self) -> dict[str, Any]:
+        p = self.params
+        return {
+            "start": self.start.isoformat(),
+            "params": {
+                "months": p.months,
+                "seed": p.seed,
+                "arrivals": p.arrivals,
+                "accept": p.accept,
+                "end": p.end,
+                "capacity_change": p.capacity_change,
+            },
+            "policy": self.policy,
+            "months": [m.as_dict() for m in self.months],
+        }
 
 
 def _with_occupancy(
@@ -86,7 +150,7 @@ def _clone(
 
 def simulate(
     dataset: Dataset, policies: PolicySet, start: date, params: SimulationParams
-) -> dict[str, Any]:
+) -> SimulationResult:
     rng = np.random.default_rng(params.seed)
     base = _base_occupants(dataset)
     children = list(dataset.children)
@@ -104,7 +168,7 @@ def simulate(
     went_home: set[str] = ever_placed - set(dataset.active_placement)
     # institution placement (child, start) -> date it was stepped down, for the KPI
     stepped: dict[tuple[str, date], date] = {}
-    months: list[dict[str, Any]] = []
+    months: list[MonthRow] = []
     for m in range(1, params.months + 1):
         day = add_months(start, m - 1)
         arrived = 0
@@ -151,9 +215,9 @@ def simulate(
             if not p.active:
                 continue
             r = review_placement(matcher, p, day, top=5)
-            if date.fromisoformat(r["follow_up"]["next"]) < month_end:
+            if r.follow_up.next < month_end:
                 follow_ups_due += 1  # a follow-up falls due this month
-            proposals = r["step_down"]["proposals"]
+            proposals = r.step_down.proposals
             if not proposals or rng.random() >= params.accept:
                 continue
             for prop in proposals:
@@ -194,40 +258,28 @@ def simulate(
         for p in active:
             by_kind[p.kind.value] += 1
         months.append(
-            {
-                "month": m,
-                "date": day.isoformat(),
-                "arrived": arrived if m > 1 else len(backlog),
-                "placed": new_by_kind,
-                "stepped_down": stepped_now,
-                "went_home": ended,
-                "active_by_kind": by_kind,
-                "waiting": len(waiting),
-                "follow_ups_due": follow_ups_due,
-                "institution_stepped_down_share": _stepped_share(
+            MonthRow(
+                month=m,
+                day=day,
+                arrived=arrived if m > 1 else len(backlog),
+                placed=new_by_kind,
+                stepped_down=stepped_now,
+                went_home=ended,
+                active_by_kind=by_kind,
+                waiting=len(waiting),
+                follow_ups_due=follow_ups_due,
+                institution_stepped_down_share=_stepped_share(
                     placements, stepped, policies, ds, month_end
                 ),
-                "solver_status": result.solution.status,
-                "over_capacity": over,  # options holding more children than places: always 0
-                "children_accounted": len(waiting)
+                solver_status=result.solution.status,
+                over_capacity=over,
+                children_accounted=len(waiting)
                 + len({p.child_id for p in active})
                 + len(went_home - {p.child_id for p in active}),
-                "children_total": len(children),
-            }
+                children_total=len(children),
+            )
         )
-    return {
-        "start": start.isoformat(),
-        "params": {
-            "months": params.months,
-            "seed": params.seed,
-            "arrivals": arrivals,
-            "accept": params.accept,
-            "end": params.end,
-            "capacity_change": params.capacity_change,
-        },
-        "policy": policies.name,
-        "months": months,
-    }
+    return SimulationResult(start, replace(params, arrivals=arrivals), policies.name, months)
 
 
 def _pool_id(proposal: dict[str, Any], institution_ids: set[str]) -> str:

@@ -119,7 +119,8 @@ def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
         done = time.perf_counter()
         trajectory: list[dict[str, Any]] = []
         if job.simulation is not None:
-            trajectory = simulate(dataset, policies, job.as_of, job.simulation)["months"]
+            year = simulate(dataset, policies, job.as_of, job.simulation)
+            trajectory = [month.as_dict() for month in year.months]
         simulated = time.perf_counter()
         s = result.solution
         return ScenarioOutcome(
@@ -130,7 +131,7 @@ def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
             solver=s.solver,
             gap=s.gap,
             objective=s.objective.as_dict(),
-            kpis=result.kpis,
+            kpis=result.kpis.as_dict(),
             assignments=result.assignments,
             unassigned=result.unassigned,
             trajectory=trajectory,

@@ -13,6 +13,8 @@ __all__ = [
     "PlacementStatus",
     "Reason",
     "Relation",
+    "Solver",
+    "SupportLevel",
     "Warning",
 ]
 
@@ -47,6 +49,29 @@ class FosterLevel(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
+
+
+class SupportLevel(IntEnum):
+    """A child's support level (DESIGN.md §3): 1 almen … 4 behandling. A foster family of
+    level L takes children up to support level L; level 4 needs an institution."""
+
+    ALMEN = 1
+    FORSTAERKET = 2
+    SPECIALISERET = 3
+    BEHANDLING = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Solver(StrEnum):
+    """Batch solvers: `auto` picks min-cost flow without sibling groups, CP-SAT with them."""
+
+    AUTO = "auto"
+    FLOW = "flow"
+    CPSAT = "cpsat"
+    GREEDY = "greedy"
 
 
 class InstitutionKind(StrEnum):

@@ -16,18 +16,18 @@ from matcher.batch import (
     FEASIBLE,
     OPTIMAL,
     BatchProblem,
-    _best_of_each_unit,
     build_problem,
     solve_cpsat,
     solve_flow,
     solve_greedy,
 )
+from matcher.batch._flow import _best_of_each_unit
 from matcher.cohort import TAKEN_BY_OTHERS, run_match
 from matcher.rank import Matcher
 from models.dataset import Dataset
 from models.synthetic import SyntheticSpec, generate_dataset
 from tests.factories import AS_OF, at, child, dataset, family, institution
-from tests.matcher.batch_checker import check_batch
+from tests.oracles.batch_checker import check_batch
 
 
 def _key(problem: BatchProblem, chosen: np.ndarray) -> tuple[int, ...]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.naive_rank import naive_rank
 from benchmarks.rank import metric_boundary, same_result
 from matcher.rank import Matcher
 from models.synthetic import SyntheticSpec, generate_dataset
 from tests.factories import AS_OF
+from tests.oracles.naive_rank import naive_rank
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

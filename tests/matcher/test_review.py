@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from itertools import pairwise
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,8 +30,8 @@ PROBED_THERE = {"hvidovre", "odder"}
 START = date(2026, 1, 5)  # a Monday
 
 
-def placed(kind: Kind = Kind.INSTITUTION, option: str = "i1", **kw: object) -> Placement:
-    return replace(Placement("c1", option, kind, START), **kw)  # type: ignore[arg-type]
+def placed(kind: Kind = Kind.INSTITUTION, option: str = "i1", **kw: Any) -> Placement:
+    return replace(Placement("c1", option, kind, START), **kw)
 
 
 def test_hvidovre_cadence_is_4_weeks_then_every_6() -> None:
@@ -76,10 +77,12 @@ def test_institution_past_threshold_with_an_eligible_family_gets_a_proposal() ->
         placements=[placed()],
     )
     row = review_placement(Matcher(ds), placed(), date(2026, 7, 6))
-    step = row["step_down"]
-    assert row["policy"] == "hvidovre" and step["review_date"] == "2026-07-05"
-    assert step["reached"] and step["reason"] is None
-    top = step["proposals"][0]
+    step = row.step_down
+    assert row.policy == "hvidovre" and step.review_date == date(2026, 7, 5)
+    assert step.reached and step.reason is None
+    shown = row.as_dict()
+    assert shown["step_down"]["review_date"] == "2026-07-05" and shown["kind"] == "institution"
+    top = step.proposals[0]
     assert (top["option_id"], top["kind"]) == ("f1", "foster")
     assert top["changes"]["school_kept"] is True  # school 1 km north, family 2 km north
     assert top["changes"]["km_to_home"]["after"] < top["changes"]["km_to_home"]["now"]
@@ -92,10 +95,10 @@ def test_institution_past_threshold_without_options_gets_the_reason() -> None:
         families=[family(place=at(2), places=1, occupied=1)],
         placements=[placed()],
     )
-    step = review_placement(Matcher(ds), placed(), date(2026, 7, 6))["step_down"]
-    assert step["reached"] and step["proposals"] == []
-    assert step["reason"] == NO_ELIGIBLE_OPTION
-    assert step["excluded"] == {"NO_CAPACITY": 1}
+    step = review_placement(Matcher(ds), placed(), date(2026, 7, 6)).step_down
+    assert step.reached and step.proposals == []
+    assert step.reason == NO_ELIGIBLE_OPTION
+    assert step.excluded == {"NO_CAPACITY": 1}
 
 
 def test_a_proposal_is_only_for_less_intrusive_tiers() -> None:
@@ -106,8 +109,8 @@ def test_a_proposal_is_only_for_less_intrusive_tiers() -> None:
         families=[family(occupied=1)],
         placements=[placed(Kind.FOSTER, "f1")],
     )
-    step = review_placement(Matcher(ds), placed(Kind.FOSTER, "f1"), date(2026, 8, 1))["step_down"]
-    assert step["reached"] and step["proposals"] == [] and step["reason"] == NO_ELIGIBLE_OPTION
+    step = review_placement(Matcher(ds), placed(Kind.FOSTER, "f1"), date(2026, 8, 1)).step_down
+    assert step.reached and step.proposals == [] and step.reason == NO_ELIGIBLE_OPTION
 
 
 def test_network_care_past_threshold_points_home() -> None:
@@ -116,8 +119,8 @@ def test_network_care_past_threshold_points_home() -> None:
         network=[person("p1")],
         placements=[placed(Kind.NETWORK, "p1")],
     )
-    step = review_placement(Matcher(ds), placed(Kind.NETWORK, "p1"), date(2026, 7, 6))["step_down"]
-    assert step["reached"] and step["reason"] == NO_LESS_INTRUSIVE_TIER
+    step = review_placement(Matcher(ds), placed(Kind.NETWORK, "p1"), date(2026, 7, 6)).step_down
+    assert step.reached and step.reason == NO_LESS_INTRUSIVE_TIER
 
 
 def test_odder_reviews_institution_placements_after_3_months_default_after_6() -> None:
@@ -128,9 +131,9 @@ def test_odder_reviews_institution_placements_after_3_months_default_after_6() -
             families=[family()],
             placements=[placed()],
         )
-        step = review_placement(Matcher(ds), placed(), date(2026, 5, 1))["step_down"]
-        assert step["reached"] is reached, kommune
-        assert bool(step["proposals"]) is reached
+        step = review_placement(Matcher(ds), placed(), date(2026, 5, 1)).step_down
+        assert step.reached is reached, kommune
+        assert bool(step.proposals) is reached
 
 
 def test_review_lists_active_placements_of_the_kommune_only() -> None:
@@ -141,5 +144,8 @@ def test_review_lists_active_placements_of_the_kommune_only() -> None:
         placements=[placed(), replace(placed(), child_id="c2")],
     )
     out = review(Matcher(ds), date(2026, 7, 6), kommuner=["167"])
-    assert [r["child_id"] for r in out["placements"]] == ["c1"]
-    assert out["summary"]["active"] == 1
+    assert [r.child_id for r in out.placements] == ["c1"]
+    assert out.summary.active == 1
+    shown = out.as_dict()
+    assert list(shown) == ["as_of", "kommuner", "summary", "placements"]
+    assert shown["summary"]["active"] == 1 and shown["placements"][0]["child_id"] == "c1"

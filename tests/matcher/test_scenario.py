@@ -14,6 +14,7 @@ from geo.distance import haversine_km
 from matcher.scenario import (
     BASELINE,
     AddFamilies,
+    Change,
     CloseInstitution,
     Cohort,
     PauseOptions,
@@ -43,8 +44,8 @@ def errors(data: dict) -> list[str]:
     return caught.value.issues
 
 
-def one(*changes: object) -> Scenario:
-    return Scenario("s", changes=tuple(changes))  # type: ignore[arg-type]
+def one(*changes: Change) -> Scenario:
+    return Scenario("s", changes=changes)
 
 
 # --------------------------------------------------------------------------- parsing

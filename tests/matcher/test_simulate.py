@@ -23,14 +23,16 @@ def placed(schools) -> Dataset:
 
 @pytest.fixture(scope="module")
 def year(placed: Dataset) -> dict:
-    return simulate(placed, load_policy_set(), START, SimulationParams(months=4, seed=3))
+    return simulate(placed, load_policy_set(), START, SimulationParams(months=4, seed=3)).as_dict()
 
 
 def test_same_seed_same_year_other_seed_other_year(placed: Dataset, year: dict) -> None:
     again = simulate(placed, load_policy_set(), START, SimulationParams(months=4, seed=3))
-    assert again == year
+    assert again.as_dict() == year
+    assert list(year) == ["start", "params", "policy", "months"]
+    assert again.months[0].day == START and year["months"][0]["date"] == START.isoformat()
     other = simulate(placed, load_policy_set(), START, SimulationParams(months=4, seed=4))
-    assert other["months"] != year["months"]
+    assert other.months != again.months
 
 
 def test_every_child_is_accounted_for_every_month(year: dict) -> None:
@@ -64,7 +66,7 @@ def test_step_downs_lower_the_institution_count(placed: Dataset) -> None:
     never = simulate(
         placed, load_policy_set(), START, SimulationParams(months=3, seed=1, accept=0.0, end=0.0)
     )
-    assert sum(m["stepped_down"] for m in never["months"]) == 0
-    assert sum(m["stepped_down"] for m in eager["months"]) > 0
-    last = eager["months"][-1]["active_by_kind"]["institution"]
-    assert last <= never["months"][-1]["active_by_kind"]["institution"]
+    assert sum(m.stepped_down for m in never.months) == 0
+    assert sum(m.stepped_down for m in eager.months) > 0
+    last = eager.months[-1].active_by_kind["institution"]
+    assert last <= never.months[-1].active_by_kind["institution"]

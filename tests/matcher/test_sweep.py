@@ -86,7 +86,7 @@ def test_baseline_equals_a_plain_match(
 
     plain = run_match(Matcher(loaded_small), as_of=AS_OF)
     assert inline[0].assignments == plain.assignments
-    assert inline[0].kpis == plain.kpis
+    assert inline[0].kpis == plain.kpis.as_dict()
 
 
 def test_a_job_is_deterministic(jobs: list[ScenarioJob]) -> None:

@@ -1,212 +1,36 @@
-"""What-if scenarios: a TOML file of named change sets applied to copies of a base dataset.
-
-    base = "var/national"        # dataset directory, relative to the scenario file
-    as_of = "2026-11-01"
-    seed = 1
-    solver = "auto"              # default for every scenario (auto, flow, cpsat, greedy)
-    time_limit = 30
-    policy = "auto"              # a profile name or path; auto: by the child's kommune
-
-    [cohort]                     # default cohort: kommuner, min_age, max_age,
-    kommuner = ["101"]           # support_levels, children
-
-    [[scenario]]
-    name = "recruit-north"
-    description = "20 reinforced families in Nordjylland"
-      [[scenario.change]]
-      type = "add_families"      # add_families, remove, pause, set_places, close_institution
-      count = 20
-      level = "forstaerket"
-      places = { "1" = 0.5, "2" = 0.5 }
-      kommuner = ["860", "813"]
-      [scenario.policy]          # overrides of the policy's settings
-      limits_km = { foster = 40 }
-
-A `baseline` scenario without changes is always run first. Everything here is pure: the
-file is parsed into frozen records, and `apply_changes` returns a new dataset.
-"""
+"""Reading a scenario file: every problem is collected, each naming where it is."""
 
 from __future__ import annotations
 
 import tomllib
-import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from matcher.scenario._records import (
+    BASELINE,
+    CHANGE_TYPES,
+    SOLVERS,
+    AddFamilies,
+    Change,
+    CloseInstitution,
+    Cohort,
+    PauseOptions,
+    RemoveOptions,
+    Scenario,
+    ScenarioError,
+    ScenarioFile,
+    Selector,
+    SetPlaces,
+)
 from matcher.simulate import SimulationParams
-from models.dataset import DENMARK_BBOX, Dataset
-from models.domain import Child, Family, Institution, Place
 from models.enums import NEEDS, FosterLevel, InstitutionKind
 
-__all__ = [
-    "BASELINE",
-    "CHANGE_TYPES",
-    "SOLVERS",
-    "AddFamilies",
-    "Change",
-    "CloseInstitution",
-    "Cohort",
-    "PauseOptions",
-    "RemoveOptions",
-    "Scenario",
-    "ScenarioError",
-    "ScenarioFile",
-    "Selector",
-    "SetPlaces",
-    "apply_changes",
-    "check_scenario",
-    "load_scenarios",
-    "parse_scenarios",
-    "scenario_seed",
-]
+__all__ = ["load_scenarios", "parse_scenarios"]
 
-BASELINE = "baseline"
-SOLVERS = ("auto", "flow", "cpsat", "greedy")
 _OPTION_KINDS = ("foster", "institution", *(k.value for k in InstitutionKind))
 _LEVEL_NAMES = {lv.label: lv for lv in FosterLevel} | {str(lv.value): lv for lv in FosterLevel}
-
-
-class ScenarioError(ValueError):
-    """Every problem of a scenario file, each naming the scenario, the change and the field."""
-
-    def __init__(self, issues: list[str]) -> None:
-        super().__init__("\n".join(issues))
-        self.issues = issues
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class Cohort:
-    """Which children the scenario matches; a sibling group comes whole if one member is in."""
-
-    kommuner: tuple[str, ...] = ()
-    min_age: int = 0
-    max_age: int = 17
-    support_levels: tuple[int, ...] = ()
-    children: tuple[str, ...] = ()
-
-    def admits(self, child: Child) -> bool:
-        if self.children and child.child_id not in self.children:
-            return False
-        if self.kommuner and child.kommune_code not in self.kommuner:
-            return False
-        if self.support_levels and child.support_level not in self.support_levels:
-            return False
-        return self.min_age <= child.age <= self.max_age
-
-
-@dataclass(frozen=True)
-class Selector:
-    """Options by id and/or filter; every given criterion must hold."""
-
-    ids: tuple[str, ...] = ()
-    kind: str | None = None
-    kommuner: tuple[str, ...] = ()
-    levels: tuple[int, ...] = ()
-
-    def picks_family(self, f: Family) -> bool:
-        if self.kind not in (None, "foster"):
-            return False
-        return self._common(f.family_id, f.kommune_code) and (
-            not self.levels or int(f.level) in self.levels
-        )
-
-    def picks_institution(self, i: Institution) -> bool:
-        if self.kind not in (None, "institution", i.kind.value) or self.levels:
-            return False
-        return self._common(i.institution_id, i.kommune_code)
-
-    def _common(self, option_id: str, kommune: str) -> bool:
-        if self.ids and option_id not in self.ids:
-            return False
-        return not self.kommuner or kommune in self.kommuner
-
-
-@dataclass(frozen=True)
-class AddFamilies:
-    count: int
-    level: FosterLevel
-    places: tuple[tuple[int, float], ...]  # (places, share), shares sum to 1
-    kommuner: tuple[str, ...] = ()
-    target_groups: frozenset[str] | None = None  # None: drawn as for generated families
-    min_age: int = 0
-    max_age: int = 17
-    max_siblings: int = 1
-    acute: bool = False
-    combination: bool = False
-    spread_km: float = 3.0
-
-
-@dataclass(frozen=True)
-class RemoveOptions:
-    selector: Selector
-
-
-@dataclass(frozen=True)
-class PauseOptions:
-    """Families are paused; an institution takes no new child (its places are all occupied)."""
-
-    selector: Selector
-
-
-@dataclass(frozen=True)
-class SetPlaces:
-    selector: Selector
-    places: int | None = None
-    delta: int | None = None
-    combination_places: int | None = None
-
-
-@dataclass(frozen=True)
-class CloseInstitution:
-    ids: tuple[str, ...]
-
-
-Change = AddFamilies | RemoveOptions | PauseOptions | SetPlaces | CloseInstitution
-CHANGE_TYPES = ("add_families", "remove", "pause", "set_places", "close_institution")
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str = ""
-    changes: tuple[Change, ...] = ()
-    cohort: Cohort = field(default_factory=Cohort)
-    policy: str = "auto"
-    policy_overrides: Mapping[str, Any] = field(default_factory=dict)
-    solver: str = "auto"
-    time_limit: float | None = None
-    allow_sibling_split: bool = False
-
-
-@dataclass(frozen=True)
-class ScenarioFile:
-    path: Path
-    base: Path
-    as_of: date
-    seed: int
-    scenarios: tuple[Scenario, ...]
-    # `[simulate]`: each scenario also runs the year simulation, for trajectories side by side
-    simulation: SimulationParams | None = None
-
-    @property
-    def names(self) -> list[str]:
-        return [s.name for s in self.scenarios]
-
-
-def scenario_seed(seed: int, name: str) -> int:
-    """A seed per scenario that depends only on the file's seed and the scenario's name."""
-    return (seed * 1_000_003 + zlib.crc32(name.encode("utf-8"))) % (2**32)
-
-
-# --------------------------------------------------------------------------- parsing
 
 
 class _Fields:
@@ -583,161 +407,3 @@ def load_scenarios(path: str | Path) -> ScenarioFile:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{path}: not valid TOML ({exc})"]) from None
     return parse_scenarios(data, path)
-
-
-# --------------------------------------------------------------------------- applying
-
-
-def check_scenario(ds: Dataset, scenario: Scenario, issues: list[str]) -> None:
-    """Append an issue for every id or kommune a change names that the base does not have."""
-    families = {f.family_id for f in ds.families}
-    institutions = {i.institution_id for i in ds.institutions}
-    kommuner = {f.kommune_code for f in ds.families} | {c.kommune_code for c in ds.children}
-    for k, change in enumerate(scenario.changes, start=1):
-        where = f"scenario '{scenario.name}', change {k}"
-        if isinstance(change, CloseInstitution):
-            for oid in change.ids:
-                if oid not in institutions:
-                    issues.append(
-                        f"{where} (close_institution), field 'ids': got {oid!r}; "
-                        "allowed: institution ids of the base dataset"
-                    )
-        elif isinstance(change, AddFamilies):
-            for code in change.kommuner:
-                if code not in kommuner:
-                    issues.append(
-                        f"{where} (add_families), field 'kommuner': got {code!r}; "
-                        "allowed: kommuner with families or children in the base dataset"
-                    )
-        else:
-            for oid in change.selector.ids:
-                if oid not in families and oid not in institutions:
-                    issues.append(
-                        f"{where}, field 'ids': got {oid!r}; allowed: family or "
-                        "institution ids of the base dataset"
-                    )
-    for cid in scenario.cohort.children:
-        if cid not in ds.child_by_id:
-            issues.append(
-                f"scenario '{scenario.name}', [cohort], field 'children': got {cid!r}; "
-                "allowed: child ids of the base dataset"
-            )
-
-
-def _new_families(
-    ds: Dataset, change: AddFamilies, rng: np.random.Generator, prefix: str, as_of: date
-) -> list[Family]:
-    codes = change.kommuner or tuple(sorted({f.kommune_code for f in ds.families}))
-    anchors: dict[str, list[Place]] = {}
-    for code in codes:
-        homes = [f.place for f in ds.families if f.kommune_code == code]
-        anchors[code] = homes or [c.home for c in ds.children if c.kommune_code == code]
-    sizes = np.array([p for p, _ in change.places])
-    shares = np.array([s for _, s in change.places])
-    shares = shares / shares.sum()
-    lat_min, lat_max, lon_min, lon_max = DENMARK_BBOX
-    pool = NEEDS[:4] if change.level == FosterLevel.ALMEN else NEEDS
-    out = []
-    for n in range(change.count):
-        code = codes[int(rng.integers(len(codes)))]
-        anchor = anchors[code][int(rng.integers(len(anchors[code])))]
-        dlat = rng.normal(0.0, change.spread_km / 111.0)
-        dlon = rng.normal(0.0, change.spread_km / (111.0 * np.cos(np.radians(anchor.lat))))
-        lat = round(float(np.clip(anchor.lat + dlat, lat_min + 0.01, lat_max - 0.01)), 6)
-        lon = round(float(np.clip(anchor.lon + dlon, lon_min + 0.01, lon_max - 0.01)), 6)
-        places = int(sizes[int(rng.choice(len(sizes), p=shares))])
-        if change.target_groups is None:
-            k = int(rng.integers(2, 7))
-            groups = frozenset(
-                str(x) for x in rng.choice(pool, size=min(k, len(pool)), replace=False)
-            )
-        else:
-            groups = change.target_groups
-        out.append(
-            Family(
-                family_id=f"{prefix}{n + 1:04d}",
-                kommune_code=code,
-                place=Place(lat, lon),
-                level=change.level,
-                places=places,
-                occupied=0,
-                min_age=change.min_age,
-                max_age=change.max_age,
-                target_groups=groups,
-                max_siblings=min(change.max_siblings, places),
-                acute=change.acute,
-                combination=change.combination,
-                vacancy_confirmed=as_of,
-            )
-        )
-    return out
-
-
-def _set_places(option: Any, change: SetPlaces) -> Any:
-    places = option.places
-    if change.places is not None:
-        places = change.places
-    elif change.delta is not None:
-        places = max(option.places + change.delta, 0)
-    # Approved places may fall below the children already placed; nobody is moved, so
-    # occupied stays and the option simply has no free place.
-    updates: dict[str, Any] = {"places": places, "occupied": min(option.occupied, places)}
-    if isinstance(option, Institution) and change.combination_places is not None:
-        updates["combination_places"] = change.combination_places
-        updates["combination_occupied"] = min(
-            option.combination_occupied, change.combination_places
-        )
-    return replace(option, **updates)
-
-
-def apply_changes(dataset: Dataset, scenario: Scenario, seed: int, as_of: date) -> Dataset:
-    """A new dataset with the scenario's changes applied in order; the base is untouched."""
-    issues: list[str] = []
-    check_scenario(dataset, scenario, issues)
-    if issues:
-        raise ScenarioError(issues)
-    rng = np.random.default_rng(scenario_seed(seed, scenario.name))
-    families = list(dataset.families)
-    institutions = list(dataset.institutions)
-    taken = dataset.option_ids()
-    for k, change in enumerate(scenario.changes, start=1):
-        if isinstance(change, AddFamilies):
-            prefix = f"new{k}-"
-            while any(oid.startswith(prefix) for oid in taken):
-                prefix = "x" + prefix
-            work = replace(dataset, families=tuple(families))
-            added = _new_families(work, change, rng, prefix, as_of)
-            families.extend(added)
-            taken |= {f.family_id for f in added}
-        elif isinstance(change, RemoveOptions):
-            families = [f for f in families if not change.selector.picks_family(f)]
-            institutions = [i for i in institutions if not change.selector.picks_institution(i)]
-        elif isinstance(change, PauseOptions):
-            families = [
-                replace(f, paused=True) if change.selector.picks_family(f) else f for f in families
-            ]
-            institutions = [
-                replace(i, places=i.occupied, combination_places=i.combination_occupied)
-                if change.selector.picks_institution(i)
-                else i
-                for i in institutions
-            ]
-        elif isinstance(change, SetPlaces):
-            families = [
-                _set_places(f, change) if change.selector.picks_family(f) else f for f in families
-            ]
-            institutions = [
-                _set_places(i, change) if change.selector.picks_institution(i) else i
-                for i in institutions
-            ]
-        else:
-            closed = set(change.ids)
-            institutions = [i for i in institutions if i.institution_id not in closed]
-    kept = {f.family_id for f in families} | {i.institution_id for i in institutions}
-    kept |= {p.person_id for p in dataset.network}
-    return replace(
-        dataset,
-        families=tuple(families),
-        institutions=tuple(institutions),
-        exclusions=tuple(e for e in dataset.exclusions if e.option_id in kept),
-    )

@@ -10,9 +10,9 @@ from typing import Any
 
 from geopy.distance import great_circle
 
-from benchmarks.naive_rank import naive_rank
 from matcher.policy import Policy, PolicySet
 from models.dataset import Dataset
+from tests.oracles.naive_rank import naive_rank
 
 TIER = {"network": 1, "foster": 2, "combination": 3, "institution": 4}
 

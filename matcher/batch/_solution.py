@@ -1,0 +1,83 @@
+"""Solutions, their status, the time budget, and bounds and gaps."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from matcher.batch._problem import BatchProblem, Objective
+from matcher.tables import IntArray
+
+__all__ = ["FEASIBLE", "OPTIMAL", "Clock", "Solution", "gap_to", "relaxation_bound"]
+
+OPTIMAL = "OPTIMAL"
+FEASIBLE = "FEASIBLE"
+
+
+@dataclass
+class Solution:
+    status: str
+    solver: str
+    seconds: float
+    chosen: IntArray  # edge per unit, -1 unplaced
+    objective: Objective
+    bound: dict[str, Any] = field(default_factory=dict)
+    gap: float | None = 0.0  # None: no bound known (greedy)
+    stages: int = 1
+    notes: list[str] = field(default_factory=list)
+
+
+def relaxation_bound(problem: BatchProblem, flows: IntArray) -> Objective:
+    """The objective of a relaxed flow: an upper bound, lexicographically, on any packing."""
+    tier = problem.e_tier
+    return Objective(
+        int(flows.sum()),
+        int(flows[tier == 1].sum()),
+        int(flows[tier == 2].sum()),
+        int(flows[tier == 3].sum()),
+        int((flows * problem.e_cost).sum()) / 100,
+    )
+
+
+def gap_to(obj: Objective, bound: Objective) -> float:
+    """Relative gap at the first level where the solution falls short of the bound."""
+    for have, best in zip(obj.key()[:4], bound.key()[:4], strict=True):
+        if have != best:
+            return (best - have) / max(abs(best), 1)
+    return max(obj.score - bound.score, 0.0) / max(abs(bound.score), 1.0)
+
+
+class Clock:
+    """The solver's time budget: wall seconds, or CP-SAT's deterministic time, which gives
+    the same answer on a loaded machine, a fast one or a Dask worker."""
+
+    def __init__(self, limit: float | None, deterministic: bool = False) -> None:
+        self.limit = limit
+        self.deterministic = deterministic
+        self.start = time.perf_counter()
+        self.spent = 0.0
+
+    def remaining(self) -> float | None:
+        if self.limit is None:
+            return None
+        used = self.spent if self.deterministic else time.perf_counter() - self.start
+        return max(self.limit - used, 0.0)
+
+    def expired(self) -> bool:
+        left = self.remaining()
+        return left is not None and left <= 0.0
+
+    def arm(self, solver: cp_model.CpSolver) -> None:
+        left = self.remaining()
+        if left is None:
+            return
+        if self.deterministic:
+            solver.parameters.max_deterministic_time = max(left, 0.01)
+        else:
+            solver.parameters.max_time_in_seconds = max(left, 0.01)
+
+    def charge(self, solver: cp_model.CpSolver) -> None:
+        self.spent += float(solver.deterministic_time)
