@@ -10,12 +10,14 @@ from datetime import date
 
 from sqlalchemy.orm import sessionmaker
 
-from api.cli import err, out, render_ranking
-from api.db import make_engine, session_scope
-from api.migrate import upgrade
-from api.security import Role, create_key
-from api.service import Service
-from api.store import replace_all
+from api.cli.common import err, out
+from api.cli.render import render_ranking
+from api.db.engine import make_engine, session_scope
+from api.db.migrate import upgrade
+from api.services.caller import Role
+from api.services.data import import_dataset
+from api.services.keys import create_key
+from api.services.runtime import Service
 from geo.gazetteer import default_gazetteer
 from matcher.rank import Matcher
 from models.dataset import Dataset, load_dataset
@@ -65,8 +67,7 @@ def main() -> None:
     engine = make_engine()
     upgrade(engine)
     with session_scope(sessionmaker(engine)) as session:
-        replace_all(session, dataset)
-        Service.bump(session, "structure", "capacity")
+        import_dataset(session, dataset)
         kommuner = sorted(
             {c.kommune_code for c in dataset.children}
             | {f.kommune_code for f in dataset.families}
@@ -90,7 +91,7 @@ def main() -> None:
         return
     import uvicorn
 
-    from api.app import create_app
+    from api.http.app import create_app
 
     err.print(
         f"serving on http://{args.host}:{args.port}: web pages at /ui (sign in with a key "

@@ -13,11 +13,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy.orm import sessionmaker
 
-from api.db import make_engine, session_scope
-from api.migrate import upgrade
-from api.security import Role, create_key
-from api.service import Service
-from api.store import replace_all
+from api.db.engine import make_engine, session_scope
+from api.db.mappers import replace_all
+from api.db.migrate import upgrade
+from api.services.caller import Role
+from api.services.keys import create_key
+from api.services.runtime import Service
 from benchmarks.common import console, instance, percentile, print_table
 from benchmarks.server import free_port, start_server, stop_server
 from matcher.rank import Matcher

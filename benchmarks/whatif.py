@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from api.whatif import executor
+from api.reports.whatif import executor
 from benchmarks.common import console, print_table
 from geo.gazetteer import default_gazetteer
 from matcher.scenario import load_scenarios

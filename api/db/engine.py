@@ -6,12 +6,22 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["DATABASE_ENV", "database_url", "make_engine", "session_scope"]
+__all__ = [
+    "DATABASE_ENV",
+    "DbSession",
+    "database_url",
+    "make_engine",
+    "rows_changed",
+    "session_scope",
+]
+
+# The session type that the layers above name without importing SQLAlchemy themselves.
+DbSession = Session
 
 DATABASE_ENV = "PLACEMENT_DATABASE_URL"
 DEFAULT_SQLITE = Path("var") / "placement.sqlite3"
@@ -59,7 +69,7 @@ def _sqlite_serialised_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        # Read routes (api.deps.read_only) never write in their transaction: a deferred
+        # Read routes (api.http.deps.read_only) never write in their transaction: a deferred
         # BEGIN lets them run beside a writer under WAL.
         if conn.get_execution_options().get("placement_read_only"):
             conn.exec_driver_sql("BEGIN")
@@ -79,3 +89,8 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """Rows matched by an UPDATE or DELETE (the conditional UPDATEs that decide races)."""
+    return int(cast(CursorResult[Any], result).rowcount)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from api.orm import (
+from api.db.orm import (
+    Base,
     CapacityPool,
     ChildRow,
     DataVersion,
@@ -71,9 +72,10 @@ def child_rows(
     keep: list[KeepAway],
     position: int = 0,
     network_positions: dict[tuple[str, str], int] | None = None,
-) -> list[object]:
+) -> list[Base]:
+    """A child's row with its network, exclusion and keep-away rows."""
     positions = network_positions or {}
-    rows: list[object] = [
+    rows: list[Base] = [
         ChildRow(
             position=position,
             child_id=c.child_id,
@@ -132,8 +134,9 @@ def child_rows(
     return rows
 
 
-def family_rows(f: Family, position: int = 0) -> list[object]:
-    return [
+def family_rows(f: Family, position: int = 0, reserved: int = 0) -> tuple[FamilyRow, CapacityPool]:
+    """A family's row and its capacity pool (`reserved`: the holds it keeps on an update)."""
+    return (
         FamilyRow(
             position=position,
             family_id=f.family_id,
@@ -152,13 +155,21 @@ def family_rows(f: Family, position: int = 0) -> list[object]:
             paused=f.paused,
         ),
         CapacityPool(
-            pool_id=f.family_id, kind="family", places=f.places, occupied=f.occupied, reserved=0
+            pool_id=f.family_id,
+            kind="family",
+            places=f.places,
+            occupied=f.occupied,
+            reserved=reserved,
         ),
-    ]
+    )
 
 
-def institution_rows(i: Institution, position: int = 0) -> list[object]:
-    return [
+def institution_rows(
+    i: Institution, position: int = 0, reserved: tuple[int, int] = (0, 0)
+) -> tuple[InstitutionRow, CapacityPool, CapacityPool]:
+    """An institution's row, its pool and its combination pool (`reserved`: the holds of
+    both pools that an update keeps)."""
+    return (
         InstitutionRow(
             position=position,
             institution_id=i.institution_id,
@@ -181,16 +192,16 @@ def institution_rows(i: Institution, position: int = 0) -> list[object]:
             kind="institution",
             places=i.places,
             occupied=i.occupied,
-            reserved=0,
+            reserved=reserved[0],
         ),
         CapacityPool(
             pool_id=combination_pool(i.institution_id),
             kind="combination",
             places=i.combination_places,
             occupied=i.combination_occupied,
-            reserved=0,
+            reserved=reserved[1],
         ),
-    ]
+    )
 
 
 def replace_all(session: Session, dataset: Dataset) -> None:

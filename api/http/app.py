@@ -14,9 +14,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 
 from api import web
-from api.errors import TITLES, install_handlers, problem
-from api.routers import admin, batches, children, options, policies, reservations, review
-from api.service import Service
+from api.http.problems import TITLES, install_handlers, problem
+from api.http.routers import admin, batches, children, options, policies, reservations, review
+from api.services.runtime import Service
 
 __all__ = ["POLICY_ENV", "app_from_environment", "create_app"]
 
@@ -169,7 +169,7 @@ def app_from_environment() -> FastAPI:
     database from $PLACEMENT_DATABASE_URL, geodata from $PLACEMENT_GEODATA_DIR, policy from
     $PLACEMENT_POLICY. Every worker keeps its own matcher and refreshes it from the data
     versions in the database, so capacity changed through one worker reaches the others."""
-    from api.db import make_engine
+    from api.db.engine import make_engine
     from geo.gazetteer import default_gazetteer
     from matcher.policy import AUTO, load_policy_set
 

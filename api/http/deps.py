@@ -9,14 +9,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.db import session_scope
-from api.errors import ApiError
-from api.security import Principal, Role, authenticate
-from api.service import Service
+from api.db.engine import session_scope
+from api.http.problems import ApiError
+from api.services.caller import Principal, Role
+from api.services.keys import authenticate
+from api.services.runtime import Service
 
 __all__ = ["Caller", "ServiceDep", "SessionDep", "read_only", "require"]
 
 _bearer = HTTPBearer(auto_error=False)
+READ_ONLY = "placement_read_only"
 
 
 def get_service(request: Request) -> Service:
@@ -33,13 +35,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 def read_only(endpoint: F) -> F:
     """Mark a route that only reads in its transaction (its audit goes through
     `Service.audit_read`): it gets a session without SQLite's write lock."""
-    endpoint.placement_read_only = True  # type: ignore[attr-defined]
+    setattr(endpoint, READ_ONLY, True)
     return endpoint
 
 
 def get_session(request: Request, service: ServiceDep) -> Iterator[Session]:
     endpoint = request.scope.get("endpoint")
-    reading = getattr(endpoint, "placement_read_only", False)
+    reading = getattr(endpoint, READ_ONLY, False)
     with session_scope(service.read_sessions if reading else service.sessions) as session:
         yield session
 

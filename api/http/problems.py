@@ -11,9 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from models.errors import ValidationIssue
+from api.services.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+)
 
-__all__ = ["ApiError", "install_handlers", "issues_to_errors", "problem"]
+__all__ = ["STATUS", "ApiError", "install_handlers", "problem", "status_of"]
 
 log = logging.getLogger("placement.api")
 PROBLEM = "application/problem+json"
@@ -29,7 +36,24 @@ TITLES = {
 }
 
 
+# The one translation of the use cases' domain errors into HTTP statuses.
+STATUS: dict[type[DomainError], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+}
+
+
+def status_of(error: DomainError) -> int:
+    return next((code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
+
+
 class ApiError(Exception):
+    """An error of the HTTP layer itself (authentication, a broken bundled file); the use
+    cases raise domain errors instead."""
+
     def __init__(self, status: int, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.status = status
@@ -49,21 +73,14 @@ def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def issues_to_errors(issues: list[ValidationIssue], prefix: str = "body") -> list[dict[str, Any]]:
-    return [
-        {
-            "path": f"{prefix}.{i.column}" if i.column else prefix,
-            "value": i.value,
-            "allowed": i.allowed,
-        }
-        for i in issues
-    ]
-
-
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return problem(exc.status, exc.detail, **exc.extra)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return problem(status_of(exc), exc.detail, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

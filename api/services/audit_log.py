@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import session_scope
-from api.orm import AuditEntry
+from api.db.engine import session_scope
+from api.db.orm import AuditEntry
 
 __all__ = ["AuditLog", "AuditNotWritten"]
 

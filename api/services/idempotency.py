@@ -1,28 +1,33 @@
-"""Idempotency-Key for mutating POSTs: the first response is stored and replayed."""
+"""Idempotency-Key for mutating POSTs: the first answer is stored and replayed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from api.orm import IdempotentResponse
-from api.security import Principal
-from api.service import now
+from api.db.orm import IdempotentResponse
+from api.services.caller import Principal
+from api.services.runtime import now
 
-__all__ = ["remember", "replay"]
+__all__ = ["StoredAnswer", "remember", "replay"]
 
 
-def replay(session: Session, who: Principal, key: str | None, route: str) -> JSONResponse | None:
+@dataclass(frozen=True)
+class StoredAnswer:
+    status: int
+    body: Any
+
+
+def replay(session: Session, who: Principal, key: str | None, route: str) -> StoredAnswer | None:
+    """The answer first given to this caller's `key` on `route`, if any."""
     if not key:
         return None
     stored = session.get(IdempotentResponse, (key[:200], who.key_id, route))
     if stored is None:
         return None
-    return JSONResponse(
-        stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
-    )
+    return StoredAnswer(stored.status_code, stored.body)
 
 
 def remember(

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.orm import ApiKey
+from api.db.orm import ApiKey
+from api.services.caller import Principal, Role
 
-__all__ = ["Principal", "Role", "authenticate", "create_key", "hash_key"]
-
-
-class Role(StrEnum):
-    COORDINATOR = "coordinator"  # children, proposals, reservations in own kommuner
-    CONSULTANT = "consultant"  # families, institutions, capacity in own kommuner
-    PLANNER = "planner"  # batches; child ids and KPIs, never names or addresses
-    ADMIN = "admin"  # keys, audit
-
-
-@dataclass(frozen=True)
-class Principal:
-    key_id: int
-    role: Role
-    kommuner: frozenset[str]
-
-    def in_scope(self, kommune_code: str) -> bool:
-        return kommune_code in self.kommuner
+__all__ = ["authenticate", "create_key", "hash_key", "list_keys", "mint_key"]
 
 
 def hash_key(key: str) -> str:
@@ -59,3 +41,16 @@ def authenticate(session: Session, key: str) -> Principal | None:
     if row is None or row.revoked:
         return None
     return Principal(row.id, Role(row.role), frozenset(k for k in row.kommuner.split(";") if k))
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def mint_key(
+    session: Session, role: Role, kommuner: list[str], label: str = ""
+) -> tuple[ApiKey, str]:
+    """A new key's row and its clear text (shown once)."""
+    key = create_key(session, role, kommuner, label)
+    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).one()
+    return row, key

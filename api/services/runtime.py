@@ -1,4 +1,5 @@
-"""The service behind the routers: the in-memory matcher, capacity, holds and batch jobs.
+"""The running service that the use cases share: the in-memory matcher, audit, the hold
+reaper and the batch job runner.
 
 The matcher keeps its option table in memory. Every change bumps a counter in
 `data_versions` in the same transaction: `structure` (children, network, options) makes the
@@ -10,22 +11,20 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.audit import AuditLog
-from api.db import make_engine, session_scope
-from api.errors import ApiError
-from api.orm import AuditEntry, BatchJob, CapacityPool, DataVersion, PlacementRow, Reservation
-from api.security import Principal
-from api.store import load_from_db
+from api.db.engine import make_engine, rows_changed, session_scope
+from api.db.mappers import load_from_db
+from api.db.orm import AuditEntry, BatchJob, CapacityPool, DataVersion, Reservation
+from api.services.audit_log import AuditLog
+from api.services.caller import Principal
 from geo.gazetteer import Gazetteer
 from matcher.cohort import run_match
 from matcher.policy import Policy, PolicySet, load_policy_set
@@ -154,7 +153,7 @@ class Service:
         )
 
     def audit_read(self, who: Principal, action: str, child_ids: list[str]) -> None:
-        """Audit rows of a read route, committed before it answers (see api.audit)."""
+        """Audit rows of a read route, committed before it answers (see api.services.audit_log)."""
         moment = now()
         self.audit_log.write(
             [
@@ -183,7 +182,7 @@ class Service:
                 .where(Reservation.id == hold.id, Reservation.status == "held")
                 .values(status="expired")
             )
-            if done.rowcount == 1:  # type: ignore[attr-defined]
+            if rows_changed(done) == 1:
                 session.execute(
                     update(CapacityPool)
                     .where(CapacityPool.pool_id == hold.pool_id)
@@ -222,121 +221,6 @@ class Service:
         self.jobs.shutdown(wait=False, cancel_futures=True)
         self._audit_engine.dispose()
 
-    def hold(
-        self,
-        session: Session,
-        who: Principal,
-        child_ids: tuple[str, ...],
-        sibling_group: str | None,
-        kommune: str,
-        option_id: str,
-        kind: str,
-        pool_id: str,
-        hours: float,
-    ) -> Reservation:
-        """Hold `len(child_ids)` places in one atomic conditional UPDATE: of two
-        coordinators racing for the last place, exactly one wins."""
-        n = len(child_ids)
-        taken = session.execute(
-            update(CapacityPool)
-            .where(
-                CapacityPool.pool_id == pool_id,
-                CapacityPool.places - CapacityPool.occupied - CapacityPool.reserved >= n,
-            )
-            .values(reserved=CapacityPool.reserved + n)
-        )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError(
-                409,
-                f"no free place left at {option_id}: another reservation or "
-                "placement took it first",
-                reason="NO_CAPACITY",
-            )
-        moment = now()
-        hold = Reservation(
-            id=str(uuid.uuid4()),
-            child_ids=";".join(child_ids),
-            sibling_group=sibling_group,
-            kommune_code=kommune,
-            option_id=option_id,
-            kind=kind,
-            pool_id=pool_id,
-            places=n,
-            status="held",
-            created_at=moment,
-            expires_at=moment + timedelta(hours=hours),
-            created_by=who.key_id,
-        )
-        session.add(hold)
-        self.bump(session, "capacity")
-        return hold
-
-    def confirm(self, session: Session, hold: Reservation) -> None:
-        if hold.status != "held" or hold.expires_at < now():
-            raise ApiError(
-                409,
-                f"reservation is {self._state(hold)} and cannot be confirmed",
-                reason="NOT_HELD",
-            )
-        done = session.execute(
-            update(Reservation)
-            .where(Reservation.id == hold.id, Reservation.status == "held")
-            .values(status="confirmed")
-        )
-        if done.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError(409, "reservation changed meanwhile", reason="NOT_HELD")
-        session.execute(
-            update(CapacityPool)
-            .where(CapacityPool.pool_id == hold.pool_id)
-            .values(
-                reserved=CapacityPool.reserved - hold.places,
-                occupied=CapacityPool.occupied + hold.places,
-            )
-        )
-        hold.status = "confirmed"
-        session.add_all(
-            PlacementRow(
-                child_id=cid,
-                option_id=hold.option_id,
-                kind=hold.kind,
-                start_date=now().date(),
-                status="active",
-                end_reason="",
-                reservation_id=hold.id,
-            )
-            for cid in hold.child_ids.split(";")
-        )
-        # "structure" too: the matcher's dataset carries the active placements (the default
-        # batch cohort leaves placed children out; the review reads them).
-        self.bump(session, "capacity", "structure")
-
-    def release(self, session: Session, hold: Reservation) -> None:
-        if hold.status != "held":
-            raise ApiError(
-                409,
-                f"reservation is {self._state(hold)}; only a hold can be released",
-                reason="NOT_HELD",
-            )
-        done = session.execute(
-            update(Reservation)
-            .where(Reservation.id == hold.id, Reservation.status == "held")
-            .values(status="released")
-        )
-        if done.rowcount == 1:  # type: ignore[attr-defined]
-            session.execute(
-                update(CapacityPool)
-                .where(CapacityPool.pool_id == hold.pool_id)
-                .values(reserved=CapacityPool.reserved - hold.places)
-            )
-            hold.status = "released"
-            self.bump(session, "capacity")
-
-    @staticmethod
-    def _state(hold: Reservation) -> str:
-        if hold.status == "held" and hold.expires_at < now():
-            return "expired"
-        return hold.status
-
     # -- batch jobs ---------------------------------------------------------------------------
     def fail_interrupted_jobs(self) -> int:
         """A job that was queued or running when the server stopped is marked failed."""
@@ -351,7 +235,7 @@ class Service:
                     finished_at=now(),
                 )
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            return rows_changed(result)
 
     def submit_batch(self, job_id: str) -> None:
         self.jobs.submit(self._run_batch, job_id)

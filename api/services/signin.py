@@ -1,4 +1,4 @@
-"""Browser sessions: an HttpOnly, SameSite=Strict cookie holds a random token; the database
+"""Web sign-in sessions: an HttpOnly, SameSite=Strict cookie holds a random token; the database
 holds its hash, the API key it stands for, and the session's CSRF token."""
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from api.orm import ApiKey, UiSession
-from api.security import Principal, Role, authenticate
-from api.service import now
+from api.db.orm import ApiKey, UiSession
+from api.services.caller import Principal, Role
+from api.services.keys import authenticate
+from api.services.runtime import now
 
-__all__ = ["COOKIE", "LOGIN_COOKIE", "SESSION_HOURS", "current", "sign_in", "sign_out"]
+__all__ = ["SESSION_HOURS", "current", "sign_in", "sign_out"]
 
-COOKIE = "placement_session"
-LOGIN_COOKIE = "placement_login"  # double-submit token of the sign-in form
 SESSION_HOURS = 8  # a working day; signing in again after that is cheap
 
 

@@ -1,5 +1,18 @@
-"""The web interface under /ui: Danish pages for coordinators, consultants and planners."""
+"""The web interface under /ui: Danish pages for coordinators, consultants and planners.
 
-from api.web.pages import PageError, SignInRequired, install, router
+Pages call the use cases of `api.services` and translate their domain errors into Danish;
+`labels.py` holds every Danish name of a code."""
 
-__all__ = ["PageError", "SignInRequired", "install", "router"]
+from fastapi import FastAPI
+
+from api.web import auth, consultants, coordinators, planners
+from api.web.common import PageError, SignInRequired, install_errors
+
+__all__ = ["PageError", "SignInRequired", "install"]
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages, their static files and their error pages on the app."""
+    for module in (auth, coordinators, consultants, planners):
+        app.include_router(module.router)
+    install_errors(app)

@@ -12,13 +12,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
-from api.app import create_app
-from api.db import make_engine, session_scope
-from api.migrate import upgrade
-from api.orm import Base
-from api.security import Role, create_key
-from api.service import Service
-from api.store import replace_all
+from api.http.app import create_app
+from api.db.engine import make_engine, session_scope
+from api.db.migrate import upgrade
+from api.db.orm import Base
+from api.services.caller import Role
+from api.services.keys import create_key
+from api.services.runtime import Service
+from api.db.mappers import replace_all
 from geo.gazetteer import Gazetteer
 from models.dataset import Dataset
 from models.enums import NEEDS

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from api.orm import BatchJob, CapacityPool
+from api.db.orm import BatchJob, CapacityPool
 from benchmarks.server import free_port, start_server, stop_server
 from tests.api.conftest import Env, fresh_engine, load, make_keys
 
@@ -132,7 +132,7 @@ def test_data_and_placements_persist_across_a_real_restart(tmp_path: Path, api_d
     url = f"sqlite:///{tmp_path / 'restart.sqlite3'}"
     engine = fresh_engine("sqlite", tmp_path)
     engine.dispose()
-    from api.db import make_engine
+    from api.db.engine import make_engine
 
     engine = make_engine(url)
     load(engine, api_dataset)
@@ -224,8 +224,8 @@ def test_data_and_placements_persist_across_a_real_restart(tmp_path: Path, api_d
 
 
 def test_interrupted_batch_job_is_marked_failed_on_restart(env: Env) -> None:
-    from api.orm import BatchJob
-    from api.service import now
+    from api.db.orm import BatchJob
+    from api.services.runtime import now
 
     with sessionmaker(env.engine)() as s:
         s.add(
@@ -251,7 +251,7 @@ def test_two_worker_processes_share_capacity_and_jobs(tmp_path: Path, api_datase
     parent; a family paused through one worker is gone from every worker's proposals."""
     from datetime import UTC, datetime
 
-    from api.db import make_engine
+    from api.db.engine import make_engine
 
     url = f"sqlite:///{tmp_path / 'workers.sqlite3'}"
     engine = make_engine(url)

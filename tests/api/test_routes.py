@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from api.app import create_app
-from api.orm import AuditEntry, CapacityPool
-from api.service import Service
+from api.http.app import create_app
+from api.db.orm import AuditEntry, CapacityPool
+from api.services.runtime import Service
 from geo.gazetteer import Gazetteer
 from matcher.policy import load_policy
 from matcher.rank import Matcher
@@ -421,7 +421,7 @@ def test_review_of_imported_placements_matches_the_files(
     load(engine, dataset)
     keys = make_keys(engine)
     as_of = date(2026, 11, 1)
-    want = review(Matcher(dataset), as_of, {"751"})
+    want = review(Matcher(dataset), as_of, {"751"}).as_dict()
     assert want["placements"]
     with TestClient(create_app(Service(engine, gazetteer))) as client:
         got = client.get(
@@ -637,7 +637,7 @@ def test_concurrent_reads_are_each_audited_before_they_answer(env: Env) -> None:
 def test_a_read_whose_audit_cannot_be_written_returns_no_data(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.audit import AuditNotWritten
+    from api.services.audit_log import AuditNotWritten
 
     def refuse(rows: list[Any]) -> None:
         raise AuditNotWritten("audit rows not committed: OperationalError")

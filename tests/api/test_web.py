@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from api.orm import FamilyRow, Reservation
+from api.db.orm import FamilyRow, Reservation
 from tests.api.conftest import Env
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.report import main_reason
+from api.reports.report import main_reason
 from models.dataset import Dataset
 
 runner = CliRunner()

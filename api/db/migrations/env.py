@@ -1,11 +1,11 @@
-"""Alembic environment: the URL comes from the caller (api.migrate) or the environment."""
+"""Alembic environment: the URL comes from the caller (api.db.migrate) or the environment."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from api.db import database_url, make_engine
-from api.orm import Base
+from api.db.engine import database_url, make_engine
+from api.db.orm import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 
-from api.deps import SessionDep, require
-from api.orm import ApiKey, AuditEntry
-from api.schemas import AuditPublic, KeyCreate, KeyCreated
-from api.security import Principal, Role, create_key
+from api.http.deps import SessionDep, require
+from api.http.schemas import AuditPublic, KeyCreate, KeyCreated
+from api.services import audit, keys
+from api.services.caller import Principal, Role
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
@@ -23,20 +22,15 @@ def read_audit(
     child_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> Any:
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if child_id:
-        query = query.where(AuditEntry.child_id == child_id)
     return [
         AuditPublic.model_validate(e, from_attributes=True).model_dump(mode="json")
-        for e in session.scalars(query)
+        for e in audit.read_audit(session, child_id, limit)
     ]
 
 
 @router.post("/keys", status_code=201, response_model=KeyCreated)
 def new_key(body: KeyCreate, who: Admin, session: SessionDep) -> Any:
-    key = create_key(session, Role(body.role), body.kommuner, body.label)
-    row = session.scalars(select(ApiKey).order_by(ApiKey.id.desc())).first()
-    assert row is not None
+    row, key = keys.mint_key(session, Role(body.role), body.kommuner, body.label)
     return KeyCreated(id=row.id, role=body.role, kommuner=sorted(set(body.kommuner)), key=key)
 
 
@@ -50,5 +44,5 @@ def list_keys(who: Admin, session: SessionDep) -> Any:
             "label": k.label,
             "revoked": k.revoked,
         }
-        for k in session.scalars(select(ApiKey).order_by(ApiKey.id))
+        for k in keys.list_keys(session)
     ]

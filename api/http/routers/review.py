@@ -1,6 +1,4 @@
-"""The step-down review for coordinators: each active placement's follow-ups and, past its
-review threshold, the less intrusive options (per child or per kommune). Every child read is
-audited, as for the child's record."""
+"""The step-down review and a child's placements, for coordinators."""
 
 from __future__ import annotations
 
@@ -8,15 +6,10 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 
-from api.deps import ServiceDep, SessionDep, read_only, require
-from api.errors import ApiError
-from api.orm import PlacementRow
-from api.routers.children import child_or_404
-from api.security import Principal, Role
-from api.service import now
-from matcher.review import review, review_placement
+from api.http.deps import ServiceDep, SessionDep, read_only, require
+from api.services import placements, review
+from api.services.caller import Principal, Role
 
 router = APIRouter(prefix="/v1", tags=["review"])
 Coordinator = Annotated[Principal, Depends(require(Role.COORDINATOR))]
@@ -36,17 +29,7 @@ def review_kommuner(
 ) -> Any:
     """Every active placement of children acting in the caller's kommuner (or the named ones
     among them), with a summary."""
-    asked = set(kommune or ())
-    outside = sorted(asked - who.kommuner)
-    if outside:
-        raise ApiError(
-            403,
-            f"kommune {outside[0]} is outside your kommuner ({', '.join(sorted(who.kommuner))})",
-        )
-    codes = asked or set(who.kommuner)
-    payload = review(service.matcher(session), as_of or now().date(), codes, top=top)
-    service.audit_read(who, "review.read", [row["child_id"] for row in payload["placements"]])
-    return payload
+    return review.review_kommuner(session, service, who, kommune, as_of, top).as_dict()
 
 
 @router.get("/children/{child_id}/review")
@@ -60,17 +43,7 @@ def review_child(
     top: Top = 5,
 ) -> Any:
     """One child's active placement under review."""
-    child_or_404(session, who, child_id)
-    service.audit_read(who, "review.read", [child_id])
-    matcher = service.matcher(session)
-    placement = matcher.dataset.active_placement.get(child_id)
-    if placement is None:
-        raise ApiError(
-            404,
-            f"child {child_id!r} has no active placement to review",
-            reason="NO_ACTIVE_PLACEMENT",
-        )
-    return review_placement(matcher, placement, as_of or now().date(), top)
+    return review.review_child(session, service, who, child_id, as_of, top).as_dict()
 
 
 @router.get("/children/{child_id}/placements")
@@ -79,24 +52,17 @@ def child_placements(
     child_id: str, who: Coordinator, session: SessionDep, service: ServiceDep
 ) -> Any:
     """The child's placements, oldest first (placements.csv's fields)."""
-    child_or_404(session, who, child_id)
-    service.audit_read(who, "placement.list", [child_id])
-    rows = session.scalars(
-        select(PlacementRow)
-        .where(PlacementRow.child_id == child_id)
-        .order_by(PlacementRow.start_date, PlacementRow.id)
-    )
     return [
         {
-            "child_id": r.child_id,
-            "option_id": r.option_id,
-            "kind": r.kind,
-            "start_date": r.start_date.isoformat(),
-            "status": r.status,
-            "end_date": r.end_date.isoformat() if r.end_date else None,
-            "end_reason": r.end_reason,
-            "last_follow_up": r.last_follow_up.isoformat() if r.last_follow_up else None,
-            "reservation_id": r.reservation_id,
+            "child_id": p.child_id,
+            "option_id": p.option_id,
+            "kind": p.kind.value,
+            "start_date": p.start_date.isoformat(),
+            "status": p.status.value,
+            "end_date": p.end_date.isoformat() if p.end_date else None,
+            "end_reason": p.end_reason,
+            "last_follow_up": p.last_follow_up.isoformat() if p.last_follow_up else None,
+            "reservation_id": reservation_id,
         }
-        for r in rows
+        for p, reservation_id in placements.child_placements(session, service, who, child_id)
     ]

@@ -1,0 +1,153 @@
+"""What every `placement` command shares: the Typer apps, consoles, options, user errors and
+JSON output. Exit 0 on success, 2 on bad input with a message naming file, row and column."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from geo.gazetteer import Gazetteer, GeodataError, default_gazetteer
+from matcher.policy import PolicyError
+from matcher.rank import UnknownChild
+from models.dataset import Dataset, load_dataset
+from models.errors import DatasetError
+
+__all__ = [
+    "AsOfOpt",
+    "DataOpt",
+    "DbOpt",
+    "Format",
+    "FormatOpt",
+    "GeoOpt",
+    "InputError",
+    "PolicyOpt",
+    "app",
+    "db_app",
+    "emit_json",
+    "err",
+    "fail",
+    "keys_app",
+    "load",
+    "migrated_engine",
+    "out",
+    "parse_date",
+    "save_json",
+    "user_errors",
+]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Placement matching for Danish child welfare: least intrusive, close to everyday life.",
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True, soft_wrap=True)
+# Piped output (CI logs, `| less`) gets a wide table instead of 80 squeezed columns.
+out = Console(width=None if sys.stdout.isatty() else 200)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class InputError(Exception):
+    """Bad input that is the user's to fix; printed without a stack trace, exit 2."""
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn every error a user can fix into a clear message and exit code 2."""
+    try:
+        yield
+    except DatasetError as exc:
+        err.print(
+            f"[bold red]error:[/] {len(exc.issues)} problem(s) in the dataset:", highlight=False
+        )
+        for issue in exc.issues:
+            err.print(f"  - {issue}", highlight=False, markup=False)
+        raise typer.Exit(code=2) from None
+    except (GeodataError, PolicyError, InputError) as exc:
+        fail(str(exc))
+    except UnknownChild as exc:
+        fail(f"no child with child_id {exc.args[0]!r} in the dataset")
+
+
+def gazetteer(geodata: Path | None) -> Gazetteer:
+    return default_gazetteer(geodata)
+
+
+def load(data: Path, geodata: Path | None) -> Dataset:
+    return load_dataset(data, gazetteer(geodata))
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r}: an ISO date YYYY-MM-DD is allowed") from None
+
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (CSV contract).")]
+GeoOpt = Annotated[
+    Path | None,
+    typer.Option("--geodata", help="Geodata directory; default $PLACEMENT_GEODATA_DIR."),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", help="table or json")]
+PolicyOpt = Annotated[
+    str,
+    typer.Option(
+        "--policy",
+        help="Policy profile name or TOML path; auto: each child's acting kommune's profile.",
+    ),
+]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Date for vacancy staleness (default today).")
+]
+
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Database URL; default $PLACEMENT_DATABASE_URL "
+        "or the SQLite file var/placement.sqlite3.",
+    ),
+]
+
+
+def migrated_engine(database: str | None) -> Any:
+    from api.db.engine import make_engine
+    from api.db.migrate import upgrade
+
+    engine = make_engine(database)
+    upgrade(engine)
+    return engine
+
+
+def save_json(payload: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")

@@ -1,0 +1,181 @@
+"""`placement generate`, `rank` and `match`: synthetic data, one child's proposals, the
+batch optimum."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import (
+    AsOfOpt,
+    DataOpt,
+    Format,
+    FormatOpt,
+    GeoOpt,
+    InputError,
+    PolicyOpt,
+    app,
+    emit_json,
+    err,
+    gazetteer,
+    load,
+    parse_date,
+    save_json,
+    user_errors,
+)
+from api.cli.render import render_match, render_ranking
+from matcher.policy import AUTO, load_policy_set
+from matcher.rank import Matcher
+from models.dataset import write_dataset
+from models.enums import Solver
+from models.synthetic import REFERENCE_DATE, SyntheticSpec, generate_dataset
+
+__all__ = ["generate", "match", "rank"]
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the dataset to.")],
+    children: Annotated[int, typer.Option("--children", min=0)] = 400,
+    families: Annotated[int, typer.Option("--families", min=0)] = 600,
+    institutions: Annotated[int, typer.Option("--institutions", min=0)] = 80,
+    kommune: Annotated[
+        list[str] | None, typer.Option("--kommune", help="Limit to these kommune codes.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Reference date for vacancy confirmations.")
+    ] = None,
+    placements: Annotated[
+        bool,
+        typer.Option("--placements", help="Also a placed child for every occupied place."),
+    ] = False,
+    geodata: GeoOpt = None,
+) -> None:
+    """Write a synthetic Denmark dataset, deterministic by seed."""
+    with user_errors():
+        gaz = gazetteer(geodata)
+        codes = tuple(kommune or ())
+        unknown = [k for k in codes if not gaz.has_kommune(k)]
+        if unknown:
+            raise InputError(
+                f"--kommune {', '.join(unknown)}: a kommune code from "
+                "dk_kommuner.csv is allowed (e.g. 860, 727, 167, 707)"
+            )
+        schools = gaz.schools.frame
+        schools = schools[schools["kommune_code"].astype(str).map(gaz.has_kommune)]
+        spec = SyntheticSpec(
+            children,
+            families,
+            institutions,
+            seed,
+            codes,
+            parse_date(as_of, "--as-of") or REFERENCE_DATE,
+            placements=placements,
+        )
+        try:
+            dataset = generate_dataset(spec, schools)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        write_dataset(dataset, out_dir)
+    err.print(
+        f"wrote {len(dataset.children)} children, {len(dataset.network)} network rows, "
+        f"{len(dataset.families)} families, {len(dataset.institutions)} institutions, "
+        f"{len(dataset.placements)} placements to {out_dir}",
+        highlight=False,
+    )
+
+
+@app.command()
+def rank(
+    data: DataOpt,
+    child: Annotated[str, typer.Option("--child", help="child_id to rank options for.")],
+    top: Annotated[int, typer.Option("--top", min=1, help="How many proposals.")] = 10,
+    why_not: Annotated[
+        bool, typer.Option("--why-not", help="List every excluded option with its reasons.")
+    ] = False,
+    fmt: FormatOpt = Format.table,
+    policy: PolicyOpt = AUTO,
+    as_of: AsOfOpt = None,
+    geodata: GeoOpt = None,
+) -> None:
+    """Ranked placement proposals for one child, with reasons and why-not."""
+    with user_errors():
+        dataset = load(data, geodata)
+        matcher = Matcher(dataset, load_policy_set(policy))
+        ranking = matcher.rank(child, top=top, why_not=why_not, as_of=parse_date(as_of, "--as-of"))
+    if fmt is Format.json:
+        emit_json(ranking.as_dict())
+    else:
+        render_ranking(ranking, why_not)
+
+
+@app.command()
+def match(
+    data: DataOpt,
+    children: Annotated[
+        list[str] | None, typer.Option("--children", help="Child ids of the cohort.")
+    ] = None,
+    kommune: Annotated[
+        list[str] | None, typer.Option("--kommune", help="Kommune codes of the cohort.")
+    ] = None,
+    solver: Annotated[Solver, typer.Option("--solver")] = Solver.AUTO,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", min=0.1, help="Seconds for the solver.")
+    ] = None,
+    allow_sibling_split: Annotated[
+        bool,
+        typer.Option(
+            "--allow-sibling-split",
+            help="Let a sibling group be split, at a strong penalty (§ 52(3)).",
+        ),
+    ] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="CP-SAT workers.")] = 1,
+    fmt: FormatOpt = Format.table,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Also write the JSON result to this file.")
+    ] = None,
+    policy: PolicyOpt = AUTO,
+    as_of: AsOfOpt = None,
+    geodata: GeoOpt = None,
+) -> None:
+    """Optimal batch matching of a cohort to the region's capacity."""
+    from matcher.cohort import run_match
+
+    with user_errors():
+        dataset = load(data, geodata)
+        matcher = Matcher(dataset, load_policy_set(policy))
+        unknown = [
+            k for k in kommune or () if not any(c.kommune_code == k for c in dataset.children)
+        ]
+        if unknown:
+            raise InputError(
+                f"--kommune {', '.join(unknown)}: no child of the dataset acts in that kommune"
+            )
+        if solver is Solver.FLOW and (allow_sibling_split or dataset.sibling_groups):
+            raise InputError(
+                "--solver flow needs every child to take one place alone; the "
+                "dataset has sibling groups: use --solver cpsat or auto"
+            )
+        try:
+            result = run_match(
+                matcher,
+                children=children,
+                kommuner=kommune,
+                solver=solver.value,
+                time_limit=time_limit,
+                as_of=parse_date(as_of, "--as-of"),
+                allow_sibling_split=allow_sibling_split,
+                workers=workers,
+            )
+        except KeyError as exc:
+            raise InputError(f"--children {exc.args[0]}: not a child_id of the dataset") from None
+    payload = result.as_dict()
+    if out_file is not None:
+        save_json(payload, out_file)
+    if fmt is Format.json:
+        emit_json(payload)
+    else:
+        render_match(payload)

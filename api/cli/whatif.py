@@ -1,0 +1,71 @@
+"""`placement whatif`: scenarios against a base dataset, on a process pool or Dask."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import Format, FormatOpt, GeoOpt, app, emit_json, err, fail, out, user_errors
+
+__all__ = ["whatif"]
+
+
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+@app.command()
+def whatif(
+    file: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Report directory (kpis.csv, report.md, report.html).")
+    ] = Path("whatif-report"),
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel scenarios.")] = 2,
+    engine: Annotated[Engine, typer.Option("--engine", help="local or dask")] = Engine.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address; default: a local cluster."),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    geodata: GeoOpt = None,
+) -> None:
+    """Run what-if scenarios against a base dataset; write a KPI report with charts."""
+    from api.reports import whatif as runner
+    from api.reports.report import write_report
+    from matcher.scenario import ScenarioError, load_scenarios
+
+    if scheduler and engine is not Engine.dask:
+        fail("--scheduler needs --engine dask")
+    try:
+        with user_errors():
+            spec = load_scenarios(file)
+            geo = runner.geodata_dir(geodata)
+            runner.check(spec, geo)
+            with runner.executor(engine.value, workers, scheduler) as pool:
+                outcomes = runner.run(spec, geo, pool, err if fmt is Format.table else None)
+    except ScenarioError as exc:
+        err.print(f"[bold red]error:[/] {len(exc.issues)} problem(s):", highlight=False)
+        for issue in exc.issues:
+            err.print(f"  - {issue}", highlight=False, markup=False)
+        raise typer.Exit(code=2) from None
+    except runner.EngineError as exc:
+        fail(str(exc))
+    written = write_report(outcomes, out_dir, title=f"What-if: {file.name}")
+    if fmt is Format.json:
+        emit_json(
+            {
+                "file": str(file),
+                "out": str(out_dir),
+                "scenarios": [o.as_dict() for o in outcomes],
+                "written": [str(p) for p in written],
+            }
+        )
+    else:
+        runner.render_summary(outcomes, out)
+        out.print(f"report: {out_dir / 'report.html'} (also report.md, kpis.csv, assignments/)")
+    if any(not o.ok for o in outcomes):
+        raise typer.Exit(code=1)

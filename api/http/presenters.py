@@ -1,0 +1,116 @@
+"""Records of the use cases as the JSON bodies of the API (the `XPublic` schemas)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.db.orm import BatchJob, Reservation
+from api.http.schemas import (
+    BatchPublic,
+    ChildPublic,
+    FamilyPublic,
+    InstitutionPublic,
+    ReservationPublic,
+)
+from api.services.children import StoredChild
+from api.services.options import StoredFamily, StoredInstitution
+
+__all__ = [
+    "batch_public",
+    "child_public",
+    "family_public",
+    "institution_public",
+    "reservation_public",
+]
+
+
+def _split(text: str) -> list[str]:
+    return [v for v in text.split(";") if v]
+
+
+def child_public(record: StoredChild) -> dict[str, Any]:
+    row = record.child
+    data = {c.name: getattr(row, c.name) for c in row.__table__.columns if c.name != "position"}
+    data["needs"] = _split(row.needs)
+    data["wishes"] = _split(row.wishes)
+    data["network"] = [
+        {
+            "person_id": p.person_id,
+            "relation": p.relation,
+            "via": p.via,
+            "lat": p.lat,
+            "lon": p.lon,
+            "postcode": p.postcode,
+            "status": p.status,
+            "places": p.places,
+            "willing": p.willing,
+        }
+        for p in record.network
+    ]
+    data["exclusions"] = [{"option_id": e.option_id, "reason": e.reason} for e in record.exclusions]
+    data["keep_away"] = [
+        {"lat": k.lat, "lon": k.lon, "postcode": k.postcode, "min_km": k.min_km, "reason": k.reason}
+        for k in record.keep_away
+    ]
+    return ChildPublic.model_validate(data).model_dump(mode="json")
+
+
+def family_public(record: StoredFamily) -> dict[str, Any]:
+    row, pool = record.family, record.pool
+    data = {
+        c.name: getattr(row, c.name)
+        for c in row.__table__.columns
+        if c.name not in ("position", "paused")
+    }
+    data |= {
+        "target_groups": _split(row.target_groups),
+        "places": pool.places,
+        "occupied": pool.occupied,
+        "reserved": pool.reserved,
+        "free_places": record.free_places,
+        "status": "paused" if row.paused else "active",
+    }
+    return FamilyPublic.model_validate(data).model_dump(mode="json")
+
+
+def institution_public(record: StoredInstitution) -> dict[str, Any]:
+    row, pool, comb = record.institution, record.pool, record.combination
+    data = {c.name: getattr(row, c.name) for c in row.__table__.columns if c.name != "position"}
+    data |= {
+        "target_groups": _split(row.target_groups),
+        "places": pool.places,
+        "occupied": pool.occupied,
+        "reserved": pool.reserved,
+        "free_places": record.free_places,
+        "combination_places": comb.places,
+        "combination_occupied": comb.occupied,
+        "combination_reserved": comb.reserved,
+    }
+    return InstitutionPublic.model_validate(data).model_dump(mode="json")
+
+
+def reservation_public(hold: Reservation) -> dict[str, Any]:
+    return ReservationPublic(
+        id=hold.id,
+        child_ids=hold.child_ids.split(";"),
+        sibling_group=hold.sibling_group,
+        option_id=hold.option_id,
+        kind=hold.kind,
+        places=hold.places,
+        status=hold.status,
+        created_at=hold.created_at,
+        expires_at=hold.expires_at,
+    ).model_dump(mode="json")
+
+
+def batch_public(job: BatchJob) -> dict[str, Any]:
+    return BatchPublic(
+        id=job.id,
+        status=job.status,
+        stage=job.stage,
+        progress=job.progress,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        error=job.error,
+        result=job.result,
+    ).model_dump(mode="json")

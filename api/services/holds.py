@@ -1,0 +1,257 @@
+"""Holding a place for a child (or its sibling group) until it expires, confirming it as a
+placement, releasing it. Two coordinators can never both get the last place: a hold takes its
+places in one conditional UPDATE (`models.capacity.has_room`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api.db.engine import rows_changed
+from api.db.orm import (
+    CapacityPool,
+    ChildRow,
+    FamilyRow,
+    InstitutionRow,
+    NetworkRow,
+    PlacementRow,
+    Reservation,
+)
+from api.services.caller import Principal
+from api.services.children import own_child
+from api.services.errors import Conflict, Invalid, NotFound
+from api.services.inputs import ReservationCreate
+from api.services.runtime import Service, now
+from models.capacity import combination_pool, has_room
+
+__all__ = ["confirm_hold", "create_hold", "hold_state", "own_hold", "read_hold", "release_hold"]
+
+
+def _pool_of(session: Session, option_id: str, kind: str | None) -> tuple[str, str]:
+    """(kind, pool_id) of an option, the kind inferred when not given."""
+    if session.get(FamilyRow, option_id) is not None:
+        kind = kind or "foster"
+        if kind not in ("foster", "combination"):
+            raise Invalid(
+                f"{option_id} is a foster family",
+                errors=[{"path": "body.kind", "value": kind, "allowed": "foster or combination"}],
+            )
+        return kind, option_id
+    if session.get(InstitutionRow, option_id) is not None:
+        kind = kind or "institution"
+        if kind not in ("institution", "combination"):
+            raise Invalid(
+                f"{option_id} is an institution",
+                errors=[
+                    {"path": "body.kind", "value": kind, "allowed": "institution or combination"}
+                ],
+            )
+        return kind, option_id if kind == "institution" else combination_pool(option_id)
+    if session.scalars(select(NetworkRow).where(NetworkRow.person_id == option_id)).first():
+        if kind not in (None, "network"):
+            raise Invalid(
+                f"{option_id} is a network person",
+                errors=[{"path": "body.kind", "value": kind, "allowed": "network"}],
+            )
+        return "network", option_id
+    raise NotFound(f"no option {option_id!r}")
+
+
+def own_hold(session: Session, who: Principal, reservation_id: str) -> Reservation:
+    hold = session.get(Reservation, reservation_id)
+    if hold is None or not who.in_scope(hold.kommune_code):
+        raise NotFound(f"no reservation {reservation_id!r} in your kommuner")
+    return hold
+
+
+def hold_state(hold: Reservation) -> str:
+    """The hold's status, with a hold past its expiry shown as expired before the reaper runs."""
+    if hold.status == "held" and hold.expires_at < now():
+        return "expired"
+    return hold.status
+
+
+def _first_child(session: Session, who: Principal, body: ReservationCreate) -> ChildRow:
+    if body.child_id:
+        return own_child(session, who, body.child_id)
+    if not body.sibling_group:
+        raise Invalid(
+            "name the child or the sibling group",
+            errors=[
+                {"path": "body.child_id", "value": None, "allowed": "a child_id or sibling_group"}
+            ],
+        )
+    first = session.scalars(
+        select(ChildRow)
+        .where(ChildRow.sibling_group == body.sibling_group)
+        .order_by(ChildRow.child_id)
+    ).first()
+    if first is None or not who.in_scope(first.kommune_code):
+        raise NotFound(f"no sibling group {body.sibling_group!r} in your kommuner")
+    return first
+
+
+def create_hold(
+    session: Session, service: Service, who: Principal, body: ReservationCreate
+) -> Reservation:
+    """Hold an eligible option's places for a child (and its sibling group): NotFound outside
+    the caller's kommuner, Invalid when not eligible, Conflict when the last place went to
+    someone else."""
+    first = _first_child(session, who, body)
+    kind, pool_id = _pool_of(session, body.option_id, body.kind)
+    service.expire_holds(session)
+    matcher = service.matcher(session)
+    check = matcher.evaluate_option(first.child_id, body.option_id, kind, as_of=date.today())
+    if not check.eligible:
+        if check.reasons == ["NO_CAPACITY"]:
+            raise Conflict(f"no free place left at {body.option_id}", reason="NO_CAPACITY")
+        raise Invalid(
+            f"{body.option_id} ({kind}) is not an eligible option for this child",
+            reasons=check.reasons,
+        )
+    hold = _take_places(
+        session,
+        service,
+        who,
+        check.children,
+        check.sibling_group,
+        first.kommune_code,
+        body.option_id,
+        kind,
+        pool_id,
+        body.hours,
+    )
+    for cid in check.children:
+        service.audit(session, who, "reservation.create", cid, f"{hold.id} {body.option_id}")
+    return hold
+
+
+def _take_places(
+    session: Session,
+    service: Service,
+    who: Principal,
+    child_ids: tuple[str, ...],
+    sibling_group: str | None,
+    kommune: str,
+    option_id: str,
+    kind: str,
+    pool_id: str,
+    hours: float,
+) -> Reservation:
+    """Hold `len(child_ids)` places in one atomic conditional UPDATE: of two coordinators
+    racing for the last place, exactly one wins."""
+    n = len(child_ids)
+    taken = session.execute(
+        update(CapacityPool)
+        .where(
+            CapacityPool.pool_id == pool_id,
+            has_room(CapacityPool.places, CapacityPool.occupied, CapacityPool.reserved, n),
+        )
+        .values(reserved=CapacityPool.reserved + n)
+    )
+    if rows_changed(taken) != 1:
+        raise Conflict(
+            f"no free place left at {option_id}: another reservation or placement took it first",
+            reason="NO_CAPACITY",
+        )
+    moment = now()
+    hold = Reservation(
+        id=str(uuid.uuid4()),
+        child_ids=";".join(child_ids),
+        sibling_group=sibling_group,
+        kommune_code=kommune,
+        option_id=option_id,
+        kind=kind,
+        pool_id=pool_id,
+        places=n,
+        status="held",
+        created_at=moment,
+        expires_at=moment + timedelta(hours=hours),
+        created_by=who.key_id,
+    )
+    session.add(hold)
+    service.bump(session, "capacity")
+    return hold
+
+
+def read_hold(
+    session: Session, service: Service, who: Principal, reservation_id: str
+) -> Reservation:
+    service.expire_holds(session)
+    hold = own_hold(session, who, reservation_id)
+    session.refresh(hold)
+    return hold
+
+
+def confirm_hold(
+    session: Session, service: Service, who: Principal, reservation_id: str
+) -> Reservation:
+    """The hold becomes a placement of each of its children, atomically."""
+    hold = own_hold(session, who, reservation_id)
+    if hold.status != "held" or hold.expires_at < now():
+        raise Conflict(
+            f"reservation is {hold_state(hold)} and cannot be confirmed", reason="NOT_HELD"
+        )
+    done = session.execute(
+        update(Reservation)
+        .where(Reservation.id == hold.id, Reservation.status == "held")
+        .values(status="confirmed")
+    )
+    if rows_changed(done) != 1:
+        raise Conflict("reservation changed meanwhile", reason="NOT_HELD")
+    session.execute(
+        update(CapacityPool)
+        .where(CapacityPool.pool_id == hold.pool_id)
+        .values(
+            reserved=CapacityPool.reserved - hold.places,
+            occupied=CapacityPool.occupied + hold.places,
+        )
+    )
+    hold.status = "confirmed"
+    session.add_all(
+        PlacementRow(
+            child_id=cid,
+            option_id=hold.option_id,
+            kind=hold.kind,
+            start_date=now().date(),
+            status="active",
+            end_reason="",
+            reservation_id=hold.id,
+        )
+        for cid in hold.child_ids.split(";")
+    )
+    # "structure" too: the matcher's dataset carries the active placements (the default batch
+    # cohort leaves placed children out; the review reads them).
+    service.bump(session, "capacity", "structure")
+    for cid in hold.child_ids.split(";"):
+        service.audit(session, who, "reservation.confirm", cid, hold.id)
+    return hold
+
+
+def release_hold(
+    session: Session, service: Service, who: Principal, reservation_id: str
+) -> Reservation:
+    hold = own_hold(session, who, reservation_id)
+    if hold.status != "held":
+        raise Conflict(
+            f"reservation is {hold_state(hold)}; only a hold can be released", reason="NOT_HELD"
+        )
+    done = session.execute(
+        update(Reservation)
+        .where(Reservation.id == hold.id, Reservation.status == "held")
+        .values(status="released")
+    )
+    if rows_changed(done) == 1:
+        session.execute(
+            update(CapacityPool)
+            .where(CapacityPool.pool_id == hold.pool_id)
+            .values(reserved=CapacityPool.reserved - hold.places)
+        )
+        hold.status = "released"
+        service.bump(session, "capacity")
+    for cid in hold.child_ids.split(";"):
+        service.audit(session, who, "reservation.release", cid, hold.id)
+    return hold

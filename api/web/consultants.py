@@ -1,0 +1,140 @@
+"""Consultants' capacity board: places, holds and vacancies of their families and
+institutions, with vacancy confirmation and place edits."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.db.engine import DbSession
+from api.http.deps import ServiceDep, SessionDep
+from api.services import options
+from api.services.caller import Principal, Role
+from api.services.errors import Invalid, NotFound
+from api.services.inputs import CapacityPatch
+from api.services.options import StoredFamily, StoredInstitution
+from api.web.common import CsrfField, PageError, User, check_csrf, need, redirect, render
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+def _board_row(
+    record: StoredFamily | StoredInstitution, today: date, stale_before: date
+) -> dict[str, Any]:
+    pool = record.pool
+    if isinstance(record, StoredFamily):
+        row: Any = record.family
+        option_id, what, family, paused = (
+            row.family_id,
+            f"plejefamilie, {row.level}",
+            True,
+            row.paused,
+        )
+    else:
+        row = record.institution
+        option_id, family, paused = row.institution_id, False, False
+        what = f"{row.kind}" + (f" ({row.name})" if row.name else "")
+    confirmed = row.vacancy_confirmed
+    return {
+        "option_id": option_id,
+        "kommune_code": row.kommune_code,
+        "what": what,
+        "places": pool.places,
+        "occupied": pool.occupied,
+        "reserved": pool.reserved,
+        "free_places": record.free_places,
+        "days": None if confirmed is None else (today - confirmed).days,
+        "stale": options.vacancy_is_stale(confirmed, stale_before) and not paused,
+        "paused": paused,
+        "family": family,
+    }
+
+
+@router.get("/capacity", response_class=HTMLResponse)
+def capacity_page(
+    request: Request,
+    session: SessionDep,
+    service: ServiceDep,
+    user: User,
+    kommune: Annotated[str | None, Query(max_length=3)] = None,
+    message: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    who = need(user, Role.CONSULTANT)
+    if kommune and kommune not in who.kommuner:
+        raise PageError(404, f"Kommune {kommune} er ikke blandt dine kommuner.")
+    service.expire_holds(session)
+    today = date.today()
+    stale_before = today - timedelta(days=service.policy.stale_days)
+    records: list[StoredFamily | StoredInstitution] = [
+        *options.list_families(session, who, kommune),
+        *options.list_institutions(session, who, kommune),
+    ]
+    rows = [_board_row(r, today, stale_before) for r in records]
+    # Families first, then institutions, each by kommune and id.
+    rows.sort(key=lambda r: (not r["family"], r["kommune_code"], r["option_id"]))
+    context = {
+        "rows": rows,
+        "kommune": kommune,
+        "kommuner": sorted(who.kommuner),
+        "stale_days": service.policy.stale_days,
+        "message": message,
+    }
+    return render(request, "capacity.html", context, user)
+
+
+def _back_to_board(message: str) -> Response:
+    return redirect(f"/ui/capacity?message={quote(message)}")
+
+
+def _own(session: DbSession, who: Principal, option_id: str) -> StoredFamily | StoredInstitution:
+    try:
+        return options.read_option(session, who, option_id)
+    except NotFound:
+        raise PageError(404, f"{option_id} findes ikke i dine kommuner.") from None
+
+
+@router.post("/options/{option_id}/confirm")
+def confirm_vacancy(
+    option_id: str,
+    session: SessionDep,
+    service: ServiceDep,
+    user: User,
+    csrf_token: CsrfField = "",
+) -> Response:
+    who = need(user, Role.CONSULTANT)
+    check_csrf(user, csrf_token)
+    _own(session, who, option_id)
+    options.patch_capacity(session, service, who, option_id, CapacityPatch(confirm_vacancy=True))
+    session.commit()
+    return _back_to_board(f"Vakance bekræftet for {option_id}.")
+
+
+@router.post("/options/{option_id}/capacity")
+def edit_capacity(
+    option_id: str,
+    session: SessionDep,
+    service: ServiceDep,
+    user: User,
+    places: Annotated[int, Form(ge=0, le=500)],
+    paused: Annotated[bool, Form()] = False,
+    csrf_token: CsrfField = "",
+) -> Response:
+    who = need(user, Role.CONSULTANT)
+    check_csrf(user, csrf_token)
+    family = isinstance(_own(session, who, option_id), StoredFamily)
+    body = CapacityPatch(places=places, paused=paused if family else None)
+    try:
+        options.patch_capacity(session, service, who, option_id, body)
+    except Invalid:
+        session.rollback()
+        pool = _own(session, who, option_id).pool
+        return _back_to_board(
+            f"{option_id}: pladser kan ikke sættes under optagne plus reserverede "
+            f"({pool.occupied} + {pool.reserved})."
+        )
+    session.commit()
+    return _back_to_board(f"{option_id} er opdateret.")
