@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from models import capacity
 from models.enums import (
     FosterLevel,
     InstitutionKind,
@@ -92,7 +93,7 @@ class Family:
 
     @property
     def free_places(self) -> int:
-        return max(self.places - self.occupied, 0)
+        return capacity.free_places(self.places, self.occupied)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ class Institution:
 
     @property
     def free_places(self) -> int:
-        return max(self.places - self.occupied, 0)
+        return capacity.free_places(self.places, self.occupied)
 
 
 @dataclass(frozen=True, slots=True)
