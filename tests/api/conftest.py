@@ -12,14 +12,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
-from api.http.app import create_app
 from api.db.engine import make_engine, session_scope
+from api.db.mappers import replace_all
 from api.db.migrate import upgrade
 from api.db.orm import Base
+from api.http.app import create_app
 from api.services.caller import Role
 from api.services.keys import create_key
 from api.services.runtime import Service
-from api.db.mappers import replace_all
 from geo.gazetteer import Gazetteer
 from models.dataset import Dataset
 from models.enums import NEEDS

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
@@ -128,6 +129,7 @@ def test_twenty_coordinators_race_for_the_last_place(env: Env) -> None:
             assert pool.occupied + pool.reserved <= pool.places, pool.pool_id
 
 
+@pytest.mark.slow
 def test_data_and_placements_persist_across_a_real_restart(tmp_path: Path, api_dataset) -> None:
     url = f"sqlite:///{tmp_path / 'restart.sqlite3'}"
     engine = fresh_engine("sqlite", tmp_path)
@@ -246,6 +248,7 @@ def test_interrupted_batch_job_is_marked_failed_on_restart(env: Env) -> None:
     assert body["status"] == "failed" and "restart" in body["error"]
 
 
+@pytest.mark.slow
 def test_two_worker_processes_share_capacity_and_jobs(tmp_path: Path, api_dataset) -> None:
     """`serve --workers 2`: a job the last server left running is failed once, by the
     parent; a family paused through one worker is gone from every worker's proposals."""

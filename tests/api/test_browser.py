@@ -19,9 +19,12 @@ from benchmarks.server import free_port
 from tests.api.conftest import Env
 
 CHROMIUM = Path(os.environ.get("PLACEMENT_CHROMIUM", "/usr/bin/chromium"))
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (Debian package chromium)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (Debian package chromium)"
+    ),
+]
 playwright_sync = pytest.importorskip("playwright.sync_api")
 SHOTS = Path(os.environ.get("PLACEMENT_ARTIFACTS", "var/artifacts")) / "screenshots"
 

@@ -170,6 +170,7 @@ def test_bad_options_exit_2(small_dir: Path) -> None:
     assert bad_policy.exit_code == 2 and "nowhere" in bad_policy.output
 
 
+@pytest.mark.slow
 def test_console_script_runs_in_a_real_process(small_dir: Path, tmp_path: Path) -> None:
     shutil.copytree(small_dir, tmp_path, dirs_exist_ok=True)
     (tmp_path / "children.csv").write_text("child_id,age\nx,1\n", encoding="utf-8")

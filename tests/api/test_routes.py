@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from api.http.app import create_app
 from api.db.orm import AuditEntry, CapacityPool
+from api.http.app import create_app
 from api.services.runtime import Service
 from geo.gazetteer import Gazetteer
 from matcher.policy import load_policy

@@ -28,9 +28,9 @@ def _agrees_with_rank(m: Matcher, child_id: str) -> None:
         assert check.reasons == row["reasons"]
 
 
-def test_every_option_of_every_child(small_dataset) -> None:
+def test_every_option_of_a_dozen_children(small_dataset) -> None:
     m = Matcher(small_dataset)
-    for child in small_dataset.children:
+    for child in small_dataset.children[:12]:
         _agrees_with_rank(m, child.child_id)
 
 
