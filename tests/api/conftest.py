@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import sessionmaker
 
 from api.db.engine import make_engine, session_scope
@@ -95,10 +95,29 @@ def api_dataset(gazetteer: Gazetteer) -> Dataset:
     return generate_dataset(SyntheticSpec(40, 60, 8, seed=4), schools)
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (created once), since
+    every test drops and recreates the schema."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if exists is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def fresh_engine(backend: str, tmp_path: Path) -> Engine:
     if backend == "sqlite":
         return make_engine(f"sqlite:///{tmp_path / 'placement.sqlite3'}")
-    engine = make_engine(os.environ[PG_ENV])
+    engine = make_engine(_worker_database(os.environ[PG_ENV]))
     with engine.begin() as conn:
         Base.metadata.drop_all(conn)
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
