@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -76,7 +76,7 @@ class KmStats:
         return cls(round(float(arr.mean()), 2), round(float(np.percentile(arr, 90)), 2))
 
     def as_dict(self) -> dict[str, float | None]:
-        return {"mean": self.mean, "p90": self.p90}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,7 @@ class SiblingGroups:
     unplaced: int
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "total": self.total,
-            "together": self.together,
-            "split": self.split,
-            "unplaced": self.unplaced,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -114,21 +109,7 @@ class Kpis:
     institution_daily_cost_dkk: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "children": self.children,
-            "placed": self.placed,
-            "placed_share": self.placed_share,
-            "share_by_kind": self.share_by_kind,
-            "share_by_foster_level": self.share_by_foster_level,
-            "km_to_school": self.km_to_school.as_dict(),
-            "km_to_daycare": self.km_to_daycare.as_dict(),
-            "km_to_home": self.km_to_home.as_dict(),
-            "school_change_share": self.school_change_share,
-            "sibling_groups": self.sibling_groups.as_dict(),
-            "placed_in_own_kommune_share": self.placed_in_own_kommune_share,
-            "free_places_left": self.free_places_left,
-            "institution_daily_cost_dkk": self.institution_daily_cost_dkk,
-        }
+        return asdict(self)  # nested stats and groups become dicts, fields in order
 
 
 @dataclass(frozen=True)

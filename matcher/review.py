@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -147,14 +147,7 @@ class ReviewSummary:
         )
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "active": self.active,
-            "follow_ups_overdue": self.follow_ups_overdue,
-            "follow_ups_due": self.follow_ups_due,
-            "reviews_reached": self.reviews_reached,
-            "with_proposal": self.with_proposal,
-            "without_proposal": self.without_proposal,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from matcher.cohort import run_match
 from matcher.policy import PolicySet
 from matcher.rank import Matcher
 from matcher.review import add_months, review_placement
+from models.capacity import pool_id
 from models.dataset import Dataset, combination_pool, occupancy_by_pool
 from models.domain import Child, Family, Institution, NetworkPerson, Placement
 from models.enums import Kind, PlacementStatus
@@ -221,7 +222,7 @@ def simulate(
             if not proposals or rng.random() >= params.accept:
                 continue
             for prop in proposals:
-                pool = _pool_id(prop, institution_ids)
+                pool = pool_id(str(prop["option_id"]), prop["kind"], institution_ids)
                 if free.get(pool, 0) > 0:
                     free[pool] -= 1
                     placements[idx] = replace(
@@ -280,13 +281,6 @@ def simulate(
             )
         )
     return SimulationResult(start, replace(params, arrivals=arrivals), policies.name, months)
-
-
-def _pool_id(proposal: dict[str, Any], institution_ids: set[str]) -> str:
-    option_id = str(proposal["option_id"])
-    if proposal["kind"] == Kind.COMBINATION.value and option_id in institution_ids:
-        return combination_pool(option_id)
-    return option_id
 
 
 def _stepped_share(

@@ -5,16 +5,16 @@ its foster and combination placements), an institution's `institution_id` (its r
 places), `combination_pool(institution_id)` (an institution's separate combination places), and
 a network person's `person_id`.
 
-`free_places` and `has_room` are written with plain arithmetic and comparison operators only,
-so that they work on ints and equally on column expressions of a database layer (`has_room` on
-columns builds the condition of an atomic conditional UPDATE). This module imports no database,
+`has_room` is written with plain arithmetic and comparison operators only, so that it works on
+ints and equally on column expressions of a database layer, where it builds the condition of an
+atomic conditional UPDATE. This module imports no database,
 web or solver library.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
-from typing import TYPE_CHECKING, Any, Protocol, overload
+from typing import TYPE_CHECKING, Any
 
 from models.enums import Kind
 
@@ -22,40 +22,20 @@ if TYPE_CHECKING:
     from models.domain import Placement
 
 __all__ = [
-    "COMBINATION_SUFFIX",
-    "Quantity",
     "combination_pool",
     "free_places",
     "has_room",
-    "is_combination_pool",
     "occupancy_by_pool",
     "pool_id",
-    "pool_owner",
 ]
 
-COMBINATION_SUFFIX = "#combination"
-
-
-class Quantity(Protocol):
-    """Anything that subtracts like a count: an int, or a database column expression."""
-
-    def __sub__(self, other: Any, /) -> Any: ...
+_COMBINATION_SUFFIX = "#combination"
 
 
 def combination_pool(institution_id: str) -> str:
     """The capacity pool of an institution's combination places (its residential places are
     the pool named by its id; a family has one pool for foster and combination)."""
-    return f"{institution_id}{COMBINATION_SUFFIX}"
-
-
-def is_combination_pool(pool: str) -> bool:
-    """Whether `pool` is an institution's combination pool."""
-    return pool.endswith(COMBINATION_SUFFIX)
-
-
-def pool_owner(pool: str) -> str:
-    """The option id a pool belongs to (the institution of a combination pool)."""
-    return pool.removesuffix(COMBINATION_SUFFIX)
+    return f"{institution_id}{_COMBINATION_SUFFIX}"
 
 
 def pool_id(option_id: str, kind: Kind | str, institution_ids: Container[str]) -> str:
@@ -69,14 +49,6 @@ def pool_id(option_id: str, kind: Kind | str, institution_ids: Container[str]) -
 def free_places(places: int, occupied: int, reserved: int = 0) -> int:
     """Places neither occupied nor reserved; never negative."""
     return max(places - occupied - reserved, 0)
-
-
-@overload
-def has_room(places: int, occupied: int, reserved: int, wanted: int = 1) -> bool: ...
-
-
-@overload
-def has_room(places: Quantity, occupied: Any, reserved: Any, wanted: Any = 1) -> Any: ...
 
 
 def has_room(places: Any, occupied: Any, reserved: Any, wanted: Any = 1) -> Any:

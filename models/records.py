@@ -26,6 +26,8 @@ from typing import Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from models.dataset._row import split_list
+
 __all__ = [
     "RECORDS",
     "ChildRecord",
@@ -247,7 +249,7 @@ def record_from_row(key: str, values: Mapping[str, str | None]) -> ContractRecor
         if not text:
             continue
         if get_origin(info.annotation) is list:
-            data[name] = [item.strip() for item in text.split(";") if item.strip()]
+            data[name] = split_list(text)
         else:
             data[name] = text
     return model.model_validate(data)

@@ -18,7 +18,7 @@ from api.db.orm import (
     NetworkRow,
     PlacementRow,
 )
-from models.dataset import Dataset, combination_pool
+from models.dataset import Dataset, combination_pool, split_list
 from models.domain import (
     Child,
     Exclusion,
@@ -59,10 +59,6 @@ TRACKED = "placements"  # data_versions.name holds at most 16 characters
 
 def _join(values: frozenset[str] | tuple[str, ...]) -> str:
     return ";".join(sorted(values) if isinstance(values, frozenset) else values)
-
-
-def _split(text: str) -> list[str]:
-    return [v for v in text.split(";") if v]
 
 
 def child_rows(
@@ -301,7 +297,7 @@ def child_from_row(r: ChildRow) -> Child:
         age=r.age,
         support_level=r.support_level,
         home=_place(r.home_lat, r.home_lon, r.home_postcode),
-        needs=frozenset(_split(r.needs)),
+        needs=frozenset(split_list(r.needs)),
         school=_place(r.school_lat, r.school_lon, school_id=r.school_id)
         if r.school_lat is not None and r.school_lon is not None
         else None,
@@ -312,7 +308,7 @@ def child_from_row(r: ChildRow) -> Child:
         acute=r.acute,
         combination_ok=r.combination_ok,
         secure_decision=r.secure_decision,
-        wishes=tuple(_split(r.wishes)),
+        wishes=tuple(split_list(r.wishes)),
         arrival=r.arrival,
     )
 
@@ -340,7 +336,7 @@ def family_from_row(r: FamilyRow, pool: CapacityPool) -> Family:
         occupied=pool.occupied,
         min_age=r.min_age,
         max_age=r.max_age,
-        target_groups=frozenset(_split(r.target_groups)),
+        target_groups=frozenset(split_list(r.target_groups)),
         max_siblings=r.max_siblings,
         acute=r.acute,
         combination=r.combination,
@@ -362,7 +358,7 @@ def institution_from_row(r: InstitutionRow, pool: CapacityPool, comb: CapacityPo
         name=r.name,
         combination_places=comb.places,
         combination_occupied=comb.occupied,
-        target_groups=frozenset(_split(r.target_groups)),
+        target_groups=frozenset(split_list(r.target_groups)),
         max_level=r.max_level,
         acute=r.acute,
         daily_rate=r.daily_rate,

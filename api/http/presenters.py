@@ -14,6 +14,7 @@ from api.http.schemas import (
 )
 from api.services.children import StoredChild
 from api.services.options import StoredFamily, StoredInstitution
+from models.dataset import split_list
 
 __all__ = [
     "batch_public",
@@ -24,15 +25,11 @@ __all__ = [
 ]
 
 
-def _split(text: str) -> list[str]:
-    return [v for v in text.split(";") if v]
-
-
 def child_public(record: StoredChild) -> dict[str, Any]:
     row = record.child
     data = {c.name: getattr(row, c.name) for c in row.__table__.columns if c.name != "position"}
-    data["needs"] = _split(row.needs)
-    data["wishes"] = _split(row.wishes)
+    data["needs"] = split_list(row.needs)
+    data["wishes"] = split_list(row.wishes)
     data["network"] = [
         {
             "person_id": p.person_id,
@@ -63,7 +60,7 @@ def family_public(record: StoredFamily) -> dict[str, Any]:
         if c.name not in ("position", "paused")
     }
     data |= {
-        "target_groups": _split(row.target_groups),
+        "target_groups": split_list(row.target_groups),
         "places": pool.places,
         "occupied": pool.occupied,
         "reserved": pool.reserved,
@@ -77,7 +74,7 @@ def institution_public(record: StoredInstitution) -> dict[str, Any]:
     row, pool, comb = record.institution, record.pool, record.combination
     data = {c.name: getattr(row, c.name) for c in row.__table__.columns if c.name != "position"}
     data |= {
-        "target_groups": _split(row.target_groups),
+        "target_groups": split_list(row.target_groups),
         "places": pool.places,
         "occupied": pool.occupied,
         "reserved": pool.reserved,
@@ -90,27 +87,8 @@ def institution_public(record: StoredInstitution) -> dict[str, Any]:
 
 
 def reservation_public(hold: Reservation) -> dict[str, Any]:
-    return ReservationPublic(
-        id=hold.id,
-        child_ids=hold.child_ids.split(";"),
-        sibling_group=hold.sibling_group,
-        option_id=hold.option_id,
-        kind=hold.kind,
-        places=hold.places,
-        status=hold.status,
-        created_at=hold.created_at,
-        expires_at=hold.expires_at,
-    ).model_dump(mode="json")
+    return ReservationPublic.model_validate(hold, from_attributes=True).model_dump(mode="json")
 
 
 def batch_public(job: BatchJob) -> dict[str, Any]:
-    return BatchPublic(
-        id=job.id,
-        status=job.status,
-        stage=job.stage,
-        progress=job.progress,
-        created_at=job.created_at,
-        finished_at=job.finished_at,
-        error=job.error,
-        result=job.result,
-    ).model_dump(mode="json")
+    return BatchPublic.model_validate(job, from_attributes=True).model_dump(mode="json")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from api.services.inputs import (
     BatchCreate,
@@ -21,6 +21,7 @@ from api.services.inputs import (
     ProposalRequest,
     ReservationCreate,
 )
+from models.dataset import split_list
 
 __all__ = [
     "AuditPublic",
@@ -63,7 +64,7 @@ class InstitutionPublic(InstitutionCreate):
 
 class ReservationPublic(BaseModel):
     id: str
-    child_ids: list[str]
+    child_ids: list[str]  # stored as one `;`-separated text
     sibling_group: str | None
     option_id: str
     kind: str
@@ -71,6 +72,11 @@ class ReservationPublic(BaseModel):
     status: str
     created_at: datetime
     expires_at: datetime
+
+    @field_validator("child_ids", mode="before")
+    @classmethod
+    def _split_stored(cls, value: Any) -> Any:
+        return split_list(value) if isinstance(value, str) else value
 
 
 class BatchPublic(BaseModel):

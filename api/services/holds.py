@@ -7,12 +7,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.engine import rows_changed
+from api.db.capacity import end_hold, occupy_held, release_held, reserve
 from api.db.orm import (
-    CapacityPool,
     ChildRow,
     FamilyRow,
     InstitutionRow,
@@ -25,7 +24,8 @@ from api.services.children import own_child
 from api.services.errors import Conflict, Invalid, NotFound
 from api.services.inputs import ReservationCreate
 from api.services.runtime import Service, now
-from models.capacity import combination_pool, has_room
+from matcher.rank import OptionCheck
+from models.capacity import combination_pool
 
 __all__ = ["confirm_hold", "create_hold", "hold_state", "own_hold", "read_hold", "release_hold"]
 
@@ -112,18 +112,7 @@ def create_hold(
             f"{body.option_id} ({kind}) is not an eligible option for this child",
             reasons=check.reasons,
         )
-    hold = _take_places(
-        session,
-        service,
-        who,
-        check.children,
-        check.sibling_group,
-        first.kommune_code,
-        body.option_id,
-        kind,
-        pool_id,
-        body.hours,
-    )
+    hold = _take_places(session, service, who, check, first.kommune_code, body, kind, pool_id)
     for cid in check.children:
         service.audit(session, who, "reservation.create", cid, f"{hold.id} {body.option_id}")
     return hold
@@ -133,43 +122,34 @@ def _take_places(
     session: Session,
     service: Service,
     who: Principal,
-    child_ids: tuple[str, ...],
-    sibling_group: str | None,
+    check: OptionCheck,
     kommune: str,
-    option_id: str,
+    body: ReservationCreate,
     kind: str,
     pool_id: str,
-    hours: float,
 ) -> Reservation:
-    """Hold `len(child_ids)` places in one atomic conditional UPDATE: of two coordinators
-    racing for the last place, exactly one wins."""
-    n = len(child_ids)
-    taken = session.execute(
-        update(CapacityPool)
-        .where(
-            CapacityPool.pool_id == pool_id,
-            has_room(CapacityPool.places, CapacityPool.occupied, CapacityPool.reserved, n),
-        )
-        .values(reserved=CapacityPool.reserved + n)
-    )
-    if rows_changed(taken) != 1:
+    """Hold a place for each child of the checked unit in one atomic conditional UPDATE: of
+    two coordinators racing for the last place, exactly one wins."""
+    n = len(check.children)
+    if not reserve(session, pool_id, n):
         raise Conflict(
-            f"no free place left at {option_id}: another reservation or placement took it first",
+            f"no free place left at {body.option_id}: another reservation or placement took "
+            "it first",
             reason="NO_CAPACITY",
         )
     moment = now()
     hold = Reservation(
         id=str(uuid.uuid4()),
-        child_ids=";".join(child_ids),
-        sibling_group=sibling_group,
+        child_ids=";".join(check.children),
+        sibling_group=check.sibling_group,
         kommune_code=kommune,
-        option_id=option_id,
+        option_id=body.option_id,
         kind=kind,
         pool_id=pool_id,
         places=n,
         status="held",
         created_at=moment,
-        expires_at=moment + timedelta(hours=hours),
+        expires_at=moment + timedelta(hours=body.hours),
         created_by=who.key_id,
     )
     session.add(hold)
@@ -195,21 +175,9 @@ def confirm_hold(
         raise Conflict(
             f"reservation is {hold_state(hold)} and cannot be confirmed", reason="NOT_HELD"
         )
-    done = session.execute(
-        update(Reservation)
-        .where(Reservation.id == hold.id, Reservation.status == "held")
-        .values(status="confirmed")
-    )
-    if rows_changed(done) != 1:
+    if not end_hold(session, hold.id, "confirmed"):
         raise Conflict("reservation changed meanwhile", reason="NOT_HELD")
-    session.execute(
-        update(CapacityPool)
-        .where(CapacityPool.pool_id == hold.pool_id)
-        .values(
-            reserved=CapacityPool.reserved - hold.places,
-            occupied=CapacityPool.occupied + hold.places,
-        )
-    )
+    occupy_held(session, hold.pool_id, hold.places)
     hold.status = "confirmed"
     session.add_all(
         PlacementRow(
@@ -239,17 +207,8 @@ def release_hold(
         raise Conflict(
             f"reservation is {hold_state(hold)}; only a hold can be released", reason="NOT_HELD"
         )
-    done = session.execute(
-        update(Reservation)
-        .where(Reservation.id == hold.id, Reservation.status == "held")
-        .values(status="released")
-    )
-    if rows_changed(done) == 1:
-        session.execute(
-            update(CapacityPool)
-            .where(CapacityPool.pool_id == hold.pool_id)
-            .values(reserved=CapacityPool.reserved - hold.places)
-        )
+    if end_hold(session, hold.id, "released"):
+        release_held(session, hold.pool_id, hold.places)
         hold.status = "released"
         service.bump(session, "capacity")
     for cid in hold.child_ids.split(";"):

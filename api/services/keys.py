@@ -19,21 +19,27 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(session: Session, role: Role, kommuner: list[str], label: str = "") -> str:
-    """A new key, returned once in clear text; only its hash is stored."""
+def mint_key(
+    session: Session, role: Role, kommuner: list[str], label: str = ""
+) -> tuple[ApiKey, str]:
+    """A new key's row and its clear text, shown once; only its hash is stored."""
     key = "pk_" + secrets.token_urlsafe(32)
-    session.add(
-        ApiKey(
-            key_hash=hash_key(key),
-            role=role.value,
-            kommuner=";".join(sorted(set(kommuner))),
-            label=label,
-            created_at=datetime.now(UTC),
-            revoked=False,
-        )
+    row = ApiKey(
+        key_hash=hash_key(key),
+        role=role.value,
+        kommuner=";".join(sorted(set(kommuner))),
+        label=label,
+        created_at=datetime.now(UTC),
+        revoked=False,
     )
+    session.add(row)
     session.flush()
-    return key
+    return row, key
+
+
+def create_key(session: Session, role: Role, kommuner: list[str], label: str = "") -> str:
+    """A new key in clear text (for the demo, tests and benchmarks that need only the text)."""
+    return mint_key(session, role, kommuner, label)[1]
 
 
 def authenticate(session: Session, key: str) -> Principal | None:
@@ -45,12 +51,3 @@ def authenticate(session: Session, key: str) -> Principal | None:
 
 def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
-
-
-def mint_key(
-    session: Session, role: Role, kommuner: list[str], label: str = ""
-) -> tuple[ApiKey, str]:
-    """A new key's row and its clear text (shown once)."""
-    key = create_key(session, role, kommuner, label)
-    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).one()
-    return row, key

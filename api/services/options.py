@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -130,26 +130,28 @@ def option_point(session: Session, option_id: str, kind: str) -> tuple[float, fl
     return (inst.lat, inst.lon) if inst else None
 
 
-def read_option(
-    session: Session, who: Principal, option_id: str
-) -> StoredFamily | StoredInstitution:
-    row = own_option(session, who, option_id)
+def _stored(session: Session, row: FamilyRow | InstitutionRow) -> StoredFamily | StoredInstitution:
     if isinstance(row, FamilyRow):
         return family_record(session, row)
     return institution_record(session, row)
 
 
-def _own_family(session: Session, who: Principal, family_id: str) -> FamilyRow:
-    row = session.get(FamilyRow, family_id)
-    if row is None or not who.in_scope(row.kommune_code):
-        raise NotFound(f"no family {family_id!r} in your kommuner")
-    return row
+def read_option(
+    session: Session, who: Principal, option_id: str
+) -> StoredFamily | StoredInstitution:
+    return _stored(session, own_option(session, who, option_id))
 
 
-def _own_institution(session: Session, who: Principal, institution_id: str) -> InstitutionRow:
-    row = session.get(InstitutionRow, institution_id)
+Row = TypeVar("Row", FamilyRow, InstitutionRow)
+_WHAT = {FamilyRow: "family", InstitutionRow: "institution"}
+
+
+def _owned(session: Session, who: Principal, model: type[Row], option_id: str) -> Row:
+    """A family or an institution in the caller's kommuner; NotFound exactly as for a
+    missing id."""
+    row = session.get(model, option_id)
     if row is None or not who.in_scope(row.kommune_code):
-        raise NotFound(f"no institution {institution_id!r} in your kommuner")
+        raise NotFound(f"no {_WHAT[model]} {option_id!r} in your kommuner")
     return row
 
 
@@ -192,13 +194,13 @@ def list_families(
 
 
 def read_family(session: Session, who: Principal, family_id: str) -> StoredFamily:
-    return family_record(session, _own_family(session, who, family_id))
+    return family_record(session, _owned(session, who, FamilyRow, family_id))
 
 
 def update_family(
     session: Session, service: Service, who: Principal, family_id: str, body: FamilyCreate
 ) -> StoredFamily:
-    row = _own_family(session, who, family_id)
+    row = _owned(session, who, FamilyRow, family_id)
     if body.family_id != family_id:
         raise _mismatch("family_id", body.family_id, family_id)
     family: Family = _checked(service, who, "families", body)
@@ -246,7 +248,7 @@ def list_institutions(
 
 
 def read_institution(session: Session, who: Principal, institution_id: str) -> StoredInstitution:
-    return institution_record(session, _own_institution(session, who, institution_id))
+    return institution_record(session, _owned(session, who, InstitutionRow, institution_id))
 
 
 def update_institution(
@@ -256,7 +258,7 @@ def update_institution(
     institution_id: str,
     body: InstitutionCreate,
 ) -> StoredInstitution:
-    row = _own_institution(session, who, institution_id)
+    row = _owned(session, who, InstitutionRow, institution_id)
     if body.institution_id != institution_id:
         raise _mismatch("institution_id", body.institution_id, institution_id)
     inst: Institution = _checked(service, who, "institutions", body)
@@ -305,14 +307,14 @@ def patch_capacity(
     who: Principal,
     option_id: str,
     body: CapacityPatch,
-    only: type[FamilyRow] | type[InstitutionRow] | None = None,
+    only: Literal["family", "institution"] | None = None,
 ) -> StoredFamily | StoredInstitution:
     """Places, occupied, pause or a vacancy confirmation of a family or an institution
     (`only`: of that kind, NotFound otherwise, the same for every id it does not own)."""
-    if only is FamilyRow:
-        row: FamilyRow | InstitutionRow = _own_family(session, who, option_id)
-    elif only is InstitutionRow:
-        row = _own_institution(session, who, option_id)
+    if only == "family":
+        row: FamilyRow | InstitutionRow = _owned(session, who, FamilyRow, option_id)
+    elif only == "institution":
+        row = _owned(session, who, InstitutionRow, option_id)
     else:
         row = own_option(session, who, option_id)
     _patch_pool(session.get_one(CapacityPool, option_id), body.places, body.occupied, "occupied")
@@ -348,9 +350,7 @@ def patch_capacity(
         service.bump(session, "structure")
     service.bump(session, "capacity")
     session.flush()
-    if isinstance(row, FamilyRow):
-        return family_record(session, row)
-    return institution_record(session, row)
+    return _stored(session, row)
 
 
 @dataclass(frozen=True)

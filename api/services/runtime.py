@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.db.capacity import end_hold, release_held
 from api.db.engine import make_engine, rows_changed, session_scope
 from api.db.mappers import load_from_db
 from api.db.orm import AuditEntry, BatchJob, CapacityPool, DataVersion, Reservation
@@ -177,17 +178,8 @@ class Service:
         for hold in session.scalars(
             select(Reservation).where(Reservation.status == "held", Reservation.expires_at < moment)
         ):
-            done = session.execute(
-                update(Reservation)
-                .where(Reservation.id == hold.id, Reservation.status == "held")
-                .values(status="expired")
-            )
-            if rows_changed(done) == 1:
-                session.execute(
-                    update(CapacityPool)
-                    .where(CapacityPool.pool_id == hold.pool_id)
-                    .values(reserved=CapacityPool.reserved - hold.places)
-                )
+            if end_hold(session, hold.id, "expired"):
+                release_held(session, hold.pool_id, hold.places)
                 expired += 1
         if expired:
             self.bump(session, "capacity")

@@ -1,5 +1,5 @@
-"""What every page shares: templates, security headers, sign-in, roles, CSRF, and the one
-translation of the use cases' domain errors into Danish pages."""
+"""What every page shares: templates, security headers, sign-in, roles, CSRF and the Danish
+error page."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from fastapi.templating import Jinja2Templates
 from api.db.orm import UiSession
 from api.http.deps import SessionDep
 from api.services.caller import Principal, Role
-from api.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from api.services.signin import current
 from api.web.labels import KINDS, ROLE_NAMES
 
@@ -31,7 +30,6 @@ __all__ = [
     "check_csrf",
     "install_errors",
     "need",
-    "page_error",
     "redirect",
     "render",
     "set_cookie",
@@ -72,15 +70,6 @@ class PageError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-_STATUS: dict[type[DomainError], int] = {Forbidden: 403, NotFound: 404, Conflict: 409, Invalid: 422}
-
-
-def page_error(error: DomainError, message: str) -> PageError:
-    """A domain error as a page with `message`, the Danish sentence for what went wrong."""
-    status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 400)
-    return PageError(status, message)
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, hours: float) -> None:

@@ -23,6 +23,7 @@ from models.dataset._contract import DENMARK_BBOX, FILES, PlaceResolver, inside_
 from models.dataset._dataset import Dataset
 from models.dataset._load import load_dataset
 from models.dataset._parsers import parse_record
+from models.dataset._row import split_list
 from models.dataset._writing import write_dataset
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "load_dataset",
     "occupancy_by_pool",
     "parse_record",
+    "split_list",
     "write_dataset",
 ]

@@ -195,4 +195,5 @@ def _range(lo: float, hi: float | None) -> str:
 
 
 def split_list(value: str) -> list[str]:
+    """The items of a `;`-separated list cell (needs, wishes, target_groups)."""
     return [v.strip() for v in value.split(";") if v.strip()]

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 
-from api.db.orm import FamilyRow, InstitutionRow
 from api.http.deps import ServiceDep, SessionDep, require
 from api.http.idempotent import answer_once
 from api.http.presenters import family_public, institution_public
@@ -74,7 +73,7 @@ def update_family(
 def patch_family_capacity(
     family_id: str, body: CapacityPatch, who: Consultant, session: SessionDep, service: ServiceDep
 ) -> Any:
-    record = options.patch_capacity(session, service, who, family_id, body, only=FamilyRow)
+    record = options.patch_capacity(session, service, who, family_id, body, only="family")
     return option_public(record)
 
 
@@ -136,9 +135,7 @@ def patch_institution_capacity(
     session: SessionDep,
     service: ServiceDep,
 ) -> Any:
-    record = options.patch_capacity(
-        session, service, who, institution_id, body, only=InstitutionRow
-    )
+    record = options.patch_capacity(session, service, who, institution_id, body, only="institution")
     return option_public(record)
 
 
