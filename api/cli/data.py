@@ -1,8 +1,7 @@
-"""`placement db upgrade`, `import`, `export` and `keys create`: the database side."""
+"""`placement db upgrade`, `import` and `export`: the database side."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,22 +14,20 @@ from api.cli.common import (
     DataOpt,
     DbOpt,
     GeoOpt,
-    InputError,
     app,
     db_app,
     err,
-    keys_app,
     load,
     migrated_engine,
     user_errors,
 )
 from models.dataset import write_dataset
 
-__all__ = ["db_upgrade", "export", "import_", "keys_create"]
+__all__ = ["database_session", "db_upgrade", "export", "import_"]
 
 
 @contextmanager
-def _session(database: str | None) -> Iterator[Session]:
+def database_session(database: str | None) -> Iterator[Session]:
     """One transaction on the migrated database, committed when the block succeeds."""
     from sqlalchemy.orm import sessionmaker
 
@@ -54,7 +51,7 @@ def import_(data: DataOpt, database: DbOpt = None, geodata: GeoOpt = None) -> No
 
     with user_errors():
         dataset = load(data, geodata)
-        with _session(database) as session:
+        with database_session(database) as session:
             import_dataset(session, dataset)
     err.print(
         f"imported {len(dataset.children)} children, {len(dataset.families)} families, "
@@ -71,30 +68,7 @@ def export(
     """Write the database back as a dataset of the CSV contract."""
     from api.services.data import export_dataset
 
-    with _session(database) as session:
+    with database_session(database) as session:
         dataset = export_dataset(session)
     write_dataset(dataset, out_dir)
     err.print(f"exported {len(dataset.children)} children to {out_dir}", highlight=False)
-
-
-@keys_app.command("create")
-def keys_create(
-    role: Annotated[str, typer.Option("--role", help="coordinator, consultant, planner, admin")],
-    kommune: Annotated[list[str] | None, typer.Option("--kommune")] = None,
-    label: Annotated[str, typer.Option("--label")] = "",
-    database: DbOpt = None,
-) -> None:
-    """Create an API key; it is printed once and stored only as a hash."""
-    from api.services.caller import Role
-    from api.services.keys import mint_key
-
-    with user_errors():
-        try:
-            chosen = Role(role)
-        except ValueError:
-            raise InputError(
-                f"--role {role!r}: one of coordinator, consultant, planner, admin"
-            ) from None
-        with _session(database) as session:
-            _, key = mint_key(session, chosen, list(kommune or ()), label)
-    sys.stdout.write(key + "\n")

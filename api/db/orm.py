@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -35,6 +36,7 @@ __all__ = [
     "IdempotentResponse",
     "InstitutionRow",
     "KeepAwayRow",
+    "LiveHold",
     "NetworkRow",
     "PlacementRow",
     "Reservation",
@@ -184,9 +186,8 @@ class PlacementRow(Base):
 
     __tablename__ = "placements"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    child_id: Mapped[str] = mapped_column(
-        ForeignKey("children.child_id", ondelete="CASCADE"), index=True
-    )
+    # No foreign key: a child who leaves the kommune's files keeps its history.
+    child_id: Mapped[str] = mapped_column(String(64), index=True)
     option_id: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     start_date: Mapped[date] = mapped_column(Date)
@@ -213,6 +214,16 @@ class Reservation(Base):
     created_by: Mapped[int] = mapped_column(Integer)
 
 
+class LiveHold(Base):
+    """A child of a live hold. The primary key is the rule "one live hold per child", kept by
+    the database against racing workers; the row goes when the hold is confirmed, released or
+    expires (the hold itself stays in `reservations`)."""
+
+    __tablename__ = "live_holds"
+    child_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(ForeignKey("reservations.id"), index=True)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -222,6 +233,9 @@ class ApiKey(Base):
     label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_by: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(Integer)  # None: made on the command line
 
 
 class AuditEntry(Base):
@@ -258,6 +272,7 @@ class IdempotentResponse(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    body_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class UiSession(Base):
@@ -281,3 +296,12 @@ class DataVersion(Base):
 
 
 Index("ix_reservations_held", Reservation.status, Reservation.expires_at)
+# At most one active placement per child, kept by the database against racing workers.
+_ACTIVE = text("status = 'active'")
+Index(
+    "ux_placements_active_child",
+    PlacementRow.child_id,
+    unique=True,
+    sqlite_where=_ACTIVE,
+    postgresql_where=_ACTIVE,
+)
