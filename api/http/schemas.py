@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -39,6 +39,7 @@ __all__ = [
     "KeyCreate",
     "KeyCreated",
     "NetworkPersonIn",
+    "PlacementPublic",
     "ProposalRequest",
     "ReservationCreate",
     "ReservationPublic",
@@ -77,6 +78,21 @@ class ReservationPublic(BaseModel):
     @classmethod
     def _split_stored(cls, value: Any) -> Any:
         return split_list(value) if isinstance(value, str) else value
+
+
+class PlacementPublic(BaseModel):
+    """One placement: placements.csv's fields, its id and the hold it was confirmed from."""
+
+    id: int
+    child_id: str
+    option_id: str
+    kind: str
+    start_date: date
+    status: str
+    end_date: date | None
+    end_reason: str
+    last_follow_up: date | None
+    reservation_id: str | None
 
 
 class BatchPublic(BaseModel):
