@@ -14,8 +14,8 @@ import httpx
 from sqlalchemy.orm import sessionmaker
 
 from api.db.engine import make_engine, session_scope
-from api.db.mappers import replace_all
 from api.db.migrate import upgrade
+from api.db.sync import sync_dataset
 from api.services.caller import Role
 from api.services.keys import create_key
 from api.services.runtime import Service
@@ -74,7 +74,7 @@ def run(quick: bool = False) -> None:
         engine = make_engine(url)
         upgrade(engine)
         with session_scope(sessionmaker(engine)) as session:
-            replace_all(session, ds)
+            sync_dataset(session, ds)
             Service.bump(session, "structure", "capacity")
             key = create_key(
                 session, Role.COORDINATOR, sorted({c.kommune_code for c in ds.children})

@@ -6,6 +6,7 @@ from enum import IntEnum, StrEnum
 
 __all__ = [
     "NEEDS",
+    "EndReason",
     "FosterLevel",
     "InstitutionKind",
     "Kind",
@@ -92,6 +93,18 @@ class Relation(StrEnum):
 class PlacementStatus(StrEnum):
     ACTIVE = "active"
     ENDED = "ended"
+
+
+class EndReason(StrEnum):
+    """Why a placement ended, when it is ended through the service (placements.csv's
+    `end_reason` stays free text, as kommuner's systems write it)."""
+
+    HOME = "home"  # hjemgivelse
+    STEP_DOWN = "step_down"  # to a less intrusive placement
+    BREAKDOWN = "breakdown"  # sammenbrud
+    AGE_OUT = "age_out"  # 18, or the end of efterværn
+    MOVED = "moved"  # to another placement of the same or a higher step
+    OTHER = "other"
 
 
 class NetworkStatus(StrEnum):

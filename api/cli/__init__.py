@@ -11,12 +11,20 @@ from __future__ import annotations
 import sys
 
 # Registration order is the order of `placement --help`.
-from api.cli import data, keys, matching, review, serve, whatif
+from api.cli import data, keys, matching, placements, review, serve, whatif
 from api.cli.common import app, err
 
 __all__ = ["app", "main"]
 
-_COMMANDS = (matching, data, keys, serve, review, whatif)  # imported for their registrations
+_COMMANDS = (
+    matching,
+    data,
+    placements,
+    keys,
+    serve,
+    review,
+    whatif,
+)  # imported for their registrations
 
 
 def main() -> None:

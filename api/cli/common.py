@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from api.services.errors import DomainError
 from geo.gazetteer import Gazetteer, GeodataError, default_gazetteer
 from matcher.policy import PolicyError
 from matcher.rank import UnknownChild
@@ -88,6 +89,11 @@ def user_errors() -> Iterator[None]:
         fail(str(exc))
     except UnknownChild as exc:
         fail(f"no child with child_id {exc.args[0]!r} in the dataset")
+    except DomainError as exc:
+        err.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
+        for problem in exc.extra.get("errors", []):
+            err.print(f"  - {problem}", highlight=False, markup=False)
+        raise typer.Exit(code=2) from None
 
 
 def gazetteer(geodata: Path | None) -> Gazetteer:

@@ -5,23 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from api.cli.common import (
     DataOpt,
     DbOpt,
+    Format,
+    FormatOpt,
     GeoOpt,
     app,
     db_app,
+    emit_json,
     err,
     load,
     migrated_engine,
     user_errors,
 )
+from api.cli.render import render_sync
 from models.dataset import write_dataset
+
+if TYPE_CHECKING:  # `rank` and `match` start without the database layer
+    from sqlalchemy.orm import Session
 
 __all__ = ["database_session", "db_upgrade", "export", "import_"]
 
@@ -45,19 +51,35 @@ def db_upgrade(database: DbOpt = None) -> None:
 
 
 @app.command("import")
-def import_(data: DataOpt, database: DbOpt = None, geodata: GeoOpt = None) -> None:
-    """Load a dataset (validated as for `rank`) into the database in one transaction."""
+def import_(
+    data: DataOpt,
+    database: DbOpt = None,
+    geodata: GeoOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would change; write nothing.")
+    ] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Sync the database with the kommune's files (validated as for `rank`), in one
+    transaction: rows are added, changed and removed; placements, holds, keys, sign-ins and
+    the audit trail are never deleted. A child or option with a live hold or an active
+    placement that is missing from the files blocks the import, and nothing is written."""
     from api.services.data import import_dataset
 
     with user_errors():
         dataset = load(data, geodata)
         with database_session(database) as session:
-            import_dataset(session, dataset)
-    err.print(
-        f"imported {len(dataset.children)} children, {len(dataset.families)} families, "
-        f"{len(dataset.institutions)} institutions, {len(dataset.placements)} placements",
-        highlight=False,
-    )
+            report = import_dataset(session, dataset, dry_run=dry_run)
+    if fmt is Format.json:
+        emit_json({"dry_run": dry_run, **report.as_dict()})
+    else:
+        render_sync(report, dry_run)
+    if not dry_run:
+        err.print(
+            f"imported {len(dataset.children)} children, {len(dataset.families)} families, "
+            f"{len(dataset.institutions)} institutions, {len(dataset.placements)} placements",
+            highlight=False,
+        )
 
 
 @app.command("export")

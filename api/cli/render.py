@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from api.cli.common import out
+from api.cli.common import err, out
 from matcher.rank import Ranking
 from matcher.review import ReviewReport
 from matcher.simulate import SimulationResult
 
-__all__ = ["TIER_NAMES", "render_match", "render_ranking", "render_review", "render_simulation"]
+if TYPE_CHECKING:  # the database layer is loaded only by the commands that use it
+    from api.db.sync import SyncReport
+
+__all__ = [
+    "TIER_NAMES",
+    "render_match",
+    "render_ranking",
+    "render_review",
+    "render_simulation",
+    "render_sync",
+]
 
 TIER_NAMES = {
     1: "1 netværk",
@@ -181,3 +191,26 @@ def render_simulation(
             "" if share is None else f"{share:.1%}",
         )
     console.print(table)
+
+
+def render_sync(report: SyncReport, dry_run: bool) -> None:
+    """What an import changes (or would change, on a dry run), file by file."""
+    table = Table(title="import (dry run: nothing written)" if dry_run else "import")
+    for column in ("file", "added", "changed", "removed", "ids"):
+        table.add_column(column)
+    for diff in report.diffs:
+        ids = [f"+{i}" for i in diff.added] + [f"~{i}" for i in diff.changed]
+        ids += [f"-{i}" for i in diff.removed]
+        shown = " ".join(ids[:8]) + (f" (+{len(ids) - 8} more)" if len(ids) > 8 else "")
+        table.add_row(
+            diff.file, str(len(diff.added)), str(len(diff.changed)), str(len(diff.removed)), shown
+        )
+    out.print(table)
+    if report.kept_placements:
+        out.print(
+            f"{report.kept_placements} placement(s) in the database are not in placements.csv "
+            "and are kept (confirmed, moved or ended through the service)",
+            highlight=False,
+        )
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)

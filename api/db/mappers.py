@@ -1,9 +1,9 @@
-"""Between the dataset contract and the database: import (one transaction), export, and the
-Dataset the matcher is built from."""
+"""Between the dataset contract and the database: rows of domain records (written by the
+import, `api.db.sync`), and the Dataset the matcher is built from."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.db.orm import (
@@ -39,6 +39,7 @@ from models.enums import (
 )
 
 __all__ = [
+    "TRACKED",
     "child_from_row",
     "child_rows",
     "combination_pool",
@@ -47,7 +48,6 @@ __all__ = [
     "load_from_db",
     "placement_from_row",
     "placements_tracked",
-    "replace_all",
 ]
 
 # A data_versions row (0/1): whether occupied places are derived from placements, i.e. the
@@ -200,72 +200,6 @@ def institution_rows(
     )
 
 
-def replace_all(session: Session, dataset: Dataset) -> None:
-    """Replace every child, option and capacity row with the dataset's (caller commits)."""
-    for table in (
-        PlacementRow,
-        KeepAwayRow,
-        ExclusionRow,
-        NetworkRow,
-        ChildRow,
-        FamilyRow,
-        InstitutionRow,
-    ):
-        session.execute(delete(table))
-    session.execute(delete(CapacityPool))
-    excl: dict[str, list[Exclusion]] = {}
-    for e in dataset.exclusions:
-        excl.setdefault(e.child_id, []).append(e)
-    keep: dict[str, list[KeepAway]] = {}
-    for k in dataset.keep_away:
-        keep.setdefault(k.child_id, []).append(k)
-    net_pos = {(p.person_id, p.child_id): n for n, p in enumerate(dataset.network)}
-    for n, c in enumerate(dataset.children):
-        session.add_all(
-            child_rows(
-                c,
-                dataset.network_by_child.get(c.child_id, ()),
-                excl.get(c.child_id, []),
-                keep.get(c.child_id, []),
-                n,
-                net_pos,
-            )
-        )
-    session.flush()
-    seen: set[str] = set()
-    for p in dataset.network:
-        if p.person_id not in seen:
-            seen.add(p.person_id)
-            session.add(
-                CapacityPool(
-                    pool_id=p.person_id, kind="network", places=p.places, occupied=0, reserved=0
-                )
-            )
-    for n, f in enumerate(dataset.families):
-        session.add_all(family_rows(f, n))
-    for n, i in enumerate(dataset.institutions):
-        session.add_all(institution_rows(i, n))
-    session.add_all(
-        PlacementRow(
-            child_id=p.child_id,
-            option_id=p.option_id,
-            kind=p.kind.value,
-            start_date=p.start_date,
-            status=p.status.value,
-            end_date=p.end_date,
-            end_reason=p.end_reason,
-            last_follow_up=p.last_follow_up,
-        )
-        for p in dataset.placements
-    )
-    tracked = session.get(DataVersion, TRACKED)
-    if tracked is None:
-        session.add(DataVersion(name=TRACKED, value=int(bool(dataset.placements))))
-    else:
-        tracked.value = int(bool(dataset.placements))
-    session.flush()
-
-
 def placements_tracked(session: Session) -> bool:
     row = session.get(DataVersion, TRACKED)
     return row is not None and bool(row.value)
@@ -401,8 +335,12 @@ def load_from_db(session: Session) -> Dataset:
         KeepAway(r.child_id, _place(r.lat, r.lon, r.postcode), r.min_km, r.reason)
         for r in session.scalars(select(KeepAwayRow).order_by(KeepAwayRow.id))
     )
+    # Placements of children gone from the kommune's files stay as history in the database,
+    # outside the dataset.
+    child_ids = {c.child_id for c in children}
     placements = tuple(
         placement_from_row(r)
         for r in session.scalars(select(PlacementRow).order_by(PlacementRow.id))
+        if r.child_id in child_ids
     )
     return Dataset(children, network, families, institutions, exclusions, keep, placements)

@@ -15,7 +15,16 @@ from fastapi.openapi.utils import get_openapi
 
 from api import web
 from api.http.problems import TITLES, install_handlers, problem
-from api.http.routers import admin, batches, children, options, policies, reservations, review
+from api.http.routers import (
+    admin,
+    batches,
+    children,
+    options,
+    placements,
+    policies,
+    reservations,
+    review,
+)
 from api.services.runtime import Service
 
 __all__ = ["POLICY_ENV", "app_from_environment", "create_app"]
@@ -118,7 +127,16 @@ def create_app(service: Service, recover_jobs: bool = True) -> FastAPI:
     )
     app.state.service = service
     install_handlers(app)
-    for module in (children, options, reservations, review, batches, admin, policies):
+    for module in (
+        children,
+        options,
+        reservations,
+        placements,
+        review,
+        batches,
+        admin,
+        policies,
+    ):
         app.include_router(module.router)
     web.install(app)
 

@@ -18,6 +18,8 @@ from api.services.inputs import (
     KeepAwayIn,
     KeyCreate,
     NetworkPersonIn,
+    PlacementEnd,
+    PlacementMove,
     ProposalRequest,
     ReservationCreate,
 )
@@ -39,6 +41,9 @@ __all__ = [
     "KeyCreate",
     "KeyCreated",
     "NetworkPersonIn",
+    "PlacementEnd",
+    "PlacementMove",
+    "PlacementMoved",
     "PlacementPublic",
     "ProposalRequest",
     "ReservationCreate",
@@ -93,6 +98,13 @@ class PlacementPublic(BaseModel):
     end_reason: str
     last_follow_up: date | None
     reservation_id: str | None
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PlacementMoved(BaseModel):
+    ended: list[PlacementPublic]
+    started: list[PlacementPublic]
 
 
 class BatchPublic(BaseModel):

@@ -8,9 +8,18 @@ import uuid
 from datetime import date, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.db.capacity import end_hold, occupy_held, release_held, reserve
+from api.db.capacity import (
+    active_placements,
+    end_hold,
+    live_hold_of,
+    lock_children,
+    occupy_held,
+    release_held,
+    reserve,
+)
 from api.db.orm import (
     ChildRow,
     FamilyRow,
@@ -27,10 +36,39 @@ from api.services.runtime import Service, now
 from matcher.rank import OptionCheck
 from models.capacity import combination_pool
 
-__all__ = ["confirm_hold", "create_hold", "hold_state", "own_hold", "read_hold", "release_hold"]
+__all__ = [
+    "already_placed",
+    "child_has_hold",
+    "confirm_hold",
+    "create_hold",
+    "hold_state",
+    "option_pool",
+    "own_hold",
+    "read_hold",
+    "release_hold",
+]
 
 
-def _pool_of(session: Session, option_id: str, kind: str | None) -> tuple[str, str]:
+def child_has_hold(hold_id: str) -> Conflict:
+    return Conflict(
+        f"the child already has a live hold ({hold_id}): confirm or release it first",
+        reason="CHILD_HAS_HOLD",
+        reservation_id=hold_id,
+        hold_id=hold_id,
+    )
+
+
+def already_placed(placements: list[PlacementRow]) -> Conflict:
+    where = ", ".join(f"{p.child_id} at {p.option_id}" for p in placements)
+    return Conflict(
+        f"already placed ({where}): a change of placement is a move of the placement "
+        "(POST /v1/placements/{id}/move)",
+        reason="ALREADY_PLACED",
+        placement_ids=[p.id for p in placements],
+    )
+
+
+def option_pool(session: Session, option_id: str, kind: str | None) -> tuple[str, str]:
     """(kind, pool_id) of an option, the kind inferred when not given."""
     if session.get(FamilyRow, option_id) is not None:
         kind = kind or "foster"
@@ -101,10 +139,18 @@ def create_hold(
     the caller's kommuner, Invalid when not eligible, Conflict when the last place went to
     someone else."""
     first = _first_child(session, who, body)
-    kind, pool_id = _pool_of(session, body.option_id, body.kind)
+    kind, pool_id = option_pool(session, body.option_id, body.kind)
     service.expire_holds(session)
     matcher = service.matcher(session)
     check = matcher.evaluate_option(first.child_id, body.option_id, kind, as_of=date.today())
+    # One child, one decision: checked before eligibility, so the answer names the hold or
+    # placement that stands in the way rather than a capacity the child itself uses.
+    other = live_hold_of(session, check.children)
+    if other is not None:
+        raise child_has_hold(other)
+    placed = active_placements(session, check.children)
+    if placed:
+        raise already_placed(placed)
     if not check.eligible:
         if check.reasons == ["NO_CAPACITY"]:
             raise Conflict(f"no free place left at {body.option_id}", reason="NO_CAPACITY")
@@ -131,12 +177,6 @@ def _take_places(
     """Hold a place for each child of the checked unit in one atomic conditional UPDATE: of
     two coordinators racing for the last place, exactly one wins."""
     n = len(check.children)
-    if not reserve(session, pool_id, n):
-        raise Conflict(
-            f"no free place left at {body.option_id}: another reservation or placement took "
-            "it first",
-            reason="NO_CAPACITY",
-        )
     moment = now()
     hold = Reservation(
         id=str(uuid.uuid4()),
@@ -153,6 +193,22 @@ def _take_places(
         created_by=who.key_id,
     )
     session.add(hold)
+    session.flush()
+    # The children first, then the places: a second hold of the same child fails here
+    # whichever option it is for; a placement that committed while this request waited for
+    # the children is seen by the check after the lock.
+    other = lock_children(session, hold.id, check.children)
+    if other is not None:
+        raise child_has_hold(other)
+    placed = active_placements(session, check.children)
+    if placed:
+        raise already_placed(placed)
+    if not reserve(session, pool_id, n):
+        raise Conflict(
+            f"no free place left at {body.option_id}: another reservation or placement took "
+            "it first",
+            reason="NO_CAPACITY",
+        )
     service.bump(session, "capacity")
     return hold
 
@@ -163,6 +219,9 @@ def read_hold(
     service.expire_holds(session)
     hold = own_hold(session, who, reservation_id)
     session.refresh(hold)
+    # This route writes (it expires holds), so its audit goes in its own transaction.
+    for cid in hold.child_ids.split(";"):
+        service.audit(session, who, "reservation.read", cid, hold.id)
     return hold
 
 
@@ -175,6 +234,9 @@ def confirm_hold(
         raise Conflict(
             f"reservation is {hold_state(hold)} and cannot be confirmed", reason="NOT_HELD"
         )
+    placed = active_placements(session, hold.child_ids.split(";"))
+    if placed:
+        raise already_placed(placed)
     if not end_hold(session, hold.id, "confirmed"):
         raise Conflict("reservation changed meanwhile", reason="NOT_HELD")
     occupy_held(session, hold.pool_id, hold.places)
@@ -191,6 +253,14 @@ def confirm_hold(
         )
         for cid in hold.child_ids.split(";")
     )
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another worker placed one of the children in the meantime; raising rolls the
+        # whole confirmation back, hold included.
+        raise Conflict(
+            "one of the children was placed meanwhile", reason="ALREADY_PLACED"
+        ) from None
     # "structure" too: the matcher's dataset carries the active placements (the default batch
     # cohort leaves placed children out; the review reads them).
     service.bump(session, "capacity", "structure")

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from models.enums import Kind, Solver
+from models.enums import EndReason, Kind, Solver
 from models.records import (
     ChildRecord,
     ContractRecord,
@@ -30,6 +30,8 @@ __all__ = [
     "KeepAwayIn",
     "KeyCreate",
     "NetworkPersonIn",
+    "PlacementEnd",
+    "PlacementMove",
     "ProposalRequest",
     "ReservationCreate",
 ]
@@ -93,6 +95,23 @@ class ReservationCreate(_Body):
     option_id: str = Field(min_length=1, max_length=64)
     kind: Kind | None = None
     hours: float = Field(default=24, gt=0, le=24 * 14)
+
+
+class PlacementEnd(_Body):
+    """End an active placement: the day it ended (today when left out) and why."""
+
+    end_reason: EndReason
+    end_date: date | None = None
+
+
+class PlacementMove(_Body):
+    """Move a placed child (with its sibling group) to another option in one transaction:
+    the old placement ends with `end_reason` on `start_date`, the new one starts that day."""
+
+    option_id: str = Field(min_length=1, max_length=64)
+    kind: Kind | None = None
+    end_reason: Literal[EndReason.MOVED, EndReason.STEP_DOWN] = EndReason.MOVED
+    start_date: date | None = None
 
 
 class BatchCreate(_Body):

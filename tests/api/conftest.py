@@ -13,9 +13,9 @@ from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import sessionmaker
 
 from api.db.engine import make_engine, session_scope
-from api.db.mappers import replace_all
 from api.db.migrate import upgrade
 from api.db.orm import Base
+from api.db.sync import sync_dataset
 from api.http.app import create_app
 from api.services.caller import Role
 from api.services.keys import create_key
@@ -140,7 +140,7 @@ def make_keys(engine: Engine) -> dict[str, str]:
 def load(engine: Engine, dataset: Dataset) -> None:
     upgrade(engine)
     with session_scope(sessionmaker(engine)) as session:
-        replace_all(session, dataset)
+        sync_dataset(session, dataset)
         Service.bump(session, "structure", "capacity")
 
 

@@ -354,7 +354,9 @@ def test_a_confirmed_reservation_becomes_a_placement_under_review(env: Env) -> N
     assert placements.status_code == 200
     (placed,) = placements.json()
     start = date.fromisoformat(placed["start_date"])
-    assert placed | {"start_date": None} == {
+    assert isinstance(placed["id"], int)
+    assert placed | {"start_date": None, "id": None} == {
+        "id": None,
         "child_id": cid,
         "option_id": option["option_id"],
         "kind": option["kind"],

@@ -20,6 +20,7 @@ ROLE_BY_PREFIX = (
     ("/v1/children", "coordinator"),
     ("/v1/reservations", "coordinator"),
     ("/v1/review", "coordinator"),
+    ("/v1/placements", "coordinator"),
     ("/v1/families", "consultant"),
     ("/v1/institutions", "consultant"),
     ("/v1/capacity", "consultant"),

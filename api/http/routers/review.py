@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.http.deps import ServiceDep, SessionDep, read_only, require
+from api.http.schemas import PlacementPublic
 from api.services import placements, review
 from api.services.caller import Principal, Role
 
@@ -46,23 +47,11 @@ def review_child(
     return review.review_child(session, service, who, child_id, as_of, top).as_dict()
 
 
-@router.get("/children/{child_id}/placements")
+@router.get("/children/{child_id}/placements", response_model=list[PlacementPublic])
 @read_only
 def child_placements(
     child_id: str, who: Coordinator, session: SessionDep, service: ServiceDep
 ) -> Any:
-    """The child's placements, oldest first (placements.csv's fields)."""
-    return [
-        {
-            "child_id": p.child_id,
-            "option_id": p.option_id,
-            "kind": p.kind.value,
-            "start_date": p.start_date.isoformat(),
-            "status": p.status.value,
-            "end_date": p.end_date.isoformat() if p.end_date else None,
-            "end_reason": p.end_reason,
-            "last_follow_up": p.last_follow_up.isoformat() if p.last_follow_up else None,
-            "reservation_id": reservation_id,
-        }
-        for p, reservation_id in placements.child_placements(session, service, who, child_id)
-    ]
+    """The child's placements, oldest first (placements.csv's fields, each with its id and
+    the hold it was confirmed from)."""
+    return placements.child_placements(session, service, who, child_id)
