@@ -305,39 +305,51 @@ def load_from_db(session: Session) -> Dataset:
     pools = {p.pool_id: p for p in session.scalars(select(CapacityPool))}
     children = tuple(
         child_from_row(r)
-        for r in session.scalars(select(ChildRow).order_by(ChildRow.position, ChildRow.child_id))
+        for r in session.scalars(
+            select(ChildRow)
+            .where(ChildRow.retired_on.is_(None))
+            .order_by(ChildRow.position, ChildRow.child_id)
+        )
     )
+    # Rows of retired children (kept for their placement history) stay out of the dataset.
+    child_ids = {c.child_id for c in children}
     network = tuple(
         person_from_row(r)
         for r in session.scalars(
-            select(NetworkRow).order_by(
-                NetworkRow.position, NetworkRow.child_id, NetworkRow.person_id
-            )
+            select(NetworkRow)
+            .where(NetworkRow.retired_on.is_(None))
+            .order_by(NetworkRow.position, NetworkRow.child_id, NetworkRow.person_id)
         )
+        if r.child_id in child_ids
     )
     families = tuple(
         family_from_row(r, pools[r.family_id])
         for r in session.scalars(
-            select(FamilyRow).order_by(FamilyRow.position, FamilyRow.family_id)
+            select(FamilyRow)
+            .where(FamilyRow.retired_on.is_(None))
+            .order_by(FamilyRow.position, FamilyRow.family_id)
         )
     )
     institutions = tuple(
         institution_from_row(r, pools[r.institution_id], pools[combination_pool(r.institution_id)])
         for r in session.scalars(
-            select(InstitutionRow).order_by(InstitutionRow.position, InstitutionRow.institution_id)
+            select(InstitutionRow)
+            .where(InstitutionRow.retired_on.is_(None))
+            .order_by(InstitutionRow.position, InstitutionRow.institution_id)
         )
     )
     exclusions = tuple(
         Exclusion(r.child_id, r.option_id, r.reason)
         for r in session.scalars(select(ExclusionRow).order_by(ExclusionRow.id))
+        if r.child_id in child_ids
     )
     keep = tuple(
         KeepAway(r.child_id, _place(r.lat, r.lon, r.postcode), r.min_km, r.reason)
         for r in session.scalars(select(KeepAwayRow).order_by(KeepAwayRow.id))
+        if r.child_id in child_ids
     )
     # Placements of children gone from the kommune's files stay as history in the database,
     # outside the dataset.
-    child_ids = {c.child_id for c in children}
     placements = tuple(
         placement_from_row(r)
         for r in session.scalars(select(PlacementRow).order_by(PlacementRow.id))

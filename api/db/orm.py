@@ -89,6 +89,9 @@ class ChildRow(Base):
     wishes: Mapped[str] = mapped_column(Text, default="")
     arrival: Mapped[int | None] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=0)  # dataset order
+    # Set when the row left the kommune's files but placements refer to it: kept as history,
+    # out of matching and lists.
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
 
 class NetworkRow(Base):
@@ -106,6 +109,9 @@ class NetworkRow(Base):
     places: Mapped[int] = mapped_column(Integer, default=1)
     willing: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)  # dataset order
+    # Set when the row left the kommune's files but placements refer to it: kept as history,
+    # out of matching and lists.
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
 
 class FamilyRow(Base):
@@ -125,6 +131,9 @@ class FamilyRow(Base):
     vacancy_confirmed: Mapped[date | None] = mapped_column(Date)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)  # dataset order
+    # Set when the row left the kommune's files but placements refer to it: kept as history,
+    # out of matching and lists.
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
 
 class InstitutionRow(Base):
@@ -144,6 +153,9 @@ class InstitutionRow(Base):
     daily_rate: Mapped[float | None] = mapped_column(Float)
     vacancy_confirmed: Mapped[date | None] = mapped_column(Date)
     position: Mapped[int] = mapped_column(Integer, default=0)  # dataset order
+    # Set when the row left the kommune's files but placements refer to it: kept as history,
+    # out of matching and lists.
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
 
 class CapacityPool(Base):

@@ -11,10 +11,11 @@ places. Placements are merged by (child_id, option_id, start_date)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from api.db.mappers import (
@@ -53,6 +54,8 @@ class FileDiff:
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    # Of the removed, those kept as history because placements refer to them.
+    retired: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class FileDiff:
             "added": list(self.added),
             "changed": list(self.changed),
             "removed": list(self.removed),
+            "retired": list(self.retired),
         }
 
 
@@ -174,11 +178,45 @@ class _Sync:
                     )
 
     # -- writing ----------------------------------------------------------------------------
-    def rewrite_sources(self) -> None:
+    def rewrite_sources(self) -> dict[str, tuple[str, ...]]:
+        """Rewrite the source rows from the files. A row gone from the files that placements
+        refer to is retired instead of deleted (kept for that history, out of matching);
+        returns the retired ids per file."""
         session, ds = self.session, self.dataset
         session.expunge_all()
-        for table in (KeepAwayRow, ExclusionRow, NetworkRow, ChildRow, FamilyRow, InstitutionRow):
-            session.execute(delete(table))
+        history_children = set(session.scalars(select(PlacementRow.child_id).distinct()))
+        history_options = set(session.scalars(select(PlacementRow.option_id).distinct()))
+        today = datetime.now(UTC).date()
+        kept_children = self._retire(
+            ChildRow, ChildRow.child_id, {c.child_id for c in ds.children}, history_children, today
+        )
+        kept_families = self._retire(
+            FamilyRow,
+            FamilyRow.family_id,
+            {f.family_id for f in ds.families},
+            history_options,
+            today,
+        )
+        kept_institutions = self._retire(
+            InstitutionRow,
+            InstitutionRow.institution_id,
+            {i.institution_id for i in ds.institutions},
+            history_options,
+            today,
+        )
+        people = {(p.person_id, p.child_id) for p in ds.network}
+        kept_network: list[str] = []
+        for row in session.scalars(select(NetworkRow)):
+            if (row.person_id, row.child_id) in people:
+                session.delete(row)
+            elif row.child_id in kept_children or row.person_id in history_options:
+                row.retired_on = row.retired_on or today
+                kept_network.append(f"{row.person_id} {row.child_id}")
+            else:
+                session.delete(row)
+        for table in (KeepAwayRow, ExclusionRow):
+            session.execute(delete(table).where(table.child_id.not_in(kept_children)))
+        session.flush()
         excl: dict[str, list[Exclusion]] = {}
         for e in ds.exclusions:
             excl.setdefault(e.child_id, []).append(e)
@@ -202,6 +240,28 @@ class _Sync:
         for n, i in enumerate(ds.institutions):
             session.add(institution_rows(i, n)[0])
         session.flush()
+        return {
+            "children.csv": tuple(sorted(kept_children)),
+            "network.csv": tuple(kept_network),
+            "families.csv": tuple(sorted(kept_families)),
+            "institutions.csv": tuple(sorted(kept_institutions)),
+        }
+
+    def _retire(
+        self, table: Any, key: Any, in_files: set[str], history: set[str], today: date
+    ) -> set[str]:
+        """Delete the table's rows (the files' rows are inserted anew), except those gone
+        from the files that placements refer to: those are retired. Their ids."""
+        kept: set[str] = set()
+        for row_id, retired in self.session.execute(select(key, table.retired_on)):
+            if row_id not in in_files and row_id in history:
+                kept.add(row_id)
+                if retired is None:
+                    self.session.execute(
+                        update(table).where(key == row_id).values(retired_on=today)
+                    )
+        self.session.execute(delete(table).where(key.not_in(kept)))
+        return kept
 
     def merge_placements(self) -> int:
         """Insert the file's new placements and apply the endings it records; the service's
@@ -354,7 +414,9 @@ def sync_dataset(session: Session, dataset: Dataset) -> SyncReport:
     sync.check_removals(old, diffs)
     if sync.problems:
         raise ImportBlocked(sync.problems)
-    sync.rewrite_sources()
+    retired = sync.rewrite_sources()
+    for file, ids in retired.items():
+        diffs[file] = replace(diffs[file], retired=ids)
     kept = sync.merge_placements()
     sync.sync_pools()
     if sync.problems:

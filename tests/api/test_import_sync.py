@@ -317,3 +317,40 @@ def test_make_run_works_any_number_of_times_on_one_database(tmp_path: Path) -> N
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert "loaded with the demo dataset" in done.stderr
+
+
+def test_a_child_with_placement_history_leaving_the_files_is_retired_not_deleted(
+    env: Env, tmp_path: Path
+) -> None:
+    from api.db.mappers import load_from_db
+
+    cid = _single_child(env)
+    hold = _confirm(env, cid)
+    (row,) = env.client.get(
+        f"/v1/children/{cid}/placements", headers=env.auth("coordinator")
+    ).json()
+    ended = env.client.post(
+        f"/v1/placements/{row['id']}/end",
+        json={"end_reason": "home"},
+        headers=env.auth("coordinator"),
+    )
+    assert ended.status_code == 200, ended.text
+    write_dataset(_without_child(env.dataset, cid), tmp_path / "files")
+    result = _import(env, tmp_path / "files", "--format", "json")
+    assert result.exit_code == 0, result.output
+    children = next(f for f in json.loads(result.stdout)["files"] if f["file"] == "children.csv")
+    assert children["removed"] == [cid] and children["retired"] == [cid]
+    with sessionmaker(env.engine)() as s:
+        child = s.get_one(ChildRow, cid)
+        assert child.retired_on is not None
+        assert s.scalars(select(PlacementRow).where(PlacementRow.child_id == cid)).one()
+        assert cid not in {c.child_id for c in load_from_db(s).children}
+        # Every placement's child and option still exist.
+        for p in s.scalars(select(PlacementRow)):
+            assert s.get(ChildRow, p.child_id) is not None
+        assert hold["option_id"]
+    # Back in the files, the child is a current case again.
+    write_dataset(env.dataset, tmp_path / "back")
+    assert _import(env, tmp_path / "back").exit_code == 0
+    with sessionmaker(env.engine)() as s:
+        assert s.get_one(ChildRow, cid).retired_on is None

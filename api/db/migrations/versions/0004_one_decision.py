@@ -7,6 +7,8 @@
   kommune's files keeps its placement history.
 - api_keys: when and by whom a key was revoked, and which key created it.
 - idempotency: the SHA-256 of the request body first answered under a key.
+- children, network, families, institutions: `retired_on`, set by an import when a row with
+  placement history leaves the kommune's files (kept for that history, out of matching).
 
 Revision ID: 0004
 Revises: 0003
@@ -24,6 +26,7 @@ branch_labels = None
 depends_on = None
 
 ACTIVE = sa.text("status = 'active'")
+RETIRABLE = ("children", "network", "families", "institutions")
 
 
 def upgrade() -> None:
@@ -64,6 +67,9 @@ def upgrade() -> None:
         postgresql_where=ACTIVE,
     )
 
+    for table in RETIRABLE:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("retired_on", sa.Date(), nullable=True))
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("revoked_by", sa.Integer(), nullable=True))
@@ -104,6 +110,9 @@ def _recreate_placements_without_child_key() -> None:
 
 
 def downgrade() -> None:
+    for table in RETIRABLE:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("retired_on")
     with op.batch_alter_table("idempotency") as batch:
         batch.drop_column("body_hash")
     with op.batch_alter_table("api_keys") as batch:
