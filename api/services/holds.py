@@ -33,7 +33,7 @@ from api.services.children import own_child
 from api.services.errors import Conflict, Invalid, NotFound
 from api.services.inputs import ReservationCreate
 from api.services.runtime import Service, now
-from matcher.rank import OptionCheck
+from matcher.rank import OptionCheck, UnknownChild
 from models.capacity import combination_pool
 
 __all__ = [
@@ -142,7 +142,10 @@ def create_hold(
     kind, pool_id = option_pool(session, body.option_id, body.kind)
     service.expire_holds(session)
     matcher = service.matcher(session)
-    check = matcher.evaluate_option(first.child_id, body.option_id, kind, as_of=date.today())
+    try:
+        check = matcher.evaluate_option(first.child_id, body.option_id, kind, as_of=date.today())
+    except UnknownChild:  # retired: kept for its placement history, no longer a case
+        raise NotFound(f"no child {first.child_id!r} in your kommuner") from None
     # One child, one decision: checked before eligibility, so the answer names the hold or
     # placement that stands in the way rather than a capacity the child itself uses.
     other = live_hold_of(session, check.children)

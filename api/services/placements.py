@@ -19,6 +19,7 @@ from api.services.errors import Conflict, Invalid, NotFound
 from api.services.holds import child_has_hold, option_pool
 from api.services.inputs import PlacementEnd, PlacementMove
 from api.services.runtime import Service, now
+from matcher.rank import UnknownChild
 from models.capacity import pool_id
 from models.enums import EndReason
 
@@ -143,7 +144,12 @@ def move_placement(
         )
     day = _day(body.start_date, row.start_date, "start_date")
     kind, pool = option_pool(session, body.option_id, body.kind)
-    check = service.matcher(session).evaluate_option(row.child_id, body.option_id, kind, as_of=day)
+    try:
+        check = service.matcher(session).evaluate_option(
+            row.child_id, body.option_id, kind, as_of=day
+        )
+    except UnknownChild:  # retired: kept for its placement history, no longer a case
+        raise NotFound(f"no placement {placement_id} in your kommuner") from None
     other = live_hold_of(session, check.children)
     if other is not None:
         raise child_has_hold(other)
