@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -19,7 +20,7 @@ from api.services.errors import DomainError
 from geo.gazetteer import Gazetteer, GeodataError, default_gazetteer
 from matcher.policy import PolicyError
 from matcher.rank import UnknownChild
-from models.dataset import Dataset, load_dataset
+from models.dataset import Dataset, DatasetEncodingWarning, load_dataset
 from models.errors import DatasetError
 
 __all__ = [
@@ -101,7 +102,19 @@ def gazetteer(geodata: Path | None) -> Gazetteer:
 
 
 def load(data: Path, geodata: Path | None) -> Dataset:
-    return load_dataset(data, gazetteer(geodata))
+    """The validated dataset; how a file was read (its encoding) is said once per file as a
+    `warning:` line, not as a Python warning with its source line."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DatasetEncodingWarning)
+        dataset = load_dataset(data, gazetteer(geodata))
+    for warning in caught:
+        if issubclass(warning.category, DatasetEncodingWarning):
+            err.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return dataset
 
 
 def parse_date(value: str | None, option: str) -> date | None:
@@ -113,7 +126,12 @@ def parse_date(value: str | None, option: str) -> date | None:
         raise InputError(f"{option} {value!r}: an ISO date YYYY-MM-DD is allowed") from None
 
 
-DataOpt = Annotated[Path, typer.Option("--data", help="Dataset directory (CSV contract).")]
+DataOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data", help="Dataset directory (CSV contract, as Excel saves it) or an .xlsx workbook."
+    ),
+]
 GeoOpt = Annotated[
     Path | None,
     typer.Option("--geodata", help="Geodata directory; default $PLACEMENT_GEODATA_DIR."),

@@ -264,7 +264,7 @@ def parse_scenarios(data: Mapping[str, Any], path: Path) -> ScenarioFile:
     top = _Fields(data, str(path), issues)
     base_raw = top.text("base", "")
     if not base_raw:
-        top.issue("base", data.get("base"), "the path of a dataset directory")
+        top.issue("base", data.get("base"), "the path of a dataset directory or .xlsx workbook")
     base = (path.parent / base_raw).resolve() if base_raw else path.parent
     as_of_raw = top.get("as_of")
     as_of = date.today()

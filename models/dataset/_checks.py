@@ -55,8 +55,9 @@ def check_dataset(
                     "an id not already used by a foster family",
                 )
             )
+    homes = family_ids | institution_ids  # once, not per network row
     for line, person in network:
-        if person.person_id in family_ids | institution_ids:
+        if person.person_id in homes:
             issues.append(
                 ValidationIssue(
                     "network.csv",

@@ -239,16 +239,24 @@ def _as_text(value: object) -> str:
 
 
 def parse_rows(
-    key: str, rows: list[dict[str, str]], places: PlaceResolver, issues: list[ValidationIssue]
+    key: str,
+    rows: list[dict[str, str]],
+    places: PlaceResolver,
+    issues: list[ValidationIssue],
+    *,
+    lines: list[int] | None = None,
+    decimal_comma: bool = False,
 ) -> list[tuple[int, Any]]:
-    """The records of the rows of file `key` that have no problems, with their CSV line
-    numbers (the header is line 1); the problems of the others go to `issues`."""
+    """The records of the rows of file `key` that have no problems, with their line numbers
+    (`lines`, or the CSV lines of consecutive rows: the header is line 1); the problems of
+    the others go to `issues`. `decimal_comma`: numbers may be written `55,67`."""
     file = FILES[key]
     parser = PARSERS[key]
+    numbers = lines if lines is not None else range(2, len(rows) + 2)
     parsed: list[tuple[int, Any]] = []
-    for index, values in enumerate(rows):
-        row = Row(file, index + 2, values, issues)
+    for line, values in zip(numbers, rows, strict=True):
+        row = Row(file, line, values, issues, decimal_comma)
         record = parser(row, places)
         if record is not None:
-            parsed.append((index + 2, record))
+            parsed.append((line, record))
     return parsed

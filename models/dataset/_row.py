@@ -8,7 +8,8 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from enum import Enum
-from typing import TypeVar
+from functools import cache
+from typing import TypeVar, cast
 
 from models.dataset._contract import PlaceResolver, inside_denmark
 from models.domain import Place
@@ -24,7 +25,10 @@ _POSTCODE = re.compile(r"^\d{4}$")
 
 
 class Row:
-    """Typed access to one CSV row that records every problem instead of stopping."""
+    """Typed access to one CSV row that records every problem instead of stopping.
+
+    With `decimal_comma` (a `;`-separated file, a workbook) a number may also be written
+    `55,67`, as Danish Excel writes it."""
 
     def __init__(
         self,
@@ -32,11 +36,13 @@ class Row:
         line: int | None,
         values: Mapping[str, str],
         issues: list[ValidationIssue],
+        decimal_comma: bool = False,
     ) -> None:
         self.file = file
         self.line = line
         self.values = values
         self.issues = issues
+        self.decimal_comma = decimal_comma
         self.ok = True
 
     def issue(self, column: str | None, value: str | None, allowed: str) -> None:
@@ -76,15 +82,31 @@ class Row:
         value = self.raw(column)
         if not value:
             return None
+        allowed = f"a number {_range(lo, hi)}"
+        if self.decimal_comma:
+            allowed += ", with ',' or '.' as the decimal separator and no thousands separator"
+        number: float | None
         try:
             number = float(value)
         except ValueError:
-            self.issue(column, value, f"a number {_range(lo, hi)}")
+            number = self._comma_number(value)
+        if number is None:
+            self.issue(column, value, allowed)
             return None
         if not math.isfinite(number) or number < lo or (hi is not None and number > hi):
-            self.issue(column, value, f"a number {_range(lo, hi)}")
+            self.issue(column, value, allowed)
             return None
         return number
+
+    def _comma_number(self, value: str) -> float | None:
+        # One comma and no point: `1.234,5` is refused, since in `1.234` the point would be
+        # the decimal one and a thousands separator cannot be told apart from it.
+        if not self.decimal_comma or value.count(",") != 1 or "." in value:
+            return None
+        try:
+            return float(value.replace(",", "."))
+        except ValueError:
+            return None
 
     def flag(self, column: str, default: bool = False) -> bool:
         value = self.raw(column)
@@ -97,16 +119,14 @@ class Row:
 
     def choice(self, column: str, enum: type[E], required: bool = True) -> E | None:
         value = self.raw(column)
-        allowed = ", ".join(
-            str(m.value) if not isinstance(m.value, int) else m.name.lower() for m in enum
-        )
+        members, allowed = _choices(enum)
         if not value:
             if required:
                 self.issue(column, None, f"one of {allowed} is required")
             return None
-        for member in enum:
-            if value == (member.name.lower() if isinstance(member.value, int) else member.value):
-                return member
+        member = members.get(value)
+        if member is not None:
+            return cast(E, member)
         self.issue(column, value, f"one of {allowed}")
         return None
 
@@ -174,7 +194,7 @@ class Row:
             if not inside_denmark(lat, lon):
                 self.issue(
                     f"{lat_col},{lon_col}",
-                    f"{lat_raw},{lon_raw}",
+                    f"{lat_raw};{lon_raw}" if self.decimal_comma else f"{lat_raw},{lon_raw}",
                     "a point inside Denmark (lat 54.5-57.8, lon 8.0-15.3)",
                 )
                 return None
@@ -188,6 +208,14 @@ class Row:
                 f"a location is required: {lat_col} and {lon_col}, or {code_col}",
             )
         return None
+
+
+@cache
+def _choices(enum: type[Enum]) -> tuple[dict[str, Enum], str]:
+    """The text of each member (its name for int-valued enums, else its value) and the list
+    of them for messages; built once per enum, since every row of a file asks."""
+    texts = {(m.name.lower() if isinstance(m.value, int) else str(m.value)): m for m in enum}
+    return texts, ", ".join(texts)
 
 
 def _range(lo: float, hi: float | None) -> str:
