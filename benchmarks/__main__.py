@@ -11,6 +11,7 @@ BENCHMARKS = {
     "batch": "benchmarks.batch",
     "api": "benchmarks.api",
     "whatif": "benchmarks.whatif",
+    "imports": "benchmarks.imports",
 }
 
 
