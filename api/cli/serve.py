@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import DbOpt, GeoOpt, PolicyOpt, app, gazetteer, migrated_engine, user_errors
+from api.cli.common import (
+    DbOpt,
+    GeoOpt,
+    PolicyOpt,
+    app,
+    fail,
+    gazetteer,
+    migrated_engine,
+    user_errors,
+)
 from matcher.policy import AUTO, load_policy_set
 
 __all__ = ["serve"]
@@ -28,19 +37,34 @@ def serve(
             help="Worker processes (one per core serves about twice the requests on 2 cores).",
         ),
     ] = 1,
+    max_body_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-body-bytes",
+            min=0,
+            help="Largest request body in bytes; larger ones get 413 "
+            "(default $PLACEMENT_MAX_BODY_BYTES, or 1 MiB).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) on the database as it is."""
     import uvicorn
 
     from api.db.engine import DATABASE_ENV, database_url
-    from api.http.app import POLICY_ENV, create_app
+    from api.http.app import MAX_BODY_ENV, POLICY_ENV, create_app
+    from api.http.limits import max_body_from_environment
     from api.services.runtime import Service
     from geo.gazetteer import GEODATA_ENV
 
+    try:
+        limit = max_body_bytes if max_body_bytes is not None else max_body_from_environment()
+    except ValueError as exc:
+        fail(str(exc))
     with user_errors():
         service = Service(migrated_engine(database), gazetteer(geodata), load_policy_set(policy))
     if workers == 1:
-        uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+        http_app = create_app(service, max_body_bytes=limit)
+        uvicorn.run(http_app, host=host, port=port, log_level="warning")
         return
     # Workers rebuild the service from the environment; jobs a previous server left running
     # are failed here, once, before any worker can start one.
@@ -48,6 +72,7 @@ def serve(
     service.close()
     os.environ[DATABASE_ENV] = database_url(database)
     os.environ[POLICY_ENV] = policy
+    os.environ[MAX_BODY_ENV] = str(limit)
     if geodata is not None:
         os.environ[GEODATA_ENV] = str(geodata)
     uvicorn.run(

@@ -6,14 +6,20 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+import swagger_ui_bundle
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import web
+from api.http.limits import MAX_BODY_ENV, RequestGuard, max_body_from_environment
 from api.http.problems import TITLES, install_handlers, problem
 from api.http.routers import (
     admin,
@@ -26,8 +32,9 @@ from api.http.routers import (
     review,
 )
 from api.services.runtime import Service
+from api.web.common import status_page
 
-__all__ = ["POLICY_ENV", "app_from_environment", "create_app"]
+__all__ = ["MAX_BODY_ENV", "POLICY_ENV", "app_from_environment", "create_app"]
 
 log = logging.getLogger("placement.http")
 
@@ -68,6 +75,7 @@ PROBLEM_SCHEMA = {
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
+        "reason": {"type": "string", "description": "the rule that refused, e.g. NO_CAPACITY"},
         "errors": {"type": "array", "items": {"type": "object"}},
     },
     "required": ["title", "status", "detail"],
@@ -91,6 +99,8 @@ def _problem_openapi(app: FastAPI) -> None:
             for operation in item.values():
                 responses = operation.setdefault("responses", {})
                 codes = ["422"] if path == "/healthz" else ["401", "403", "404", "409", "422"]
+                if "requestBody" in operation:
+                    codes.append("413")
                 for code in codes:
                     if path != "/healthz" or code in responses:
                         responses[code] = {
@@ -103,11 +113,98 @@ def _problem_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(service: Service, recover_jobs: bool = True) -> FastAPI:
+class AccessLog:
+    """One log line per request: the route template, method, status and time; never a path,
+    body or query. (Pure ASGI: BaseHTTPMiddleware runs the app in a task group, which wraps
+    an error raised while reading the body, and costs a task and a stream per request.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 0
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, watched)
+        log.info(
+            "request",
+            extra={
+                "route": getattr(scope.get("route"), "path", "unmatched"),
+                "method": scope["method"],
+                "status": status,
+                "ms": round((time.perf_counter() - start) * 1000, 2),
+            },
+        )
+
+
+class RefuseNul:
+    """422 for NUL characters in the path or query (PostgreSQL cannot store them)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+        ):
+            refusal = problem(
+                422,
+                "NUL characters are not allowed in paths or queries",
+                errors=[{"path": "path", "allowed": "text without NUL"}],
+            )
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs from Swagger UI's files in the installed swagger-ui-bundle package, so the page
+    works without the internet (FastAPI's default loads them from a CDN). No ReDoc: there
+    is no offline copy of it to serve."""
+    app.mount(
+        DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets"
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        assets = root + DOCS_ASSETS
+        return get_swagger_ui_html(
+            openapi_url=root + (app.openapi_url or "/openapi.json"),
+            title=f"{app.title} – API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+            # No badge from validator.swagger.io: nothing on the page leaves this server.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+
+def create_app(
+    service: Service, recover_jobs: bool = True, max_body_bytes: int | None = None
+) -> FastAPI:
     """The app on `service`. With `recover_jobs`, starting it marks jobs left queued or
     running as failed; a worker of a multi-process server must not (its siblings' jobs are
-    running), so there the parent does it once before the workers start."""
+    running), so there the parent does it once before the workers start.
+
+    `max_body_bytes` limits every request body (413 beyond it); None takes
+    $PLACEMENT_MAX_BODY_BYTES, or 1 MiB."""
     configure_logging()
+    limit = max_body_from_environment() if max_body_bytes is None else max_body_bytes
+    if limit < 0:
+        raise ValueError(f"max_body_bytes: got {limit}; allowed: a whole number >= 0")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -124,8 +221,11 @@ def create_app(service: Service, recover_jobs: bool = True) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Placement matching for Danish child welfare.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
+    app.state.max_body_bytes = limit
     install_handlers(app)
     for module in (
         children,
@@ -141,41 +241,17 @@ def create_app(service: Service, recover_jobs: bool = True) -> FastAPI:
     web.install(app)
 
     _problem_openapi(app)
+    _offline_docs(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.middleware("http")
-    async def refuse_nul(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
-            return problem(
-                422,
-                "NUL characters are not allowed in paths or queries",
-                errors=[{"path": "path", "allowed": "text without NUL"}],
-            )
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def access_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        log.info(
-            "request",
-            extra={
-                "route": route,
-                "method": request.method,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - start) * 1000, 2),
-            },
-        )
-        return response
-
+    # Pure ASGI middleware, outermost last: the access log sees every answer, the guard
+    # checks the key and the size before anything reads the body.
+    app.add_middleware(RefuseNul)
+    app.add_middleware(RequestGuard, max_body_bytes=limit, page=status_page)
+    app.add_middleware(AccessLog)
     return app
 
 
@@ -185,8 +261,9 @@ POLICY_ENV = "PLACEMENT_POLICY"
 def app_from_environment() -> FastAPI:
     """The app of one worker process of `placement serve --workers N` (a uvicorn factory):
     database from $PLACEMENT_DATABASE_URL, geodata from $PLACEMENT_GEODATA_DIR, policy from
-    $PLACEMENT_POLICY. Every worker keeps its own matcher and refreshes it from the data
-    versions in the database, so capacity changed through one worker reaches the others."""
+    $PLACEMENT_POLICY, body limit from $PLACEMENT_MAX_BODY_BYTES. Every worker keeps its own
+    matcher and refreshes it from the data versions in the database, so capacity changed
+    through one worker reaches the others."""
     from api.db.engine import make_engine
     from geo.gazetteer import default_gazetteer
     from matcher.policy import AUTO, load_policy_set

@@ -15,10 +15,13 @@ from api.services.caller import Principal, Role
 from api.services.keys import authenticate
 from api.services.runtime import Service
 
-__all__ = ["Caller", "ServiceDep", "SessionDep", "read_only", "require"]
+__all__ = ["BAD_KEY", "NO_KEY", "Caller", "ServiceDep", "SessionDep", "read_only", "require"]
 
 _bearer = HTTPBearer(auto_error=False)
 READ_ONLY = "placement_read_only"
+# The two 401s, the same whether api.http.limits refuses before the body or `Caller` after.
+NO_KEY = "an API key is required: Authorization: Bearer <key>"
+BAD_KEY = "the API key is not valid"
 
 
 def get_service(request: Request) -> Service:
@@ -54,10 +57,10 @@ def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(401, "an API key is required: Authorization: Bearer <key>")
+        raise ApiError(401, NO_KEY)
     principal = authenticate(session, credentials.credentials)
     if principal is None:
-        raise ApiError(401, "the API key is not valid")
+        raise ApiError(401, BAD_KEY)
     return principal
 
 

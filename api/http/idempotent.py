@@ -1,4 +1,5 @@
-"""A mutating POST answered once per Idempotency-Key: replays carry `Idempotent-Replayed`."""
+"""A mutating POST answered once per Idempotency-Key: replays carry `Idempotent-Replayed`;
+the same key with a different body is refused with 422 (reason IDEMPOTENCY_KEY_REUSED)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from api.db.engine import DbSession
+from api.http.limits import body_sha256
 from api.services import idempotency
 from api.services.caller import Principal
 
@@ -22,12 +24,17 @@ def answer_once(
     status: int,
     run: Callable[[], Any],
 ) -> JSONResponse:
-    """`run()`'s JSON body with `status`, or the answer stored for `key` on `route`."""
-    stored = idempotency.replay(session, who, key, route)
+    """`run()`'s JSON body with `status`, or the answer stored for `key` on `route`.
+
+    The body's fingerprint is the SHA-256 of its bytes, which api.http.limits computes while
+    the body streams in (only for requests with an Idempotency-Key), so the routes pass
+    nothing for it."""
+    body_hash = body_sha256() if key else ""
+    stored = idempotency.replay(session, who, key, route, body_hash)
     if stored is not None:
         return JSONResponse(
             stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
         )
     body = run()
-    idempotency.remember(session, who, key, route, status, body)
+    idempotency.remember(session, who, key, route, status, body, body_hash)
     return JSONResponse(body, status_code=status)

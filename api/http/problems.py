@@ -31,6 +31,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content Too Large",
     422: "Invalid input",
     500: "Internal server error",
 }

@@ -11,13 +11,25 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.db.engine import DbSession
+from api.db.orm import UiSession
 from api.http.deps import ServiceDep, SessionDep
 from api.services import options
 from api.services.caller import Principal, Role
 from api.services.errors import Invalid, NotFound
 from api.services.inputs import CapacityPatch
 from api.services.options import StoredFamily, StoredInstitution
-from api.web.common import CsrfField, PageError, User, check_csrf, need, redirect, render
+from api.services.runtime import Service
+from api.web.common import (
+    CsrfField,
+    FormInvalid,
+    PageError,
+    User,
+    check_csrf,
+    need,
+    parse_form,
+    redirect,
+    render,
+)
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -60,12 +72,27 @@ def capacity_page(
     session: SessionDep,
     service: ServiceDep,
     user: User,
-    kommune: Annotated[str | None, Query(max_length=3)] = None,
+    kommune: str = "",
     message: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     who = need(user, Role.CONSULTANT)
     if kommune and kommune not in who.kommuner:
         raise PageError(404, f"Kommune {kommune} er ikke blandt dine kommuner.")
+    return _board(request, session, service, user, kommune or None, message)
+
+
+def _board(
+    request: Request,
+    session: DbSession,
+    service: Service,
+    user: tuple[Principal, UiSession],
+    kommune: str | None,
+    message: str | None,
+    entered: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    """The board; `entered` re-shows a row's refused form values with the message."""
+    who = user[0]
     service.expire_holds(session)
     today = date.today()
     stale_before = today - timedelta(days=service.policy.stale_days)
@@ -82,8 +109,10 @@ def capacity_page(
         "kommuner": sorted(who.kommuner),
         "stale_days": service.policy.stale_days,
         "message": message,
+        "message_kind": "conflict" if entered else "ok",
+        "entered": entered,
     }
-    return render(request, "capacity.html", context, user)
+    return render(request, "capacity.html", context, user, status=status)
 
 
 def _back_to_board(message: str) -> Response:
@@ -115,18 +144,31 @@ def confirm_vacancy(
 
 @router.post("/options/{option_id}/capacity")
 def edit_capacity(
+    request: Request,
     option_id: str,
     session: SessionDep,
     service: ServiceDep,
     user: User,
-    places: Annotated[int, Form(ge=0, le=500)],
-    paused: Annotated[bool, Form()] = False,
+    places: Annotated[str, Form()] = "",
+    paused: Annotated[str, Form()] = "",
     csrf_token: CsrfField = "",
 ) -> Response:
     who = need(user, Role.CONSULTANT)
     check_csrf(user, csrf_token)
     family = isinstance(_own(session, who, option_id), StoredFamily)
-    body = CapacityPatch(places=places, paused=paused if family else None)
+    # An unticked box is not sent: a family's pause is then off; institutions have none.
+    values = {"places": places, "paused": (paused or "false") if family else ""}
+    try:
+        body = parse_form(CapacityPatch, values, required=("places",))
+    except FormInvalid as exc:
+        entered: dict[str, Any] = {
+            "option_id": option_id,
+            "places": places,
+            "paused": bool(paused),
+            "invalid": exc.fields,
+        }
+        text = f"{option_id}: {exc.message}"
+        return _board(request, session, service, user, None, text, entered, status=422)
     try:
         options.patch_capacity(session, service, who, option_id, body)
     except Invalid:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 
 from api.db.engine import DbSession
 from api.db.orm import UiSession
@@ -16,10 +17,19 @@ from api.services.caller import Principal, Role
 from api.services.errors import Conflict, DomainError, NotFound
 from api.services.inputs import ReservationCreate
 from api.services.runtime import Service
-from api.web.common import CsrfField, PageError, User, check_csrf, need, redirect, render
+from api.web.common import (
+    CsrfField,
+    FormInvalid,
+    PageError,
+    User,
+    check_csrf,
+    need,
+    parse_form,
+    redirect,
+    render,
+)
 from api.web.labels import KINDS, LEVELS, REASONS, TERMS, TIERS, WARNINGS, decimal, km
 from api.web.mapview import Marker, svg_map
-from models.enums import Kind
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -28,29 +38,51 @@ def _not_here(child_id: str) -> PageError:
     return PageError(404, f"Barnet {child_id} findes ikke i dine kommuner.")
 
 
+class ChildFilters(BaseModel):
+    """The search form of the children list."""
+
+    q: str = Field(default="", max_length=64)
+    acute: bool = False
+    sibling: bool = False
+    level: int | None = Field(default=None, ge=1, le=4)
+
+
 @router.get("/children", response_class=HTMLResponse)
 def children_page(
     request: Request,
     session: SessionDep,
     service: ServiceDep,
     user: User,
-    q: Annotated[str, Query(max_length=64)] = "",
-    acute: bool = False,
-    sibling: bool = False,
-    level: Annotated[int | None, Query(ge=1, le=4)] = None,
+    q: str = "",
+    acute: str = "",
+    sibling: str = "",
+    level: str = "",
 ) -> Response:
     who = need(user, Role.COORDINATOR)
-    rows, placed = children.search_children(session, service, who, q, acute, sibling, level)
+    values = {"q": q, "acute": acute, "sibling": sibling, "level": level}
+    message, status = None, 200
+    try:
+        filters = parse_form(ChildFilters, values)
+    except FormInvalid as exc:
+        # The list by the valid filters; the refused one is named in the message.
+        message, status = exc.message, 422
+        filters = ChildFilters.model_validate(
+            {k: v for k, v in values.items() if k not in exc.fields and v != ""}
+        )
+    rows, placed = children.search_children(
+        session, service, who, filters.q, filters.acute, filters.sibling, filters.level
+    )
     context = {
         "rows": rows,
         "placed": placed,
         "q": q,
-        "acute": acute,
-        "sibling": sibling,
-        "level": level,
+        "acute": filters.acute,
+        "sibling": filters.sibling,
+        "level": filters.level,
         "levels": LEVELS,
+        "message": message,
     }
-    return render(request, "children.html", context, user)
+    return render(request, "children.html", context, user, status=status)
 
 
 def _child_page(
@@ -145,15 +177,18 @@ def reserve(
     session: SessionDep,
     service: ServiceDep,
     user: User,
-    option_id: Annotated[str, Form(max_length=64)],
-    kind: Annotated[str, Form(max_length=16)],
+    option_id: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
     csrf_token: CsrfField = "",
 ) -> Response:
     who = need(user, Role.COORDINATOR)
     check_csrf(user, csrf_token)
-    if kind not in set(Kind):
-        raise PageError(422, "Vælg et af forslagene på barnets side.")
-    body = ReservationCreate(child_id=child_id, option_id=option_id, kind=Kind(kind), hours=24)
+    values = {"child_id": child_id, "option_id": option_id, "kind": kind, "hours": 24}
+    try:
+        body = parse_form(ReservationCreate, values, required=("option_id", "kind"))
+    except FormInvalid as exc:
+        text = f"{exc.message} Vælg et af forslagene herunder."
+        return _child_page(request, session, service, user, child_id, text, "conflict", 422)
     try:
         hold = holds.create_hold(session, service, who, body)
     except NotFound:
