@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.db.orm import BatchJob, Reservation
+from api.db.orm import ApiKey, BatchJob, Reservation
 from api.http.schemas import (
     BatchPublic,
     ChildPublic,
     FamilyPublic,
     InstitutionPublic,
+    KeyPublic,
     ReservationPublic,
 )
 from api.services.children import StoredChild
+from api.services.keys import key_fields
 from api.services.options import StoredFamily, StoredInstitution
 from models.dataset import split_list
 
@@ -21,6 +23,7 @@ __all__ = [
     "child_public",
     "family_public",
     "institution_public",
+    "key_public",
     "reservation_public",
 ]
 
@@ -92,3 +95,7 @@ def reservation_public(hold: Reservation) -> dict[str, Any]:
 
 def batch_public(job: BatchJob) -> dict[str, Any]:
     return BatchPublic.model_validate(job, from_attributes=True).model_dump(mode="json")
+
+
+def key_public(row: ApiKey) -> dict[str, Any]:
+    return KeyPublic.model_validate(key_fields(row)).model_dump(mode="json")

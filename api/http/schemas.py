@@ -40,6 +40,7 @@ __all__ = [
     "KeepAwayIn",
     "KeyCreate",
     "KeyCreated",
+    "KeyPublic",
     "NetworkPersonIn",
     "PlacementEnd",
     "PlacementMove",
@@ -129,7 +130,22 @@ class AuditPublic(BaseModel):
 
 
 class KeyCreated(BaseModel):
+    """A new key: its clear text is shown this once; only its hash is stored."""
+
     id: int
     role: str
     kommuner: list[str]
+    label: str = ""
     key: str
+
+
+class KeyPublic(BaseModel):
+    """A key as listed: never its hash nor its clear text."""
+
+    id: int
+    role: str
+    kommuner: list[str]
+    label: str
+    created_at: datetime
+    revoked: bool
+    revoked_at: datetime | None

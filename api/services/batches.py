@@ -1,4 +1,12 @@
-"""Planners' batch matches, run as background jobs on the service's job runner."""
+"""Planners' batch matches, run as background jobs on the service's job runner.
+
+Batches are audited like every read of a child's record. Starting one writes a `batch.create`
+row per child named in the cohort, or one child-less row naming the job's kommuner when the
+cohort is a whole kommune. Reading one (`read_batch`) writes a `batch.read` row per child its
+answer carries (the named cohort, the result's assignments and unassigned children), through
+the group-committing audit log before the answer leaves; an answer with no child in it (a
+kommune's job still queued or running, or failed) gets one child-less row naming the job's
+kommuner. Every row's detail names the job (`batch=<id>`)."""
 
 from __future__ import annotations
 
@@ -7,13 +15,14 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.orm import BatchJob, ChildRow
+from api.db.orm import AuditEntry, BatchJob, ChildRow
+from api.services.audit import scope_detail
 from api.services.caller import Principal
 from api.services.errors import Forbidden, Invalid, NotFound
 from api.services.inputs import BatchCreate
 from api.services.runtime import Service, now
 
-__all__ = ["list_batches", "own_batch", "start_batch"]
+__all__ = ["batch_children", "list_batches", "own_batch", "read_batch", "start_batch"]
 
 
 def start_batch(session: Session, service: Service, who: Principal, body: BatchCreate) -> BatchJob:
@@ -55,15 +64,58 @@ def start_batch(session: Session, service: Service, who: Principal, body: BatchC
         created_at=now(),
     )
     session.add(job)
-    session.commit()  # the job thread must see the row
+    if body.child_ids:
+        for child_id in dict.fromkeys(body.child_ids):
+            service.audit(session, who, "batch.create", child_id, f"batch={job.id}")
+    else:
+        service.audit(session, who, "batch.create", None, scope_detail(kommuner, f"batch={job.id}"))
+    session.commit()  # the job thread must see the row (and its audit rows are in)
     service.submit_batch(job.id)
     return job
 
 
 def own_batch(session: Session, who: Principal, batch_id: str) -> BatchJob:
+    """The job, or NotFound alike for a missing id and a job outside the caller's kommuner.
+    Not audited: `read_batch` is the read of its answer."""
     job = session.get(BatchJob, batch_id)
     if job is None or not set(job.kommuner.split(";")) <= who.kommuner:
         raise NotFound(f"no batch {batch_id!r} in your kommuner")
+    return job
+
+
+def batch_children(job: BatchJob) -> list[str]:
+    """The child ids a job's answer carries: the named cohort and the result's assigned and
+    unassigned children, each once."""
+    ids = [str(c) for c in (job.params or {}).get("child_ids") or ()]
+    result = job.result or {}
+    for part in ("assignments", "unassigned"):
+        ids += [str(row["child_id"]) for row in result.get(part) or () if "child_id" in row]
+    return list(dict.fromkeys(ids))
+
+
+def read_batch(session: Session, service: Service, who: Principal, batch_id: str) -> BatchJob:
+    """The job with its answer, audited before it is returned (one row per child it carries,
+    or one child-less row naming the job's kommuner)."""
+    job = own_batch(session, who, batch_id)
+    moment = now()
+    detail = f"batch={job.id}"
+    children: list[str | None] = list(batch_children(job))
+    if not children:
+        children = [None]
+        detail = scope_detail(job.kommuner.split(";"), f"{detail} status={job.status}")
+    service.audit_log.write(
+        [
+            AuditEntry(
+                at=moment,
+                key_id=who.key_id,
+                role=who.role.value,
+                action="batch.read",
+                child_id=child_id,
+                detail=detail,
+            )
+            for child_id in children
+        ]
+    )
     return job
 
 

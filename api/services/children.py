@@ -161,20 +161,56 @@ def _validated(
                 }
             )
     for n, p in enumerate(body.network):
-        pool = session.get(CapacityPool, p.person_id)
-        if pool is not None and (pool.kind != "network" or pool.places != p.places):
-            errors.append(
-                {
-                    "path": f"body.network[{n}].places",
-                    "value": p.places,
-                    "allowed": f"the person's places as recorded ({pool.places})"
-                    if pool.kind == "network"
-                    else "a person_id not used by an option",
-                }
-            )
+        errors += _person_errors(session, who, n, p.person_id, p.places)
     if errors or not isinstance(child, Child):
         raise Invalid("the child record is not valid", errors=errors)
     return child, persons, exclusions, keeps
+
+
+def _person_errors(
+    session: Session, who: Principal, n: int, person_id: str, places: int
+) -> list[dict[str, Any]]:
+    """A network person already recorded keeps its places. A person in the networks of
+    children outside the caller's kommuner only is refused without a word of its record (not
+    its places), as the id of an option is: ids are shared by all kommuner, so an id in use
+    cannot be taken, but nothing of another kommune's record is shown."""
+    pool = session.get(CapacityPool, person_id)
+    if pool is None:
+        return []
+    path = f"body.network[{n}]"
+    if pool.kind != "network":
+        return [
+            {
+                "path": f"{path}.places",
+                "value": places,
+                "allowed": "a person_id not used by an option",
+            }
+        ]
+    kommuner = set(
+        session.scalars(
+            select(ChildRow.kommune_code)
+            .join(NetworkRow, NetworkRow.child_id == ChildRow.child_id)
+            .where(NetworkRow.person_id == person_id)
+            .distinct()
+        )
+    )
+    if kommuner and not kommuner & who.kommuner:
+        return [
+            {
+                "path": f"{path}.person_id",
+                "value": person_id,
+                "allowed": "a person_id not in use outside your kommuner",
+            }
+        ]
+    if pool.places != places:
+        return [
+            {
+                "path": f"{path}.places",
+                "value": places,
+                "allowed": f"the person's places as recorded ({pool.places})",
+            }
+        ]
+    return []
 
 
 def _store(

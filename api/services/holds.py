@@ -68,7 +68,9 @@ def already_placed(placements: list[PlacementRow]) -> Conflict:
     )
 
 
-def option_pool(session: Session, option_id: str, kind: str | None) -> tuple[str, str]:
+def option_pool(
+    session: Session, option_id: str, kind: str | None, child: ChildRow
+) -> tuple[str, str]:
     """(kind, pool_id) of an option, the kind inferred when not given."""
     if session.get(FamilyRow, option_id) is not None:
         kind = kind or "foster"
@@ -88,7 +90,18 @@ def option_pool(session: Session, option_id: str, kind: str | None) -> tuple[str
                 ],
             )
         return kind, option_id if kind == "institution" else combination_pool(option_id)
-    if session.scalars(select(NetworkRow).where(NetworkRow.person_id == option_id)).first():
+    # A network person is an option only for the child (or its siblings) whose network they
+    # are in; anyone else's answers as an unknown id, so no other child's network shows.
+    unit = [child.child_id]
+    if child.sibling_group:
+        unit = list(
+            session.scalars(
+                select(ChildRow.child_id).where(ChildRow.sibling_group == child.sibling_group)
+            )
+        )
+    if session.scalars(
+        select(NetworkRow).where(NetworkRow.person_id == option_id, NetworkRow.child_id.in_(unit))
+    ).first():
         if kind not in (None, "network"):
             raise Invalid(
                 f"{option_id} is a network person",
@@ -139,7 +152,7 @@ def create_hold(
     the caller's kommuner, Invalid when not eligible, Conflict when the last place went to
     someone else."""
     first = _first_child(session, who, body)
-    kind, pool_id = option_pool(session, body.option_id, body.kind)
+    kind, pool_id = option_pool(session, body.option_id, body.kind, first)
     service.expire_holds(session)
     matcher = service.matcher(session)
     try:

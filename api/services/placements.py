@@ -143,7 +143,10 @@ def move_placement(
             ],
         )
     day = _day(body.start_date, row.start_date, "start_date")
-    kind, pool = option_pool(session, body.option_id, body.kind)
+    child = session.get(ChildRow, row.child_id)
+    if child is None:  # own_placement has checked it
+        raise NotFound(f"no placement {placement_id} in your kommuner")
+    kind, pool = option_pool(session, body.option_id, body.kind, child)
     try:
         check = service.matcher(session).evaluate_option(
             row.child_id, body.option_id, kind, as_of=day

@@ -83,6 +83,10 @@ def test_many_threads_holding_different_options_for_one_child_leave_one_hold(
                 live = s.scalars(select(Reservation).where(Reservation.status == "held")).all()
                 assert [h.child_ids for h in live].count(cid) == 1
                 assert s.scalars(select(LiveHold).where(LiveHold.child_id == cid)).one()
+            # Released, so that a later child's race is for the child, not for a place an
+            # earlier round took.
+            won = next(a for a in answers if a.status_code == 201).json()
+            httpx.delete(f"{base}/v1/reservations/{won['id']}", headers=auth)
     finally:
         stop_server(proc)
         engine.dispose()

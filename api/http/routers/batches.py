@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 
-from api.http.deps import ServiceDep, SessionDep, require
+from api.http.deps import ServiceDep, SessionDep, read_only, require
 from api.http.idempotent import answer_once
 from api.http.presenters import batch_public
 from api.http.schemas import BatchCreate, BatchPublic
@@ -36,5 +36,8 @@ def create_batch(
 
 
 @router.get("/{batch_id}", response_model=BatchPublic)
-def read_batch(batch_id: str, who: Planner, session: SessionDep) -> Any:
-    return batch_public(batches.own_batch(session, who, batch_id))
+@read_only
+def read_batch(batch_id: str, who: Planner, session: SessionDep, service: ServiceDep) -> Any:
+    """The job's status, stage and progress, then the `placement match` JSON; every child the
+    answer carries is audited (`batch.read`)."""
+    return batch_public(batches.read_batch(session, service, who, batch_id))
