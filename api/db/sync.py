@@ -377,10 +377,16 @@ class _Sync:
                     f"{where}: places {places} leave no room for {occupied} occupied and "
                     f"{pool.reserved} held place(s); release the holds or raise places"
                 )
+        # Pools of options gone from the files: kept (without places) where old holds or a
+        # retired row refer to them.
         referenced = set(session.scalars(select(Reservation.pool_id).distinct()))
-        for pid, gone in pools.items():  # options gone from the files
+        referenced |= set(session.scalars(select(FamilyRow.family_id)))
+        for institution_id in session.scalars(select(InstitutionRow.institution_id)):
+            referenced |= {institution_id, combination_pool(institution_id)}
+        referenced |= set(session.scalars(select(NetworkRow.person_id)))
+        for pid, gone in pools.items():
             if pid in referenced:
-                gone.places, gone.occupied = 0, 0  # kept: old holds refer to it
+                gone.places, gone.occupied = 0, 0
             else:
                 session.delete(gone)
         session.flush()

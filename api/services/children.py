@@ -252,7 +252,7 @@ def list_children(
     codes = who.kommuner if kommune is None else who.kommuner & {kommune}
     rows = session.scalars(
         select(ChildRow)
-        .where(ChildRow.kommune_code.in_(sorted(codes)))
+        .where(ChildRow.kommune_code.in_(sorted(codes)), ChildRow.retired_on.is_(None))
         .order_by(ChildRow.position, ChildRow.child_id)
     ).all()
     service.audit_read(who, "child.list", [row.child_id for row in rows])
@@ -331,7 +331,9 @@ def search_children(
 ) -> tuple[list[ChildRow], set[str]]:
     """Children in the caller's kommuner matching the filters, and which of them are placed;
     each child listed is audited."""
-    query = select(ChildRow).where(ChildRow.kommune_code.in_(sorted(who.kommuner)))
+    query = select(ChildRow).where(
+        ChildRow.kommune_code.in_(sorted(who.kommuner)), ChildRow.retired_on.is_(None)
+    )
     if text:
         query = query.where(ChildRow.child_id.contains(text.strip()))
     if acute:

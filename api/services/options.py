@@ -187,7 +187,7 @@ def list_families(
     codes = who.kommuner if kommune is None else who.kommuner & {kommune}
     rows = session.scalars(
         select(FamilyRow)
-        .where(FamilyRow.kommune_code.in_(sorted(codes)))
+        .where(FamilyRow.kommune_code.in_(sorted(codes)), FamilyRow.retired_on.is_(None))
         .order_by(FamilyRow.position, FamilyRow.family_id)
     )
     return [family_record(session, r) for r in rows]
@@ -241,7 +241,7 @@ def list_institutions(
     codes = who.kommuner if kommune is None else who.kommuner & {kommune}
     rows = session.scalars(
         select(InstitutionRow)
-        .where(InstitutionRow.kommune_code.in_(sorted(codes)))
+        .where(InstitutionRow.kommune_code.in_(sorted(codes)), InstitutionRow.retired_on.is_(None))
         .order_by(InstitutionRow.position, InstitutionRow.institution_id)
     )
     return [institution_record(session, r) for r in rows]
@@ -394,11 +394,14 @@ def capacity_overview(session: Session, service: Service) -> CapacityOverview:
 
     stale_before = date.today() - timedelta(days=service.policy.stale_days)
     stale: list[StaleVacancy] = []
-    for f in session.scalars(select(FamilyRow).order_by(FamilyRow.family_id)):
+    # Retired options (kept for their placement history) offer no places.
+    current_families = select(FamilyRow).where(FamilyRow.retired_on.is_(None))
+    for f in session.scalars(current_families.order_by(FamilyRow.family_id)):
         add(f.kommune_code, "foster", f.level, pools[f.family_id])
         if not f.paused and vacancy_is_stale(f.vacancy_confirmed, stale_before):
             stale.append(StaleVacancy(f.family_id, "foster", f.kommune_code, f.vacancy_confirmed))
-    for i in session.scalars(select(InstitutionRow).order_by(InstitutionRow.institution_id)):
+    current = select(InstitutionRow).where(InstitutionRow.retired_on.is_(None))
+    for i in session.scalars(current.order_by(InstitutionRow.institution_id)):
         add(i.kommune_code, "institution", i.kind, pools[i.institution_id])
         comb = pools[combination_pool(i.institution_id)]
         if comb.places:

@@ -354,3 +354,41 @@ def test_a_child_with_placement_history_leaving_the_files_is_retired_not_deleted
     assert _import(env, tmp_path / "back").exit_code == 0
     with sessionmaker(env.engine)() as s:
         assert s.get_one(ChildRow, cid).retired_on is None
+
+
+def test_an_option_with_placement_history_leaving_the_files_is_retired(
+    env: Env, tmp_path: Path
+) -> None:
+    cid = _single_child(env)
+    hold = _confirm(env, cid)
+    (row,) = env.client.get(
+        f"/v1/children/{cid}/placements", headers=env.auth("coordinator")
+    ).json()
+    env.client.post(
+        f"/v1/placements/{row['id']}/end",
+        json={"end_reason": "breakdown"},
+        headers=env.auth("coordinator"),
+    )
+    option = hold["option_id"]
+    ds = env.dataset
+    files = replace(
+        ds,
+        families=tuple(f for f in ds.families if f.family_id != option),
+        institutions=tuple(i for i in ds.institutions if i.institution_id != option),
+        exclusions=tuple(e for e in ds.exclusions if e.option_id != option),
+    )
+    write_dataset(files, tmp_path / "files")
+    result = _import(env, tmp_path / "files", "--format", "json")
+    assert result.exit_code == 0, result.output
+    retired = {f["file"]: f["retired"] for f in json.loads(result.stdout)["files"]}
+    assert option in retired["families.csv"] + retired["institutions.csv"]
+    # Lists and the capacity overview leave it out and still answer.
+    for path, who in (("/v1/families", "consultant"), ("/v1/institutions", "consultant")):
+        listed = env.client.get(path, headers=env.auth(who))
+        assert listed.status_code == 200, listed.text
+        assert option not in listed.text
+    assert env.client.get("/v1/capacity", headers=env.auth("consultant")).status_code == 200
+    props = env.client.post(
+        f"/v1/children/{cid}/proposals", json={"top": 500}, headers=env.auth("coordinator")
+    ).json()["proposals"]
+    assert option not in {p["option_id"] for p in props}
