@@ -39,7 +39,7 @@ from api.db.orm import (
     PlacementRow,
     Reservation,
 )
-from models.capacity import combination_pool, pool_id
+from models.capacity import combination_pool, occupancy_by_pool
 from models.dataset import Dataset
 from models.domain import Exclusion, KeepAway, Placement
 
@@ -330,12 +330,15 @@ class _Sync:
         refers to them."""
         session, ds = self.session, self.dataset
         institutions = {i.institution_id for i in ds.institutions}
-        counts: dict[str, int] = {}
-        for option_id, kind in session.execute(
-            select(PlacementRow.option_id, PlacementRow.kind).where(PlacementRow.status == "active")
-        ):
-            counted = pool_id(option_id, kind, institutions)
-            counts[counted] = counts.get(counted, 0) + 1
+        counts = occupancy_by_pool(
+            (
+                placement_from_row(r)
+                for r in session.scalars(
+                    select(PlacementRow).where(PlacementRow.status == "active")
+                )
+            ),
+            institutions,
+        )
         wanted: list[tuple[str, str, str, int, int]] = []  # where, pool, kind, places, occupied
         seen: set[str] = set()
         for n, person in enumerate(ds.network):

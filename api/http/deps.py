@@ -15,7 +15,16 @@ from api.services.caller import Principal, Role
 from api.services.keys import authenticate
 from api.services.runtime import Service
 
-__all__ = ["BAD_KEY", "NO_KEY", "Caller", "ServiceDep", "SessionDep", "read_only", "require"]
+__all__ = [
+    "BAD_KEY",
+    "NO_KEY",
+    "PRINCIPAL",
+    "Caller",
+    "ServiceDep",
+    "SessionDep",
+    "read_only",
+    "require",
+]
 
 _bearer = HTTPBearer(auto_error=False)
 READ_ONLY = "placement_read_only"
@@ -52,10 +61,18 @@ def get_session(request: Request, service: ServiceDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+# Where api.http.limits leaves the caller it authenticated before the body was read.
+PRINCIPAL = "principal"
+
+
 def get_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    checked = getattr(request.state, PRINCIPAL, None)
+    if isinstance(checked, Principal):
+        return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, NO_KEY)
     principal = authenticate(session, credentials.credentials)

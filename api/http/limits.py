@@ -35,8 +35,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.db.engine import session_scope
-from api.http.deps import BAD_KEY, NO_KEY
+from api.http.deps import BAD_KEY, NO_KEY, PRINCIPAL
 from api.http.problems import problem
+from api.services.caller import Principal
 from api.services.keys import authenticate
 from api.services.runtime import Service
 
@@ -116,9 +117,9 @@ def _declared_length(headers: Headers) -> int | None:
         return None  # the HTTP server refuses a malformed length before we see it
 
 
-def _known_key(service: Service, key: str) -> bool:
+def _principal(service: Service, key: str) -> Principal | None:
     with session_scope(service.read_sessions) as session:
-        return authenticate(session, key) is not None
+        return authenticate(session, key)
 
 
 class RequestGuard:
@@ -202,8 +203,12 @@ class RequestGuard:
         if scheme.lower() != "bearer" or not key:
             return HTTPException(401, NO_KEY)
         service: Service = scope["app"].state.service
-        if not await run_in_threadpool(_known_key, service, key):
+        principal = await run_in_threadpool(_principal, service, key)
+        if principal is None:
             return HTTPException(401, BAD_KEY)
+        # The route's `Caller` takes it from here instead of reading the key again (within
+        # this request only: the next request reads the key anew, so revocation is at once).
+        scope.setdefault("state", {})[PRINCIPAL] = principal
         return None
 
     async def _refuse(

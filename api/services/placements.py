@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.db.capacity import free_placed, live_hold_of, occupy_held, reserve
+from api.db.capacity import active_placements, free_placed, live_hold_of, occupy_held, reserve
 from api.db.orm import ChildRow, InstitutionRow, PlacementRow
 from api.services.caller import Principal, Role
 from api.services.children import own_child
@@ -156,14 +156,7 @@ def move_placement(
     other = live_hold_of(session, check.children)
     if other is not None:
         raise child_has_hold(other)
-    leaving = [
-        p
-        for p in session.scalars(
-            select(PlacementRow).where(
-                PlacementRow.child_id.in_(check.children), PlacementRow.status == "active"
-            )
-        )
-    ]
+    leaving = active_placements(session, check.children)
     # The places the unit itself occupies do not count against a move within one home.
     if not check.eligible and check.reasons != ["NO_CAPACITY"]:
         raise Invalid(

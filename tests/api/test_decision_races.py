@@ -130,6 +130,7 @@ def test_a_server_killed_during_confirm_leaves_the_hold_and_its_placement_togeth
             proc.wait()
             sender.join()
             proc = start_server(url, port, wait_seconds=60)
+            engine.dispose()  # read through fresh connections, as after any crash
             with sessionmaker(engine)() as s:
                 row = s.get_one(Reservation, hold["id"])
                 placed = s.scalars(
