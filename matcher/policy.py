@@ -19,6 +19,8 @@ from models.enums import Kind, Relation
 __all__ = [
     "AUTO",
     "POLICY_DIR",
+    "SIBLING_PRIORITIES",
+    "Costs",
     "Policy",
     "PolicyError",
     "PolicySet",
@@ -31,6 +33,21 @@ __all__ = [
 POLICY_DIR = Path(__file__).parent / "policies"
 TERMS = ("relation", "school_km", "daycare_km", "home_km", "level_overshoot", "wish")
 AUTO = "auto"  # the child's acting kommune selects the profile
+SIBLING_PRIORITIES = ("after_placed", "after_tiers")
+
+
+@dataclass(frozen=True)
+class Costs:
+    """What a placement costs the kommune, for reports only: cost never enters a ranking or
+    a batch objective (Odder: the step "afhænger *ikke* af hvor udgiftstung")."""
+
+    foster_monthly_dkk: dict[
+        str, float
+    ]  # by level (almen, forstaerket, specialiseret): vederlag + tillæg
+    network_monthly_dkk: float
+    combination_institution_share: float  # share of the institution's daily rate
+    combination_family_monthly_dkk: float
+    institution_daily_dkk: float  # when an institution has no daily_rate of its own
 
 
 class PolicyError(ValueError):
@@ -52,6 +69,10 @@ class Policy:
     step_down_months: dict[Kind, int] = field(default_factory=dict)
     step_down_target_share: float = 0.8
     step_down_within_months: int = 8
+    # Where "sibling groups kept together" sits in the batch objective: right after "children
+    # placed" (after_placed) or after the three tier counts (after_tiers).
+    siblings_priority: str = "after_placed"
+    costs: Costs | None = None
     kommune: str | None = None
     description: str = ""
     source: str = ""
@@ -83,7 +104,19 @@ class Policy:
                 "target_share": self.step_down_target_share,
                 "within_months": self.step_down_within_months,
             },
+            "siblings": {"priority": self.siblings_priority},
+            **({"costs": _costs_dict(self.costs)} if self.costs else {}),
         }
+
+
+def _costs_dict(costs: Costs) -> dict[str, Any]:
+    return {
+        "foster_monthly_dkk": dict(costs.foster_monthly_dkk),
+        "network_monthly_dkk": costs.network_monthly_dkk,
+        "combination_institution_share": costs.combination_institution_share,
+        "combination_family_monthly_dkk": costs.combination_family_monthly_dkk,
+        "institution_daily_dkk": costs.institution_daily_dkk,
+    }
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,6 +201,30 @@ def _number(data: Mapping[str, Any], *keys: str, lo: float = 0.0, hi: float | No
     return float(value)
 
 
+def _choice(data: Mapping[str, Any], allowed: tuple[str, ...], *keys: str) -> str:
+    value: Any = data
+    for key in keys:
+        value = value[key]
+    if value not in allowed:
+        raise PolicyError(f"{'.'.join(keys)}: got {value!r}; allowed: {', '.join(allowed)}")
+    return str(value)
+
+
+def _costs(data: Mapping[str, Any]) -> Costs:
+    return Costs(
+        foster_monthly_dkk={
+            level: _number(data, "costs", "foster_monthly_dkk", level)
+            for level in data["costs"]["foster_monthly_dkk"]
+        },
+        network_monthly_dkk=_number(data, "costs", "network_monthly_dkk"),
+        combination_institution_share=_number(
+            data, "costs", "combination_institution_share", hi=1.0
+        ),
+        combination_family_monthly_dkk=_number(data, "costs", "combination_family_monthly_dkk"),
+        institution_daily_dkk=_number(data, "costs", "institution_daily_dkk"),
+    )
+
+
 def _build(data: dict[str, Any], source: str) -> Policy:
     try:
         weights: dict[Kind, dict[str, float]] = {}
@@ -199,6 +256,8 @@ def _build(data: dict[str, Any], source: str) -> Policy:
             },
             step_down_target_share=_number(data, "step_down", "target_share", hi=1.0),
             step_down_within_months=int(_number(data, "step_down", "within_months", lo=1)),
+            siblings_priority=_choice(data, SIBLING_PRIORITIES, "siblings", "priority"),
+            costs=_costs(data),
             source=source,
         )
     except PolicyError as exc:
