@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -22,7 +23,7 @@ from matcher.batch import BatchProblem, build_problem, objective_levels, solve, 
 from matcher.rank import Matcher
 from models.synthetic import REFERENCE_DATE, SyntheticSpec, generate_dataset
 
-__all__ = ["highs_milp", "networkx_flow", "run"]
+__all__ = ["highs_milp", "networkx_flow", "run", "run_siblings"]
 
 BASELINE_SECONDS = 240.0
 
@@ -259,4 +260,123 @@ def run(quick: bool = False) -> None:
         "Goals: without groups, stress optimal in <= 2 s; with groups, national "
         "optimal or proven gap <= 0.1 % in <= 15 s; >= 20x faster than HiGHS at "
         "equal objective."
+    )
+    run_siblings(quick)
+
+
+# --------------------------------------------------------------- sibling groups (issue 18)
+
+# Today's figures from issues 17 and 18 (same machine class), printed beside this run's.
+SIBLING_BASELINES = {
+    ("national", False): "3,178 placed, 257 together, 0 split; 7 s; match 6.1 s wall, gap 0.063 %",
+    ("national", True): "3,388 placed, 113 together, 222 split; 65 s, greedy fallback",
+    ("stress", False): "gap 0.29 % after the 60 s limit; edges 5.4-6.2 s",
+    ("stress", True): "-",
+}
+
+
+def _match_in_child(data: Path, split: bool, limit: float) -> tuple[dict[str, Any], float, float]:
+    """`placement match` as its own process: its JSON, wall seconds and peak RSS (MB)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "match",
+            "--data",
+            str(data),
+            "--format",
+            "json",
+            "--out",
+            str(out),
+            "--as-of",
+            REFERENCE_DATE.isoformat(),
+            "--time-limit",
+            str(limit),
+        ] + (["--allow-sibling-split"] if split else [])
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err = proc.stderr.read().decode()[-300:] if proc.stderr else ""
+            raise RuntimeError(f"placement match failed: {err}")
+        return json.loads(out.read_text()), wall, usage.ru_maxrss / 1024
+
+
+def run_siblings(quick: bool = False, limit: float = 60.0) -> None:
+    """Sibling KPIs, solve time, gap, edge building and peak RSS of `placement match` on the
+    national and stress instances, with and without `--allow-sibling-split`."""
+    import tempfile
+
+    from models.dataset import write_dataset
+
+    gaz = default_gazetteer()
+    schools = gaz.schools.frame
+    schools = schools[schools["kommune_code"].astype(str).map(gaz.has_kommune)]
+    scale = 10 if quick else 1
+    instances = [
+        ("national", SyntheticSpec(3400 // scale, 5300 // scale, 700 // scale, 5)),
+        ("stress", SyntheticSpec(5000 // scale, 12_000 // scale, 1_500 // scale, 2)),
+    ]
+    rows: list[list[str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, spec in instances:
+            data = Path(tmp) / name
+            write_dataset(generate_dataset(spec, schools), data)
+            for split in (False, True):
+                res, wall, rss = _match_in_child(data, split, limit)
+                g = res["kpis"]["sibling_groups"]
+                share = g.get("together_share_of_feasible")
+                rows.append(
+                    [
+                        name,
+                        "split" if split else "no split",
+                        str(res["objective"]["placed"]),
+                        str(g["together"]),
+                        str(g["split"]),
+                        str(g["unplaced"]),
+                        "-" if share is None else f"{share:.1%}",
+                        f"{res['edges_seconds']:.2f}",
+                        f"{res['seconds']:.2f}",
+                        f"{wall:.2f}",
+                        f"{res['status']} {res['gap']:.3%}" if res["gap"] is not None else "-",
+                        "yes" if any("greedy" in n for n in res["notes"]) else "no",
+                        f"{rss:.0f}",
+                        SIBLING_BASELINES[(name, split)],
+                    ]
+                )
+                console.print(f"done: {name} {'split' if split else 'no split'}")
+    print_table(
+        "Sibling groups (issue 18) and batch goals (issue 17): `placement match` end to end",
+        [
+            "instance",
+            "mode",
+            "placed",
+            "together",
+            "split",
+            "unplaced",
+            "together / feasible",
+            "edges s",
+            "solve s",
+            "wall s",
+            "status gap",
+            "greedy fallback",
+            "peak RSS MB",
+            "today (issues 17, 18)",
+        ],
+        rows,
+    )
+    console.print(
+        "Goals: split placed >= no split; >= 95 % of no-split groups kept together; no greedy "
+        "fallback; national split proven or gap <= 0.1 % in <= 15 s; stress gap <= 0.05 % "
+        "in <= 15 s; national match <= 3 s wall, peak RSS <= 300 MB; stress edges <= 1.5 s."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from geo.distance import haversine_km
-from matcher.batch import BatchProblem, Solution, build_problem, solve
+from matcher.batch import BatchProblem, Solution, build_problem, explain, solve
 from matcher.rank import Matcher
 from matcher.tables import KINDS, Unit
 from models.dataset import combination_pool
@@ -23,6 +24,7 @@ __all__ = [
     "KmStats",
     "Kpis",
     "SiblingGroups",
+    "child_edges",
     "compute_kpis",
     "run_match",
     "select_units",
@@ -85,8 +87,12 @@ class SiblingGroups:
     together: int
     split: int
     unplaced: int
+    # Groups some home could take whole (eligible, with room before the batch), and the
+    # share of those kept together: the fair measure of keeping siblings together.
+    feasible_whole: int = 0
+    together_share_of_feasible: float | None = None
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | float | None]:
         return asdict(self)
 
 
@@ -109,7 +115,15 @@ class Kpis:
     institution_daily_cost_dkk: float
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)  # nested stats and groups become dicts, fields in order
+        out = asdict(self)  # nested stats and groups become dicts, fields in order
+        # The sibling figures also flat, by the names planners and issue 18 use.
+        g = self.sibling_groups
+        out["sibling_groups_together"] = g.together
+        out["sibling_groups_split"] = g.split
+        out["sibling_groups_unplaced"] = g.unplaced
+        out["sibling_groups_feasible_whole"] = g.feasible_whole
+        out["sibling_together_share_of_feasible"] = g.together_share_of_feasible
+        return out
 
 
 @dataclass(frozen=True)
@@ -119,13 +133,18 @@ class BatchResult:
     assignments: list[dict[str, Any]]
     unassigned: list[dict[str, Any]]
     kpis: Kpis
+    # `explain`: children not at their first-ranked option, who holds it, cost if forced.
+    explanations: list[dict[str, Any]] | None = None
+    edges_seconds: float = 0.0  # building the problem's edges (the solver's input)
 
     def as_dict(self) -> dict[str, Any]:
         s = self.solution
+        extra = {} if self.explanations is None else {"explanations": self.explanations}
         return {
             "status": s.status,
             "solver": s.solver,
             "seconds": round(s.seconds, 3),
+            "edges_seconds": round(self.edges_seconds, 3),
             "objective": s.objective.as_dict(),
             "bound": s.bound,
             "gap": s.gap,
@@ -134,6 +153,7 @@ class BatchResult:
             "assignments": self.assignments,
             "unassigned": self.unassigned,
             "kpis": self.kpis.as_dict(),
+            **extra,
         }
 
 
@@ -149,18 +169,29 @@ def run_match(
     workers: int = 1,
     units: list[Unit] | None = None,
     deterministic: bool = False,
+    explain_children: Iterable[str] | bool = False,
 ) -> BatchResult:
-    """Solve the cohort: `units` when given, else those `select_units` picks."""
+    """Solve the cohort: `units` when given, else those `select_units` picks. With
+    `explain_children` (True: every child), each child not given its first-ranked option is
+    explained (`matcher.batch.explain`; one exact re-solve per such option)."""
     as_of = as_of or date.today()
     if units is None:
         units = select_units(matcher, children, kommuner)
+    started = time.perf_counter()
     problem = build_problem(matcher, units, as_of, allow_split=allow_sibling_split)
+    edges_seconds = time.perf_counter() - started
     solution = solve(problem, solver, time_limit, workers, deterministic)
     option_info = _option_info(matcher)
     assignments = _assignments(matcher, problem, solution, option_info)
     unassigned = _unassigned(matcher, problem, solution, as_of)
     kpis = compute_kpis(matcher, problem, solution, option_info)
-    return BatchResult(solution, problem, assignments, unassigned, kpis)
+    explanations = None
+    if explain_children is not False:
+        wanted = None if explain_children is True else list(explain_children)
+        explanations = explain(problem, solution, wanted, time_limit, workers)
+    return BatchResult(
+        solution, problem, assignments, unassigned, kpis, explanations, edges_seconds
+    )
 
 
 def _km(place: Place | None, lat: float, lon: float) -> float | None:
@@ -189,7 +220,7 @@ def _assignments(
                     "kind": KINDS[tier - 1].value,
                     "tier": tier,
                     "score": int(problem.e_cost[e]) / 100,
-                    "sibling_group": problem.units[u].sibling_group,
+                    "sibling_group": problem.units[u].sibling_group or problem.group[u],
                     "km_to_school": _km(child.school, lat, lon),
                     "km_to_home": _km(child.home, lat, lon),
                 }
@@ -201,14 +232,22 @@ def _unassigned(
     matcher: Matcher, problem: BatchProblem, solution: Solution, as_of: date
 ) -> list[dict[str, Any]]:
     edges_per_unit = np.bincount(problem.e_unit, minlength=problem.n_units)
+    chosen = solution.chosen
+    parent = problem.parent
+    hub = problem.is_hub
     rows = []
-    for u in np.flatnonzero(solution.chosen < 0):
+    for u in np.flatnonzero(chosen < 0):
+        # A group unit whose members are units too speaks through them (split mode); a
+        # member placed with its group is not unassigned.
+        if hub[u] or (parent[u] >= 0 and chosen[parent[u]] >= 0):
+            continue
         unit = problem.units[int(u)]
         reasons = matcher.excluded_counts(unit, as_of)
         if edges_per_unit[u]:
             reasons = {TAKEN_BY_OTHERS: int(edges_per_unit[u]), **reasons}
+        group = unit.sibling_group or problem.group[u]
         for cid in unit.child_ids:
-            rows.append({"child_id": cid, "sibling_group": unit.sibling_group, "reasons": reasons})
+            rows.append({"child_id": cid, "sibling_group": group, "reasons": reasons})
     return sorted(rows, key=lambda r: r["child_id"])
 
 
@@ -220,12 +259,15 @@ def compute_kpis(
 ) -> Kpis:
     """The planners' KPIs of one assignment."""
     ds = matcher.dataset
-    children = [ds.child_by_id[c] for u in problem.units for c in u.child_ids]
+    hub = problem.is_hub
+    children = [
+        ds.child_by_id[c]
+        for u, unit in enumerate(problem.units)
+        if not hub[u]
+        for c in unit.child_ids
+    ]
     n_children = len(children)
-    where: dict[str, tuple[int, int]] = {}
-    for u, e in enumerate(solution.chosen):
-        for cid in problem.units[u].child_ids:
-            where[cid] = (u, int(e))
+    where = child_edges(problem, solution.chosen)
     option_info = option_info or _option_info(matcher)
     by_kind = dict.fromkeys((k.value for k in KINDS), 0)
     by_level: dict[str, int] = {}
@@ -236,7 +278,7 @@ def compute_kpis(
     non_network = 0
     daily_cost = 0.0
     for c in children:
-        u, e = where[c.child_id]
+        e = where.get(c.child_id, -1)
         if e < 0:
             continue
         tier = int(problem.e_tier[e])
@@ -259,27 +301,7 @@ def compute_kpis(
         if tier == 4 and rate is not None:
             daily_cost += rate
     placed = sum(by_kind.values())
-    groups = [u for u in problem.units if u.size > 1]
-    group_members: dict[str, list[int]] = {}
-    for u, g in enumerate(problem.group):
-        if g is not None:
-            group_members.setdefault(g, []).append(u)
-    together = sum(
-        1 for u, unit in enumerate(problem.units) if unit.size > 1 and solution.chosen[u] >= 0
-    )
-    unplaced_groups = len(groups) - together
-    split = 0
-    for members in group_members.values():
-        homes = {
-            int(problem.e_pool[solution.chosen[u]]) if solution.chosen[u] >= 0 else -1
-            for u in members
-        }
-        if len(homes) == 1 and -1 not in homes:
-            together += 1
-        elif homes == {-1}:
-            unplaced_groups += 1
-        else:
-            split += 1
+    sibling_groups = _sibling_groups(problem, where)
     return Kpis(
         children=n_children,
         placed=placed,
@@ -290,15 +312,46 @@ def compute_kpis(
         km_to_daycare=KmStats.of(km["daycare"]),
         km_to_home=KmStats.of(km["home"]),
         school_change_share=round(school_change / with_school, 4) if with_school else None,
-        sibling_groups=SiblingGroups(
-            total=len(groups) + len(group_members),
-            together=together,
-            split=split,
-            unplaced=unplaced_groups,
-        ),
+        sibling_groups=sibling_groups,
         placed_in_own_kommune_share=round(own_kommune / non_network, 4) if non_network else None,
         free_places_left=_free_left(matcher, problem.pool_free - _used_places(problem, solution)),
         institution_daily_cost_dkk=round(daily_cost, 2),
+    )
+
+
+def child_edges(problem: BatchProblem, chosen: np.ndarray) -> dict[str, int]:
+    """The edge that places each placed child (by its own unit or its group unit)."""
+    out: dict[str, int] = {}
+    for u in np.flatnonzero(chosen >= 0):
+        for cid in problem.units[int(u)].child_ids:
+            out[cid] = int(chosen[u])
+    return out
+
+
+def _sibling_groups(problem: BatchProblem, where: dict[str, int]) -> SiblingGroups:
+    """Together (all at one home), split (at several homes, or some unplaced) or unplaced,
+    counted over the groups of the cohort; `feasible_whole`: groups with an edge as a whole
+    group, i.e. some home could take them together."""
+    with_edges = np.bincount(problem.e_unit, minlength=problem.n_units) > 0
+    together = split = unplaced = feasible = feasible_together = 0
+    for u, unit in enumerate(problem.units):
+        if unit.size < 2:
+            continue
+        homes = {int(problem.e_pool[where[c]]) if c in where else -1 for c in unit.child_ids}
+        whole = len(homes) == 1 and -1 not in homes
+        together += whole
+        unplaced += homes == {-1}
+        split += not whole and homes != {-1}
+        if with_edges[u]:
+            feasible += 1
+            feasible_together += whole
+    return SiblingGroups(
+        total=together + split + unplaced,
+        together=together,
+        split=split,
+        unplaced=unplaced,
+        feasible_whole=feasible,
+        together_share_of_feasible=round(feasible_together / feasible, 4) if feasible else None,
     )
 
 

@@ -4,7 +4,7 @@ batch optimum."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +21,7 @@ from api.cli.common import (
     err,
     gazetteer,
     load,
+    out,
     parse_date,
     save_json,
     user_errors,
@@ -129,9 +130,26 @@ def match(
         bool,
         typer.Option(
             "--allow-sibling-split",
-            help="Let a sibling group be split, at a strong penalty (§ 52(3)).",
+            help="Let a sibling group be split where that places more of the children "
+            "(§ 52(3)); groups that can be kept together stay together.",
         ),
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="For every child not given its first-ranked option: that option, who holds "
+            "it, and the objective's change if forced (one exact re-solve per option).",
+        ),
+    ] = False,
+    explain_child: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--explain-child",
+            help="Explain only these children (repeatable); implies --explain. Each "
+            "explained first choice costs one re-solve, so name children on a large cohort.",
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="CP-SAT workers.")] = 1,
     fmt: FormatOpt = Format.table,
     out_file: Annotated[
@@ -154,6 +172,9 @@ def match(
             raise InputError(
                 f"--kommune {', '.join(unknown)}: no child of the dataset acts in that kommune"
             )
+        strangers = [c for c in explain_child or () if c not in dataset.child_by_id]
+        if strangers:
+            raise InputError(f"--explain-child {strangers[0]}: not a child_id of the dataset")
         if solver is Solver.FLOW and (allow_sibling_split or dataset.sibling_groups):
             raise InputError(
                 "--solver flow needs every child to take one place alone; the "
@@ -169,6 +190,7 @@ def match(
                 as_of=parse_date(as_of, "--as-of"),
                 allow_sibling_split=allow_sibling_split,
                 workers=workers,
+                explain_children=list(explain_child) if explain_child else explain,
             )
         except KeyError as exc:
             raise InputError(f"--children {exc.args[0]}: not a child_id of the dataset") from None
@@ -179,3 +201,26 @@ def match(
         emit_json(payload)
     else:
         render_match(payload)
+        if explain or explain_child:
+            _render_explanations(payload.get("explanations") or [])
+
+
+def _render_explanations(rows: list[dict[str, Any]]) -> None:
+    """The --explain table: one row per child not given its first-ranked option."""
+    from rich.table import Table
+
+    table = Table(title="Why not the first choice (cost if forced: forced minus optimum)")
+    for column in ("child", "got", "first choice", "held by", "cost if forced", "exact"):
+        table.add_column(column)
+    for r in rows:
+        got = r["assigned"]
+        cost = r["cost_if_forced"]
+        table.add_row(
+            r["child_id"],
+            "unplaced" if got is None else f"{got['option_id']} ({got['kind']})",
+            f"{r['first_choice']['option_id']} ({r['first_choice']['kind']})",
+            ", ".join(r["held_by"]) or "-",
+            r["reason"] if cost is None else ", ".join(f"{k} {v:+g}" for k, v in cost.items()),
+            "yes" if r["exact"] else "no",
+        )
+    out.print(table)

@@ -4,8 +4,10 @@ The problem comes from the ranking core (same rules, same score terms): a unit (
 a sibling group placed together) may take an eligible offer; each capacity pool (a home) has
 free places. The objective is lexicographic and exact:
 
-  (1) most children placed, (2) most in tier 1, (3) most in tier 2, (4) most in tier 3,
-  (5) lowest total within-tier score (children x score, in whole hundredths).
+  (1) most children placed, (2) most sibling groups kept together, (3) most in tier 1,
+  (4) most in tier 2, (5) most in tier 3, (6) lowest total within-tier score (children x
+  score, in whole hundredths). Policy `[siblings] priority = "after_tiers"` moves (2)
+  after (5).
 
 Levels are combined with weights only where the weights are proven large enough from the
 data's bounds (`merge_levels`); otherwise they are solved in stages, each stage restricted to
@@ -24,13 +26,20 @@ the optimal solutions of the one before:
   a stage is not proven within the time limit.
 - `greedy`: today's practice, the baseline: units in arrival order take their best-ranked
   option that still has room.
+- split mode (`solve_split`): a group is split only where that places more children; the
+  groups the no-split optimum keeps together stay together.
+- `explain`: for each child not given its first-ranked option, who holds it and the exact
+  change of every level if it were forced (a re-solve with that one assignment fixed).
 """
 
 from matcher.batch._cpsat import solve_cpsat
 from matcher.batch._dispatch import solve
+from matcher.batch._explain import LEVELS, explain, first_choice, forced_objective
 from matcher.batch._flow import solve_flow
 from matcher.batch._greedy import solve_greedy
 from matcher.batch._problem import (
+    AFTER_PLACED,
+    AFTER_TIERS,
     BatchProblem,
     Objective,
     build_problem,
@@ -38,18 +47,26 @@ from matcher.batch._problem import (
     objective_levels,
 )
 from matcher.batch._solution import FEASIBLE, OPTIMAL, Solution
+from matcher.batch._split import solve_split
 
 __all__ = [
+    "AFTER_PLACED",
+    "AFTER_TIERS",
     "FEASIBLE",
+    "LEVELS",
     "OPTIMAL",
     "BatchProblem",
     "Objective",
     "Solution",
     "build_problem",
+    "explain",
+    "first_choice",
+    "forced_objective",
     "merge_levels",
     "objective_levels",
     "solve",
     "solve_cpsat",
     "solve_flow",
     "solve_greedy",
+    "solve_split",
 ]

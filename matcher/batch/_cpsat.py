@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
 
 from matcher.batch._flow import lexicographic_flow
 from matcher.batch._greedy import solve_greedy
-from matcher.batch._problem import BatchProblem, merge_levels, objective_levels, objective_of
+from matcher.batch._problem import (
+    BatchProblem,
+    Objective,
+    merge_levels,
+    objective_levels,
+    objective_of,
+)
 from matcher.batch._solution import (
     FEASIBLE,
     OPTIMAL,
@@ -23,6 +28,12 @@ from matcher.tables import IntArray
 
 __all__ = ["FULL_MODEL_EDGES", "solve_cpsat"]
 
+# A repair neighbourhood is a heuristic improvement (the proof is the bound), so each gets a
+# few seconds, not the whole time limit (national: 200 units improve in 3-4 s, or not at all).
+REPAIR_SECONDS = 3.0
+# ... and is skipped when its homes have more edges than CP-SAT can presolve in those seconds
+# (measured, national: 5k edges improve in 4 s; 86k edges find nothing in 4 s).
+WIDE_REPAIR_EDGES = 20_000
 # Above this many edges the whole packing model is too large for CP-SAT to improve on the
 # decomposition in seconds (measured: no first solution in 28 s at 523k edges).
 FULL_MODEL_EDGES = 60_000
@@ -41,9 +52,11 @@ def _cpsat_staged(
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{e}") for e in range(problem.n_edges)]
     edges = problem.edges_of_unit()
-    for unit_edges in edges:
-        if len(unit_edges) > 1:
-            model.add_at_most_one(x[k] for k in unit_edges)
+    # Each child is placed at most once, by its own unit or (split mode) its group unit.
+    for cover in problem.covers():
+        ids = np.concatenate([edges[u] for u in cover])
+        if len(ids) > 1:
+            model.add_at_most_one(x[int(k)] for k in ids)
     size_e = problem.size[problem.e_unit]
     by_pool: dict[int, list[int]] = {}
     for k, p in enumerate(problem.e_pool):
@@ -52,23 +65,17 @@ def _cpsat_staged(
         if int(size_e[ks].sum()) > problem.pool_free[p]:
             model.add(sum(int(size_e[k]) * x[k] for k in ks) <= int(problem.pool_free[p]))
     levels = objective_levels(problem)
-    apart = _split_model(model, problem, x, edges)
-    # Count levels merged with proven weights; the score level (with any split penalties)
-    # is its own stage, so that CP-SAT's objective coefficients stay small.
-    stages: list[tuple[IntArray, list[Any]]] = [
-        (c, []) for c in merge_levels(problem, levels[:4], 2**50)
-    ]
-    stages.append((levels[4], apart))
+    # Count levels merged with proven weights; the score level is its own stage, so that
+    # CP-SAT's objective coefficients stay small.
+    stages = [*merge_levels(problem, levels[:-1], 2**50), levels[-1]]
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     values = None if hint is None else _edge_values(problem, hint)
     proven = True
     notes: list[str] = []
-    for k, (cost, extra) in enumerate(stages):
-        expr = sum(int(c) * int(size_e[e]) * x[e] for e, c in enumerate(cost) if c) + sum(
-            problem.split_penalty * v for v in extra
-        )
+    for k, cost in enumerate(stages):
+        expr = sum(int(c) * int(size_e[e]) * x[e] for e, c in enumerate(cost) if c)
         model.minimize(expr)
         model.clear_hints()
         for e, v in enumerate(values or []):
@@ -107,72 +114,104 @@ def _restrict(
 ) -> tuple[BatchProblem, IntArray]:
     """The sub-problem of some units against the places left; returns it and, per edge of
     the sub-problem, the edge of the full problem it came from."""
-    new_index = np.full(problem.n_units, -1, dtype=np.int64)
-    new_index[units] = np.arange(len(units))
-    keep = np.flatnonzero(
-        (new_index[problem.e_unit] >= 0)
-        & (pool_left[problem.e_pool] >= problem.size[problem.e_unit])
-    )
-    sub = BatchProblem(
-        units=tuple(problem.units[u] for u in units),
-        size=problem.size[units],
-        group=tuple(problem.group[u] for u in units),
-        pool_free=pool_left,
-        e_unit=new_index[problem.e_unit[keep]],
-        e_pool=problem.e_pool[keep],
-        e_tier=problem.e_tier[keep],
-        e_cost=problem.e_cost[keep],
-        e_option=problem.e_option[keep],
-        e_order=problem.e_order[keep],
-        split_penalty=problem.split_penalty,
-    )
-    return sub, keep
+    return problem.subset(units, pool_left)
 
 
 def _repair(
-    problem: BatchProblem, flows: IntArray, clock: Clock, workers: int, seed: int
+    problem: BatchProblem,
+    flows: IntArray,
+    clock: Clock,
+    workers: int,
+    seed: int,
+    bound: Objective,
+    wide: bool = True,
+    hubs_out: bool = False,
 ) -> tuple[IntArray, list[str]]:
     """Keep every unit the relaxation placed whole (or left out whole); solve the units it
-    split, together with the units competing for the same homes, exactly with CP-SAT."""
+    split, together with the units competing for their homes, exactly with CP-SAT.
+
+    Two neighbourhoods, small first: the rivals at the homes where the relaxation sent the
+    split units' children, then the rivals at every home a split unit may take (hinted
+    with the first answer). The second runs only while the first falls short of the bound;
+    the better answer is kept."""
     whole = flows == problem.size[problem.e_unit]
-    chosen = np.full(problem.n_units, -1, dtype=np.int64)
-    chosen[problem.e_unit[whole]] = np.flatnonzero(whole)
+    base = np.full(problem.n_units, -1, dtype=np.int64)
+    base[problem.e_unit[whole]] = np.flatnonzero(whole)
     placed_children = np.zeros(problem.n_units, dtype=np.int64)
     np.add.at(placed_children, problem.e_unit, flows)
-    broken = (chosen < 0) & (placed_children > 0)
-    if problem.split_penalty:
-        groups_apart = _apart_groups(problem, chosen)
-        broken |= np.array([g in groups_apart for g in problem.group])
+    broken = (base < 0) & (placed_children > 0)
     if not broken.any():
-        return chosen, []
+        return base, []
+    broken = _with_members(problem, broken)
+    # Split mode: a group unit the relaxation filled only in part may be left out, so that
+    # its members go alone (`hubs_out`).
+    dropped = broken & problem.is_hub if hubs_out else np.zeros(problem.n_units, dtype=bool)
     broken_units = np.flatnonzero(broken)
-    homes = np.unique(problem.e_pool[np.isin(problem.e_unit, broken_units)])
-    rivals = np.flatnonzero((chosen >= 0) & np.isin(problem.e_pool[np.maximum(chosen, 0)], homes))
-    free_units = np.union1d(broken_units, rivals)
-    chosen[free_units] = -1
-    left = problem.pool_free.copy()
-    used = chosen[chosen >= 0]
-    np.subtract.at(left, problem.e_pool[used], problem.size[problem.e_unit[used]])
-    sub, origin = _restrict(problem, free_units, left)
-    sub_chosen, _, notes = _cpsat_staged(sub, clock, workers, seed)
-    if sub_chosen is None:
-        sub_chosen = solve_greedy(sub).chosen
-        notes.append("repair: greedy fallback")
-    placed = sub_chosen >= 0
-    chosen[free_units[placed]] = origin[sub_chosen[placed]]
-    return chosen, [
-        f"repair: {len(broken_units)} units split by the relaxation, "
-        f"{len(free_units)} units re-solved",
-        *notes,
-    ]
+    of_broken = np.isin(problem.e_unit, broken_units)
+    neighbourhoods = [("near", np.unique(problem.e_pool[of_broken & (flows > 0)]))]
+    if wide:
+        neighbourhoods.append(("wide", np.unique(problem.e_pool[of_broken])))
+    best: IntArray | None = None
+    notes: list[str] = []
+    for name, homes in neighbourhoods:
+        if best is not None and (
+            clock.expired() or objective_of(problem, best).key() >= bound.key()
+        ):
+            break
+        chosen = base.copy()
+        rivals = (chosen >= 0) & np.isin(problem.e_pool[np.maximum(chosen, 0)], homes)
+        free_units = np.flatnonzero(_with_members(problem, broken | rivals) & ~dropped)
+        chosen[free_units] = -1
+        left = problem.pool_free.copy()
+        used = chosen[chosen >= 0]
+        np.subtract.at(left, problem.e_pool[used], problem.size[problem.e_unit[used]])
+        sub, origin = _restrict(problem, free_units, left)
+        if best is not None and sub.n_edges > WIDE_REPAIR_EDGES:
+            notes.append(f"repair ({name}): not tried, {sub.n_edges} edges")
+            break
+        hint = None
+        if best is not None:  # the first answer, as edges of this sub-problem
+            hint = np.full(sub.n_units, -1, dtype=np.int64)
+            had = best[free_units]
+            at = np.searchsorted(origin, np.maximum(had, 0))
+            ok = (had >= 0) & (at < len(origin)) & (origin[np.minimum(at, len(origin) - 1)] == had)
+            hint[ok] = at[ok]
+        # Each neighbourhood gets a few seconds: a stage not proven in them keeps its best
+        # answer, and the proof is the bound's business anyway.
+        remaining = clock.remaining()
+        budget = Clock(
+            REPAIR_SECONDS if remaining is None else min(remaining, REPAIR_SECONDS),
+            clock.deterministic,
+        )
+        sub_chosen, _, more = _cpsat_staged(sub, budget, workers, seed, hint=hint)
+        clock.spent += budget.spent
+        notes.append(
+            f"repair ({name}): {len(broken_units)} units split by the relaxation, "
+            f"{len(free_units)} units ({sub.n_edges} edges) re-solved"
+        )
+        notes += [f"repair ({name}): {n}" for n in more]
+        if sub_chosen is None:
+            if best is not None:
+                continue
+            sub_chosen = solve_greedy(sub).chosen
+            notes.append(f"repair ({name}): greedy fallback")
+        placed = sub_chosen >= 0
+        chosen[free_units[placed]] = origin[sub_chosen[placed]]
+        if best is None or objective_of(problem, chosen).key() > objective_of(problem, best).key():
+            best = chosen
+    assert best is not None
+    return best, notes
 
 
-def _apart_groups(problem: BatchProblem, chosen: IntArray) -> set[str]:
-    homes: dict[str, set[int]] = {}
-    for u, g in enumerate(problem.group):
-        if g is not None:
-            homes.setdefault(g, set()).add(int(problem.e_pool[chosen[u]]) if chosen[u] >= 0 else -1)
-    return {g for g, h in homes.items() if len(h) > 1 or -1 in h}
+def _with_members(problem: BatchProblem, units: np.ndarray) -> np.ndarray:
+    """Add the members of every group unit in `units` (split mode), so that a group unit
+    re-solved never shares a child with a member kept in place."""
+    if not problem.split:
+        return units
+    out = units.copy()
+    members = np.flatnonzero(problem.parent >= 0)
+    out[members[units[problem.parent[members]]]] = True
+    return out
 
 
 def solve_cpsat(
@@ -187,8 +226,11 @@ def solve_cpsat(
     1. The flow relaxation (a group may split) is solved exactly and lexicographically; its
        objective bounds every packing from above.
     2. Units it placed whole are kept; split groups and the units competing for their homes
-       are re-solved exactly with CP-SAT. If the result meets the bound it is OPTIMAL.
-    3. Otherwise the whole model goes to CP-SAT, hinted with that result, for the time left;
+       are re-solved exactly with CP-SAT (`_repair`: near, then wide neighbourhood; also from
+       the relaxation without the together level). If the result meets the bound it is
+       OPTIMAL.
+    3. Otherwise, on models up to FULL_MODEL_EDGES, the whole model goes to CP-SAT, hinted
+       with that result, for the time left;
        the better of the two is returned, OPTIMAL if CP-SAT proved it, else FEASIBLE with the
        relaxation bound and the gap.
     """
@@ -196,7 +238,32 @@ def solve_cpsat(
     clock = Clock(time_limit, deterministic)
     flows, stages = lexicographic_flow(problem)
     bound = relaxation_bound(problem, flows)
-    chosen, notes = _repair(problem, flows, clock, workers, seed)
+    notes: list[str] = []
+    # Split mode: a group whose hub the relaxation fills only in part goes as its members.
+    chosen, more = _repair(
+        problem, flows, clock, workers, seed, bound, wide=False, hubs_out=problem.split
+    )
+    notes += more
+    basis = flows
+    if (
+        objective_of(problem, chosen).key() < bound.key()
+        and problem.together_scale > 1
+        and not problem.protected.any()
+    ):
+        # The relaxation's reward for whole groups draws groups into homes where they end
+        # up split, and rounding them costs children. The same relaxation without that level
+        # rounds differently (national: 3 more children placed); the better rounding is kept.
+        levels = objective_levels(problem)
+        singles = lexicographic_flow(problem, levels=levels[:1] + levels[2:])[0]
+        other, more = _repair(problem, singles, clock, workers, seed, bound, wide=False)
+        if objective_of(problem, other).key() > objective_of(problem, chosen).key():
+            chosen, basis = other, singles
+            notes += [f"{n} (relaxation without the together level: kept)" for n in more]
+    if objective_of(problem, chosen).key() < bound.key() and not clock.expired():
+        other, more = _repair(problem, basis, clock, workers, seed, bound, hubs_out=problem.split)
+        notes += [n for n in more if not n.startswith("repair (near)")]
+        if objective_of(problem, other).key() > objective_of(problem, chosen).key():
+            chosen = other
     obj = objective_of(problem, chosen)
     status = OPTIMAL if obj.key() == bound.key() else FEASIBLE
     if status != OPTIMAL and problem.n_edges > FULL_MODEL_EDGES:
@@ -215,29 +282,3 @@ def solve_cpsat(
     return Solution(
         status, "cpsat", time.perf_counter() - start, chosen, obj, shown, gap, stages, notes
     )
-
-
-def _split_model(
-    model: cp_model.CpModel, problem: BatchProblem, x: list[Any], edges: list[IntArray]
-) -> list[Any]:
-    """Split mode: `apart` is 1 unless every member of the group sits at one home."""
-    if not problem.split_penalty:
-        return []
-    members: dict[str, list[int]] = {}
-    for u, g in enumerate(problem.group):
-        if g is not None:
-            members.setdefault(g, []).append(u)
-    apart_vars = []
-    for g, units in sorted(members.items()):
-        shared = set.intersection(*(set(problem.e_pool[edges[u]].tolist()) for u in units))
-        together = []
-        for p in sorted(shared):
-            t = model.new_bool_var(f"together_{g}_{p}")
-            for u in units:
-                at_p = [x[k] for k in edges[u] if problem.e_pool[k] == p]
-                model.add(t <= sum(at_p))
-            together.append(t)
-        apart = model.new_bool_var(f"apart_{g}")
-        model.add(apart + sum(together) >= 1)
-        apart_vars.append(apart)
-    return apart_vars

@@ -7,6 +7,7 @@ from matcher.batch._flow import solve_flow
 from matcher.batch._greedy import solve_greedy
 from matcher.batch._problem import BatchProblem
 from matcher.batch._solution import Solution
+from matcher.batch._split import solve_split
 from models.enums import Solver
 
 __all__ = ["solve"]
@@ -26,10 +27,12 @@ def solve(
     except ValueError:
         raise ValueError(f"unknown solver {solver!r}: auto, flow, cpsat or greedy") from None
     if method is Solver.AUTO:
-        groups = (problem.size > 1).any() or problem.split_penalty
+        groups = (problem.size > 1).any() or problem.split
         method = Solver.CPSAT if groups else Solver.FLOW
     if method is Solver.FLOW:
         return solve_flow(problem, time_limit)
+    if method is Solver.CPSAT and problem.split:
+        return solve_split(problem, time_limit, workers, deterministic=deterministic)
     if method is Solver.CPSAT:
         return solve_cpsat(problem, time_limit, workers, deterministic=deterministic)
     return solve_greedy(problem)

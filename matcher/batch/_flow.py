@@ -119,29 +119,49 @@ def _priced_flow(
 
 
 def lexicographic_flow(
-    problem: BatchProblem, budget: int | None = None, per_unit: int = PRICED_EDGES_PER_UNIT
+    problem: BatchProblem,
+    budget: int | None = None,
+    per_unit: int = PRICED_EDGES_PER_UNIT,
+    levels: list[IntArray] | None = None,
 ) -> tuple[IntArray, int]:
     """Children sent along each edge in the lexicographic optimum of the flow model, and the
     number of stages. A unit of size s supplies s children; with sibling groups this is the
-    relaxation in which a group may be split or partly placed (its LP relaxation)."""
+    relaxation in which a group may be split or partly placed (its LP relaxation).
+    `levels` replaces the objective's levels (default `objective_levels`)."""
     n_u = problem.n_units
     pools = np.unique(problem.e_pool)
     pool_node = np.zeros(int(pools.max(initial=0)) + 1, dtype=np.int64)
     pool_node[pools] = n_u + np.arange(len(pools))
     sink = n_u + len(pools)
     n_nodes = sink + 1
-    # Arcs: unit->pool (the edges), unit->sink (left unplaced), pool->sink (capacity).
-    tails = np.concatenate([problem.e_unit, np.arange(n_u), np.arange(n_u, sink)])
+    # Split mode: a group unit is a hub its members may send their one child each to; it
+    # supplies nothing itself and has no arc of its own to the sink.
+    hub = problem.is_hub
+    own_size = np.where(hub, 0, problem.size)
+    members = np.flatnonzero(problem.parent >= 0)
+    # Arcs: unit->pool (the edges), unit->sink (left unplaced), pool->sink (capacity),
+    # member->group hub.
+    tails = np.concatenate([problem.e_unit, np.arange(n_u), np.arange(n_u, sink), members])
     heads = np.concatenate(
-        [pool_node[problem.e_pool], np.full(n_u, sink), np.full(len(pools), sink)]
+        [
+            pool_node[problem.e_pool],
+            np.full(n_u, sink),
+            np.full(len(pools), sink),
+            problem.parent[members],
+        ]
     )
     caps = np.concatenate(
-        [problem.size[problem.e_unit], problem.size, problem.pool_free[pools]]
+        [
+            problem.size[problem.e_unit],
+            own_size,
+            problem.pool_free[pools],
+            np.ones(len(members), dtype=np.int64),
+        ]
     ).astype(np.int64)
     n_arcs = len(tails)
     budget = budget if budget is not None else _INT64_BUDGET // (n_nodes + 1)
     stage_costs = []
-    for level in merge_levels(problem, objective_levels(problem), budget):
+    for level in merge_levels(problem, levels or objective_levels(problem), budget):
         cost = np.zeros(n_arcs, dtype=np.int64)
         cost[: problem.n_edges] = level
         stage_costs.append(cost)
@@ -149,8 +169,8 @@ def lexicographic_flow(
     # own order of levels (tier, then score), among the edges the stage may still use.
     preference = _preference_order(problem)
     supply = np.zeros(n_nodes, dtype=np.int64)
-    supply[:n_u] = problem.size
-    supply[sink] = -int(problem.size.sum())
+    supply[:n_u] = own_size
+    supply[sink] = -int(own_size.sum())
     fixed = np.zeros(n_arcs, dtype=np.int64)  # flow fixed by earlier stages
     active = np.ones(n_arcs, dtype=bool)
     flows = np.zeros(n_arcs, dtype=np.int64)
@@ -192,7 +212,7 @@ def solve_flow(
 ) -> Solution:
     """Exact lexicographic optimum when every unit needs one place (no sibling groups)."""
     start = time.perf_counter()
-    if (problem.size > 1).any() or problem.split_penalty:
+    if (problem.size > 1).any() or problem.split:
         raise ValueError(
             "min-cost flow needs every unit to take one place; sibling groups need the cpsat solver"
         )

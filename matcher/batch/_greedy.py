@@ -13,15 +13,23 @@ __all__ = ["solve_greedy"]
 
 
 def solve_greedy(problem: BatchProblem) -> Solution:
-    """Units in arrival order, each taking its best-ranked option that still has room."""
+    """Units in arrival order, each taking its best-ranked option that still has room. In
+    split mode a group tries to stay together first; its members go one by one only if it
+    found no home."""
     start = time.perf_counter()
     left = problem.pool_free.copy()
     chosen = np.full(problem.n_units, -1, dtype=np.int64)
     edges = problem.edges_of_unit()
-    arrival = sorted(range(problem.n_units), key=lambda u: (problem.units[u].arrival, u))
+    member = problem.parent >= 0
+    # A member arrives with its group, right after the group's own attempt.
+    head = np.where(member, problem.parent, np.arange(problem.n_units))
+    arrival = sorted(
+        range(problem.n_units),
+        key=lambda u: (problem.units[int(head[u])].arrival, int(head[u]), bool(member[u]), u),
+    )
     for u in arrival:
         e = edges[u]
-        if not len(e):
+        if not len(e) or (member[u] and chosen[problem.parent[u]] >= 0):
             continue
         ranked = e[np.lexsort((problem.e_order[e], problem.e_cost[e], problem.e_tier[e]))]
         for k in ranked:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -13,7 +14,8 @@ from matcher.rules import DISTANCE_FREE, make_view
 from matcher.tables import IntArray, Unit
 
 __all__ = [
-    "SPLIT_PENALTY_KM",
+    "AFTER_PLACED",
+    "AFTER_TIERS",
     "BatchProblem",
     "Objective",
     "build_problem",
@@ -23,16 +25,25 @@ __all__ = [
     "objective_of",
 ]
 
-SPLIT_PENALTY_KM = 200.0  # km-equivalents per sibling group not kept together (split mode)
+# Where "sibling groups kept together" sits in the lexicographic objective (policy
+# `[siblings] priority`): right after the children placed, or after the three tier counts.
+AFTER_PLACED = "after_placed"
+AFTER_TIERS = "after_tiers"
 
 
 @dataclass(frozen=True)
 class BatchProblem:
-    """Units, pools and eligible (unit, pool) edges: the only input a solver sees."""
+    """Units, pools and eligible (unit, pool) edges: the only input a solver sees.
+
+    Split mode (`--allow-sibling-split`): a sibling group is there twice, as its whole-group
+    unit and as one unit per member (`parent` is the group unit's index). A child is placed
+    by at most one unit that covers it: its group unit or its own. Only the group unit's
+    edges keep the group together, so the objective's "together" level counts them.
+    """
 
     units: tuple[Unit, ...]
     size: IntArray  # children per unit
-    group: tuple[str | None, ...]  # sibling group per unit when groups may be split
+    group: tuple[str | None, ...]  # sibling group of a member unit (split mode), else None
     pool_free: IntArray  # free places per pool (all pools of the matcher)
     e_unit: IntArray
     e_pool: IntArray
@@ -40,11 +51,88 @@ class BatchProblem:
     e_cost: IntArray  # within-tier score per child, in hundredths
     e_option: np.ndarray  # option id per edge
     e_order: IntArray  # deterministic tie-break (option order key)
-    split_penalty: int = 0  # hundredths per group not kept together (split mode only)
+    parent: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    together_after: str = AFTER_PLACED
+    # Split mode, second phase: groups the no-split optimum keeps together. Keeping them
+    # placed whole is a level above all others ("kept"), so no such group is broken up or
+    # left out to make room for other children (§ 52(3): only weighty reasons split a group).
+    protected: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        if len(self.parent) != len(self.units):  # no split mode: nobody has a parent
+            object.__setattr__(self, "parent", np.full(len(self.units), -1, dtype=np.int64))
+        if len(self.protected) != len(self.units):
+            object.__setattr__(self, "protected", np.zeros(len(self.units), dtype=bool))
 
     @property
     def n_units(self) -> int:
         return len(self.units)
+
+    @property
+    def split(self) -> bool:
+        return bool((self.parent >= 0).any())
+
+    @property
+    def is_hub(self) -> IntArray:
+        """Group units whose members are units too (split mode): they supply no children
+        themselves; their members do."""
+        hub = np.zeros(self.n_units, dtype=bool)
+        hub[self.parent[self.parent >= 0]] = True
+        return hub
+
+    @property
+    def together_scale(self) -> int:
+        """Least common multiple of the group sizes: a group kept together is worth this
+        many points spread over its children (scale / size each), in whole numbers."""
+        sizes = {int(s) for s in self.size if s > 1}
+        return math.lcm(*sizes) if sizes else 1
+
+    def subset(
+        self,
+        units: IntArray,
+        pool_free: IntArray | None = None,
+        protected: np.ndarray | None = None,
+    ) -> tuple[BatchProblem, IntArray]:
+        """The problem of some units (against `pool_free`, default the same places), and per
+        edge of it the edge of this problem it came from. A member whose group unit is left
+        out becomes a unit of its own."""
+        units = np.asarray(units, dtype=np.int64)
+        free = self.pool_free if pool_free is None else pool_free
+        new_index = np.full(self.n_units, -1, dtype=np.int64)
+        new_index[units] = np.arange(len(units))
+        old_parent = self.parent[units]
+        parent = np.where(old_parent >= 0, new_index[np.maximum(old_parent, 0)], -1)
+        keep = np.flatnonzero(
+            (new_index[self.e_unit] >= 0) & (free[self.e_pool] >= self.size[self.e_unit])
+        )
+        sub = BatchProblem(
+            units=tuple(self.units[u] for u in units),
+            size=self.size[units],
+            group=tuple(self.group[u] if parent[k] >= 0 else None for k, u in enumerate(units)),
+            pool_free=free,
+            e_unit=new_index[self.e_unit[keep]],
+            e_pool=self.e_pool[keep],
+            e_tier=self.e_tier[keep],
+            e_cost=self.e_cost[keep],
+            e_option=self.e_option[keep],
+            e_order=self.e_order[keep],
+            parent=parent,
+            together_after=self.together_after,
+            protected=self.protected[units] if protected is None else protected,
+        )
+        return sub, keep
+
+    def covers(self) -> list[IntArray]:
+        """Sets of units of which at most one may be placed: per child, the units covering it
+        (its own unit, and in split mode also its group unit)."""
+        hub = self.is_hub
+        out: list[IntArray] = []
+        for u in range(self.n_units):
+            if hub[u]:
+                continue
+            p = int(self.parent[u])
+            out.append(np.array([u] if p < 0 else [u, p], dtype=np.int64))
+        return out
 
     @property
     def n_edges(self) -> int:
@@ -107,12 +195,31 @@ def _unit_edges(matcher: Matcher, unit: Unit, as_of: date, free: IntArray) -> li
 
 
 def build_problem(
-    matcher: Matcher, units: list[Unit], as_of: date, allow_split: bool = False
+    matcher: Matcher,
+    units: list[Unit],
+    as_of: date,
+    allow_split: bool = False,
+    together_after: str | None = None,
 ) -> BatchProblem:
-    """Eligible edges of every unit, from the ranking core's rules and terms."""
+    """Eligible edges of every unit, from the ranking core's rules and terms. The level of
+    "groups kept together" comes from the default policy's `siblings_priority` unless
+    `together_after` names it."""
+    if together_after is None:
+        together_after = matcher.policies.default.siblings_priority
+    if together_after not in (AFTER_PLACED, AFTER_TIERS):
+        raise ValueError(f"together_after {together_after!r}: {AFTER_PLACED} or {AFTER_TIERS}")
+    units = list(units)
     group: list[str | None] = [None] * len(units)
+    parent = [-1] * len(units)
     if allow_split:
-        units, group = matcher.split_units(units)
+        # Each group keeps its whole-group unit; its members follow as their own units.
+        groups = [(u, unit) for u, unit in enumerate(units) if unit.size > 1]
+        members, member_group = matcher.split_units([unit for _, unit in groups])
+        sizes = [unit.size for _, unit in groups]
+        owners = [u for (u, _), n in zip(groups, sizes, strict=True) for _ in range(n)]
+        units += members
+        group += member_group
+        parent += owners
     free = matcher.pools.free
     cols: list[list[np.ndarray]] = [[], [], [], [], [], []]
     for u, unit in enumerate(units):
@@ -134,7 +241,8 @@ def build_problem(
         e_cost=cat(3, np.int64),
         e_option=cat(4, object),
         e_order=cat(5, np.int64),
-        split_penalty=round(SPLIT_PENALTY_KM * 100) if allow_split else 0,
+        parent=np.array(parent, dtype=np.int64),
+        together_after=together_after,
     )
 
 
@@ -145,15 +253,35 @@ class Objective:
     tier2: int
     tier3: int
     score: float  # children x score, km-equivalents
-    split_groups: int = 0
+    together: float = 0  # sibling groups kept together (a relaxation's bound may be fractional)
+    together_after: str = AFTER_PLACED
+    kept: float = 0  # protected groups placed whole (split mode's second phase only)
 
-    def key(self) -> tuple[int, int, int, int, int]:
+    def key(self) -> tuple[float, ...]:
         """Larger is better, lexicographically (score in hundredths, negated)."""
-        return (self.placed, self.tier1, self.tier2, self.tier3, -round(self.score * 100))
+        cents = -round(self.score * 100)
+        if self.together_after == AFTER_TIERS:
+            return (
+                self.kept,
+                self.placed,
+                self.tier1,
+                self.tier2,
+                self.tier3,
+                self.together,
+                cents,
+            )
+        return (self.kept, self.placed, self.together, self.tier1, self.tier2, self.tier3, cents)
+
+    def level_names(self) -> tuple[str, ...]:
+        if self.together_after == AFTER_TIERS:
+            return ("kept", "placed", "tier1", "tier2", "tier3", "together", "score")
+        return ("kept", "placed", "together", "tier1", "tier2", "tier3", "score")
 
     def as_dict(self) -> dict[str, Any]:
+        together = self.together
         return {
             "placed": self.placed,
+            "together": int(together) if float(together).is_integer() else round(together, 3),
             "tier1": self.tier1,
             "tier2": self.tier2,
             "tier3": self.tier3,
@@ -167,39 +295,35 @@ def objective_of(problem: BatchProblem, chosen: IntArray) -> Objective:
     size = problem.size[problem.e_unit[used]]
     tier = problem.e_tier[used]
     cents = int((size * problem.e_cost[used]).sum())
-    split = _split_groups(problem, chosen)
-    cents += split * problem.split_penalty
     return Objective(
         int(size.sum()),
         int(size[tier == 1].sum()),
         int(size[tier == 2].sum()),
         int(size[tier == 3].sum()),
         cents / 100,
-        split,
+        int((size > 1).sum()),
+        problem.together_after,
+        int(problem.protected[problem.e_unit[used]].sum()),
     )
 
 
-def _split_groups(problem: BatchProblem, chosen: IntArray) -> int:
-    if not problem.split_penalty:
-        return 0
-    homes: dict[str, set[int]] = {}
-    for u, g in enumerate(problem.group):
-        if g is not None:
-            homes.setdefault(g, set()).add(int(problem.e_pool[chosen[u]]) if chosen[u] >= 0 else -1)
-    return sum(1 for pools in homes.values() if len(pools) > 1 or -1 in pools)
-
-
 def objective_levels(problem: BatchProblem) -> list[IntArray]:
-    """Per-child costs of the five levels on each edge, each to be minimised in turn."""
+    """Per-child costs of the six levels on each edge, each to be minimised in turn, in the
+    problem's order. A group kept together earns `together_scale` over its children."""
     tier = problem.e_tier
     one = np.ones(problem.n_edges, dtype=np.int64)
-    return [
-        -one,
-        -(tier == 1).astype(np.int64),
-        -(tier == 2).astype(np.int64),
-        -(tier == 3).astype(np.int64),
-        problem.e_cost.astype(np.int64),
-    ]
+    size = problem.size[problem.e_unit]
+    together = -np.where(size > 1, problem.together_scale // np.maximum(size, 1), 0)
+    t1, t2, t3 = (-(tier == k).astype(np.int64) for k in (1, 2, 3))
+    score = problem.e_cost.astype(np.int64)
+    if problem.together_after == AFTER_TIERS:
+        levels = [-one, t1, t2, t3, together.astype(np.int64), score]
+    else:
+        levels = [-one, together.astype(np.int64), t1, t2, t3, score]
+    if problem.protected.any():
+        kept = problem.protected[problem.e_unit]
+        levels.insert(0, -np.where(kept, problem.together_scale // np.maximum(size, 1), 0))
+    return levels
 
 
 def level_range(problem: BatchProblem, cost: IntArray) -> int:

@@ -11,7 +11,15 @@ from ortools.sat.python import cp_model
 from matcher.batch._problem import BatchProblem, Objective
 from matcher.tables import IntArray
 
-__all__ = ["FEASIBLE", "OPTIMAL", "Clock", "Solution", "gap_to", "relaxation_bound"]
+__all__ = [
+    "FEASIBLE",
+    "OPTIMAL",
+    "Clock",
+    "Solution",
+    "gap_level",
+    "gap_to",
+    "relaxation_bound",
+]
 
 OPTIMAL = "OPTIMAL"
 FEASIBLE = "FEASIBLE"
@@ -31,23 +39,39 @@ class Solution:
 
 
 def relaxation_bound(problem: BatchProblem, flows: IntArray) -> Objective:
-    """The objective of a relaxed flow: an upper bound, lexicographically, on any packing."""
+    """The objective of a relaxed flow: an upper bound, lexicographically, on any packing.
+    A group partly sent to one home counts as that fraction of a group kept together."""
     tier = problem.e_tier
+    size = problem.size[problem.e_unit]
+    together = float((flows[size > 1] / size[size > 1]).sum())
     return Objective(
         int(flows.sum()),
         int(flows[tier == 1].sum()),
         int(flows[tier == 2].sum()),
         int(flows[tier == 3].sum()),
         int((flows * problem.e_cost).sum()) / 100,
+        round(together, 6),
+        problem.together_after,
+        round(float((flows / size)[problem.protected[problem.e_unit]].sum()), 6),
     )
 
 
 def gap_to(obj: Objective, bound: Objective) -> float:
-    """Relative gap at the first level where the solution falls short of the bound."""
-    for have, best in zip(obj.key()[:4], bound.key()[:4], strict=True):
+    """Relative gap at the first level where the solution falls short of the bound (the
+    score level, a cost, counts the excess)."""
+    have_key, best_key = obj.key(), bound.key()
+    for have, best in zip(have_key[:-1], best_key[:-1], strict=True):
         if have != best:
-            return (best - have) / max(abs(best), 1)
+            return max(best - have, 0.0) / max(abs(best), 1)
     return max(obj.score - bound.score, 0.0) / max(abs(bound.score), 1.0)
+
+
+def gap_level(obj: Objective, bound: Objective) -> str | None:
+    """The name of the first level where the solution differs from the bound."""
+    for name, have, best in zip(obj.level_names(), obj.key(), bound.key(), strict=True):
+        if have != best:
+            return name
+    return None
 
 
 class Clock:

@@ -217,7 +217,7 @@ def test_match_json_shape_and_out_file(small_dir: Path, tmp_path: Path) -> None:
         "kpis",
     } <= set(body)
     assert body["status"] in ("OPTIMAL", "FEASIBLE")
-    assert set(body["objective"]) == {"placed", "tier1", "tier2", "tier3", "score"}
+    assert set(body["objective"]) == {"placed", "together", "tier1", "tier2", "tier3", "score"}
     for row in body["assignments"]:
         assert {"child_id", "option_id", "kind", "tier", "score"} <= set(row)
     for row in body["unassigned"]:

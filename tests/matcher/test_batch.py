@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from matcher.batch import (
     FEASIBLE,
@@ -28,82 +27,27 @@ from models.dataset import Dataset
 from models.synthetic import SyntheticSpec, generate_dataset
 from tests.factories import AS_OF, at, child, dataset, family, institution
 from tests.oracles.batch_checker import check_batch
+from tests.oracles.batch_optimum import brute_force as oracle_brute_force
+from tests.oracles.batch_optimum import key_of
+from tests.oracles.batch_optimum import milp_optimum as oracle_milp
 
 
 def _key(problem: BatchProblem, chosen: np.ndarray) -> tuple[int, ...]:
-    """The lexicographic objective, computed here from the edges (larger is better)."""
-    placed = t1 = t2 = t3 = cents = 0
-    for u, e in enumerate(chosen):
-        if e < 0:
-            continue
-        n = int(problem.size[u])
-        tier = int(problem.e_tier[e])
-        placed += n
-        t1 += n * (tier == 1)
-        t2 += n * (tier == 2)
-        t3 += n * (tier == 3)
-        cents += n * int(problem.e_cost[e])
-    return (placed, t1, t2, t3, -cents)
+    """The lexicographic objective, computed by the independent oracle (larger is better)."""
+    return key_of(problem, chosen)
 
 
 def brute_force(problem: BatchProblem) -> tuple[int, ...]:
-    options = [
-        [-1] + [int(e) for e in np.flatnonzero(problem.e_unit == u)] for u in range(problem.n_units)
-    ]
-    best: tuple[int, ...] | None = None
-    for combo in itertools.product(*options):
-        used: dict[int, int] = {}
-        for u, e in enumerate(combo):
-            if e >= 0:
-                p = int(problem.e_pool[e])
-                used[p] = used.get(p, 0) + int(problem.size[u])
-        if any(n > problem.pool_free[p] for p, n in used.items()):
-            continue
-        key = _key(problem, np.array(combo))
-        best = key if best is None or key > best else best
+    best = oracle_brute_force(problem)
     assert best is not None
     return best
 
 
 def milp_optimum(problem: BatchProblem) -> tuple[int, ...]:
-    """Staged lexicographic MILP with HiGHS (scipy.optimize.milp)."""
-    n = problem.n_edges
-    size = problem.size[problem.e_unit].astype(float)
-    rows, lo, hi = [], [], []
-    for u in range(problem.n_units):
-        rows.append((problem.e_unit == u).astype(float))
-        lo.append(0)
-        hi.append(1)
-    for p in np.unique(problem.e_pool):
-        rows.append(np.where(problem.e_pool == p, size, 0.0))
-        lo.append(0)
-        hi.append(float(problem.pool_free[p]))
-    tier = problem.e_tier
-    levels = [
-        -size,
-        -size * (tier == 1),
-        -size * (tier == 2),
-        -size * (tier == 3),
-        size * problem.e_cost,
-    ]
-    x = np.zeros(n)
-    for c in levels:
-        res = milp(
-            c,
-            constraints=LinearConstraint(np.array(rows), lo, hi),
-            integrality=np.ones(n),
-            bounds=Bounds(0, 1),
-        )
-        assert res.success
-        x = np.round(res.x)
-        value = float(np.round(c @ x))
-        rows.append(c)
-        lo.append(value)
-        hi.append(value)
-    chosen = np.full(problem.n_units, -1)
-    for e in np.flatnonzero(x > 0.5):
-        chosen[problem.e_unit[e]] = e
-    return _key(problem, chosen)
+    """Staged lexicographic MILP with HiGHS (scipy.optimize.milp), from tests/oracles."""
+    found = oracle_milp(problem)
+    assert found is not None
+    return found[0]
 
 
 def tiny(
