@@ -12,6 +12,8 @@ BENCHMARKS = {
     "api": "benchmarks.api",
     "whatif": "benchmarks.whatif",
     "imports": "benchmarks.imports",
+    "cli": "benchmarks.cli",
+    "memory": "benchmarks.memory",
 }
 
 

@@ -1,14 +1,12 @@
-"""Offline Danish geography: gazetteer, geopy-compatible geocoder, distances, pruning."""
+"""Offline Danish geography: gazetteer, geopy-compatible geocoder, distances, pruning.
+
+`OfflineGeocoder` and `SpatialIndex` load on first use (geopy and scipy.spatial take a third
+of a second to import, which a command that needs neither should not pay)."""
+
+from typing import Any
 
 from geo.distance import EARTH_RADIUS_KM, ellipsoid_km, geodesic_km, haversine_km, to_unit_vectors
-from geo.gazetteer import (
-    GEODATA_ENV,
-    Gazetteer,
-    GeodataError,
-    OfflineGeocoder,
-    default_gazetteer,
-)
-from geo.pruning import SpatialIndex
+from geo.gazetteer import GEODATA_ENV, Gazetteer, GeodataError, default_gazetteer
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -23,3 +21,15 @@ __all__ = [
     "haversine_km",
     "to_unit_vectors",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OfflineGeocoder":
+        from geo import gazetteer
+
+        return gazetteer.OfflineGeocoder
+    if name == "SpatialIndex":
+        from geo.pruning import SpatialIndex
+
+        return SpatialIndex
+    raise AttributeError(f"module 'geo' has no attribute {name!r}")

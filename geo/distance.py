@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from geopy.distance import geodesic
 
 __all__ = ["EARTH_RADIUS_KM", "ellipsoid_km", "geodesic_km", "haversine_km", "to_unit_vectors"]
 
@@ -60,6 +59,8 @@ def ellipsoid_km(
 def geodesic_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """geopy's geodesic (Karney), one pair at a time: the reference `ellipsoid_km` is
     tested against."""
+    from geopy.distance import geodesic  # only here: geopy takes 0.15 s to import
+
     return float(geodesic(a, b).km)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 from geo.distance import EARTH_RADIUS_KM, to_unit_vectors
 
@@ -15,6 +14,8 @@ class SpatialIndex:
     """A KD-tree on 3-D unit vectors of option points."""
 
     def __init__(self, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]) -> None:
+        from scipy.spatial import cKDTree  # 0.2 s to import: only where an index is built
+
         self._tree = cKDTree(to_unit_vectors(lat, lon))
 
     @staticmethod

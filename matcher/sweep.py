@@ -4,11 +4,23 @@ A job carries everything it needs (the base dataset's directory, the geodata dir
 scenario and the seed) and nothing of the process that made it, so a local process pool and
 a Dask cluster run the same function and give the same answer. A worker process keeps the
 base dataset it loaded, so only the first scenario on a worker pays for reading it.
+
+It also keeps the matchers (option table, pools, units with their network tables) it built
+for scenarios that change no record, keyed by the base and the policy: a cohort scenario, or a
+second scenario with the baseline's policy, reuses them instead of building the same tables
+again (a third of a national scenario's in-job overhead). Such a scenario's dataset equals the
+base, and a matcher is only read by a match, so the result is the one a cold run gives
+(tests/matcher/test_whatif_reuse.py). `REUSE_ENV=0` builds everything per job (the baseline of
+`python -m benchmarks whatif`).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
@@ -78,6 +90,41 @@ def _base_dataset(base: str, geodata: str | None) -> Dataset:
     return load_dataset(base, default_gazetteer(geodata))
 
 
+REUSE_ENV = "PLACEMENT_WHATIF_REUSE"
+_MATCHERS_KEPT = 4  # a national matcher is tens of MB; a sweep rarely has more policies
+_matchers: OrderedDict[tuple[str, str | None, str, str], Matcher] = OrderedDict()
+_matchers_lock = threading.Lock()  # a thread pool may run jobs side by side
+
+
+def _reuse() -> bool:
+    return os.environ.get(REUSE_ENV, "1").strip().lower() not in ("0", "off", "no", "false")
+
+
+def _matcher(job: ScenarioJob, dataset: Dataset) -> Matcher:
+    """The scenario's matcher, built before if it can be (see the module docstring).
+
+    Only a scenario without changes qualifies: its dataset is equal to the base (apply_changes
+    then only re-checks it), so the tables built for an earlier such scenario with the same
+    policy are the tables this one would build."""
+    scenario = job.scenario
+    policies = load_policy_set(scenario.policy, scenario.policy_overrides)
+    if scenario.changes or not _reuse():
+        return Matcher(dataset, policies)
+    overrides = json.dumps(scenario.policy_overrides, sort_keys=True, default=str)
+    key = (job.base, job.geodata, scenario.policy, overrides)
+    with _matchers_lock:
+        found = _matchers.get(key)
+        if found is not None:
+            _matchers.move_to_end(key)
+            return found
+    matcher = Matcher(dataset, policies)
+    with _matchers_lock:
+        _matchers[key] = matcher
+        while len(_matchers) > _MATCHERS_KEPT:
+            _matchers.popitem(last=False)
+    return matcher
+
+
 def _units(matcher: Matcher, scenario: Scenario) -> list[Unit]:
     """The cohort's units among those waiting for a place (named children even if placed)."""
     cohort = scenario.cohort
@@ -103,8 +150,8 @@ def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
         loaded = time.perf_counter()
         read = loaded - start if _base_dataset.cache_info().currsize > cached else 0.0
         dataset = apply_changes(base, scenario, job.seed, job.as_of)
-        policies = load_policy_set(scenario.policy, scenario.policy_overrides)
-        matcher = Matcher(dataset, policies)
+        matcher = _matcher(job, dataset)
+        policies = matcher.policies
         units = _units(matcher, scenario)
         built = time.perf_counter()
         result = run_match(

@@ -4,6 +4,7 @@ JSON output. Exit 0 on success, 2 on bad input with a message naming file, row a
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 
 from api.services.errors import DomainError
-from geo.gazetteer import Gazetteer, GeodataError, default_gazetteer
+from geo.gazetteer import GEODATA_ENV, Gazetteer, GeodataError, default_gazetteer
 from matcher.policy import PolicyError
 from matcher.rank import UnknownChild
 from models.dataset import Dataset, DatasetEncodingWarning, load_dataset
@@ -103,10 +104,20 @@ def gazetteer(geodata: Path | None) -> Gazetteer:
 
 def load(data: Path, geodata: Path | None) -> Dataset:
     """The validated dataset; how a file was read (its encoding) is said once per file as a
-    `warning:` line, not as a Python warning with its source line."""
+    `warning:` line, not as a Python warning with its source line.
+
+    A dataset loaded before from the very same bytes comes from its snapshot
+    (`api.cli.snapshot`: keyed by the hashes of the files, never stale)."""
+    from api.cli.snapshot import cached_dataset
+
+    chosen = geodata or os.environ.get(GEODATA_ENV)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DatasetEncodingWarning)
-        dataset = load_dataset(data, gazetteer(geodata))
+        dataset = cached_dataset(
+            data,
+            Path(chosen) if chosen else None,
+            lambda: load_dataset(data, gazetteer(geodata)),
+        )
     for warning in caught:
         if issubclass(warning.category, DatasetEncodingWarning):
             err.print(f"[yellow]warning:[/] {warning.message}", highlight=False)

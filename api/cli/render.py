@@ -9,12 +9,13 @@ from rich.console import Console
 from rich.table import Table
 
 from api.cli.common import err, out
-from matcher.rank import Ranking
-from matcher.review import ReviewReport
-from matcher.simulate import SimulationResult
 
-if TYPE_CHECKING:  # the database layer is loaded only by the commands that use it
+if TYPE_CHECKING:  # types only: each command loads what it renders (the simulation alone
+    # would bring the batch solvers, ortools and pandas into every command's start-up)
     from api.db.sync import SyncReport
+    from matcher.rank import Ranking
+    from matcher.review import ReviewReport
+    from matcher.simulate import SimulationResult
 
 __all__ = [
     "TIER_NAMES",

@@ -62,9 +62,22 @@ def serve(
         fail(str(exc))
     with user_errors():
         service = Service(migrated_engine(database), gazetteer(geodata), load_policy_set(policy))
+    # uvicorn's own access log is off: the app logs every request itself (route templates
+    # only, never a path), and uvicorn's would cost a formatted record per request even
+    # below the log level. httptools and uvloop are dependencies; naming them makes a
+    # missing one an error instead of a silent fallback to the slower pure-Python parts.
+    loop = "uvloop" if _has_uvloop() else "asyncio"
     if workers == 1:
         http_app = create_app(service, max_body_bytes=limit)
-        uvicorn.run(http_app, host=host, port=port, log_level="warning")
+        uvicorn.run(
+            http_app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            http="httptools",
+            loop=loop,
+        )
         return
     # Workers rebuild the service from the environment; jobs a previous server left running
     # are failed here, once, before any worker can start one.
@@ -82,4 +95,14 @@ def serve(
         host=host,
         port=port,
         log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop=loop,
     )
+
+
+def _has_uvloop() -> bool:
+    """uvloop is not built for Windows (pyproject installs it elsewhere)."""
+    import importlib.util
+
+    return importlib.util.find_spec("uvloop") is not None

@@ -1,18 +1,22 @@
-"""Typed dependencies: the service, a database session per request, the caller."""
+"""Typed dependencies: the service, a database session per request, the caller.
+
+They are `async def` on purpose: FastAPI runs a plain `def` dependency in the thread pool,
+and each such hop (a thread switch there and back) cost more than the work of these
+dependencies, which is a few attribute reads. What blocks (the session's commit, a key read
+from the database) still runs in the thread pool."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from api.db.engine import session_scope
 from api.http.problems import ApiError
 from api.services.caller import Principal, Role
-from api.services.keys import authenticate
 from api.services.runtime import Service
 
 __all__ = [
@@ -33,7 +37,7 @@ NO_KEY = "an API key is required: Authorization: Bearer <key>"
 BAD_KEY = "the API key is not valid"
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
@@ -51,11 +55,25 @@ def read_only(endpoint: F) -> F:
     return endpoint
 
 
-def get_session(request: Request, service: ServiceDep) -> Iterator[Session]:
+async def get_session(request: Request, service: ServiceDep) -> AsyncIterator[Session]:
+    """One transaction per request, committed after the route (rolled back on any error).
+
+    Making a session does no I/O; a route that never uses it (proposals read the in-memory
+    matcher) costs no round trip and no thread hop here."""
     endpoint = request.scope.get("endpoint")
     reading = getattr(endpoint, READ_ONLY, False)
-    with session_scope(service.read_sessions if reading else service.sessions) as session:
+    session = (service.read_sessions if reading else service.sessions)()
+    try:
         yield session
+        if session.in_transaction():
+            await run_in_threadpool(session.commit)
+    except BaseException:
+        # The route's thread has finished (a thread is not cancelled midway), so the session
+        # is ours again; a rollback is quick and must happen even on cancellation.
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -65,9 +83,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 PRINCIPAL = "principal"
 
 
-def get_principal(
+async def get_principal(
     request: Request,
-    session: SessionDep,
+    service: ServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     checked = getattr(request.state, PRINCIPAL, None)
@@ -75,7 +93,7 @@ def get_principal(
         return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(401, NO_KEY)
-    principal = authenticate(session, credentials.credentials)
+    principal = await run_in_threadpool(service.principal, credentials.credentials)
     if principal is None:
         raise ApiError(401, BAD_KEY)
     return principal
@@ -84,10 +102,10 @@ def get_principal(
 Caller = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     allowed = ", ".join(r.value for r in roles)
 
-    def check(principal: Caller) -> Principal:
+    async def check(principal: Caller) -> Principal:
         if principal.role not in roles:
             raise ApiError(
                 403, f"this needs the role {allowed}; the key has {principal.role.value}"

@@ -6,10 +6,10 @@ buffers), in front of everything but the access log and Starlette's error handle
 
 1. A declared `Content-Length` over the limit is answered 413 at once.
 2. POST, PUT, PATCH and DELETE under /v1/ need `Authorization: Bearer <key>` with a key that
-   is valid now: looked up in a short read-only session in a worker thread, on every request
-   (nothing is cached, so a revoked key is refused by every worker at once). Without one the
-   answer is 401 and the body is never read. The `Caller` dependency checks the key again
-   (the route needs the principal in its own transaction).
+   is valid now: its row is read on every request (on SQLite from the event loop itself, a
+   read that never waits under WAL; else in a worker thread), so a revoked key is refused
+   by every worker at once. Without one the answer is 401 and the body is never read. The
+   `Caller` dependency takes the principal from here.
 3. The body is counted as it streams in (chunked or not); past the limit, reading stops and
    the answer is 413. The HTTP server discards whatever the client still sends, chunk by
    chunk, so memory stays flat.
@@ -34,11 +34,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.db.engine import session_scope
 from api.http.deps import BAD_KEY, NO_KEY, PRINCIPAL
 from api.http.problems import problem
 from api.services.caller import Principal
-from api.services.keys import authenticate
 from api.services.runtime import Service
 
 __all__ = [
@@ -115,11 +113,6 @@ def _declared_length(headers: Headers) -> int | None:
         return int(value)
     except ValueError:
         return None  # the HTTP server refuses a malformed length before we see it
-
-
-def _principal(service: Service, key: str) -> Principal | None:
-    with session_scope(service.read_sessions) as session:
-        return authenticate(session, key)
 
 
 class RequestGuard:
@@ -203,7 +196,10 @@ class RequestGuard:
         if scheme.lower() != "bearer" or not key:
             return HTTPException(401, NO_KEY)
         service: Service = scope["app"].state.service
-        principal = await run_in_threadpool(_principal, service, key)
+        found = service.principal_inline(key)
+        if found is False:
+            found = await run_in_threadpool(service.principal, key)
+        principal = found if isinstance(found, Principal) else None
         if principal is None:
             return HTTPException(401, BAD_KEY)
         # The route's `Caller` takes it from here instead of reading the key again (within

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from fastapi.responses import JSONResponse
+
 from api.db.orm import ApiKey, BatchJob, Reservation
 from api.http.schemas import (
     BatchPublic,
@@ -19,6 +22,7 @@ from api.services.options import StoredFamily, StoredInstitution
 from models.dataset import split_list
 
 __all__ = [
+    "FastJSONResponse",
     "batch_public",
     "child_public",
     "family_public",
@@ -26,6 +30,14 @@ __all__ = [
     "key_public",
     "reservation_public",
 ]
+
+
+class FastJSONResponse(JSONResponse):
+    """JSON by orjson: a tenth of the stdlib encoder's time on a ranking's few hundred
+    values. For content of JSON types only (str keys, no NaN), as the rankings are."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def child_public(record: StoredChild) -> dict[str, Any]:

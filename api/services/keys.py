@@ -9,7 +9,8 @@ every kommune; it is made only on the command line (`placement keys create --rol
 Making and revoking a key is audited (child_id None; `detail` names the key's kommuner, see
 `api.services.audit.scope_detail`). On the command line the audit row has key_id None and role
 `cli`. Authentication reads the database on every request, so a revoked key is refused by
-every worker at once."""
+every worker at once (over HTTP, one indexed row on the driver's connection:
+`api.services.runtime.Service.principal`)."""
 
 from __future__ import annotations
 

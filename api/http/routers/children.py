@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
-from fastapi.responses import JSONResponse
 
 from api.http.deps import ServiceDep, SessionDep, read_only, require
 from api.http.idempotent import answer_once
-from api.http.presenters import child_public
+from api.http.presenters import FastJSONResponse, child_public
 from api.http.schemas import ChildCreate, ChildPublic, ProposalRequest
 from api.services import children
 from api.services.caller import Principal, Role
@@ -76,4 +75,4 @@ def proposals(
     )
     # The ranking dict holds only JSON types already; FastAPI's generic encoder would walk
     # its few hundred values again on every request (a fifth of the route's CPU).
-    return JSONResponse(ranking.as_dict())
+    return FastJSONResponse(ranking.as_dict())

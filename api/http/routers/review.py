@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Query
 
 from api.http.deps import ServiceDep, SessionDep, read_only, require
 from api.http.schemas import PlacementPublic
-from api.services import placements, review
+from api.services import follow_ups, placements, review
 from api.services.caller import Principal, Role
+from api.services.follow_ups import FollowUpCreate
 
 router = APIRouter(prefix="/v1", tags=["review"])
 Coordinator = Annotated[Principal, Depends(require(Role.COORDINATOR))]
@@ -55,3 +56,16 @@ def child_placements(
     """The child's placements, oldest first (placements.csv's fields, each with its id and
     the hold it was confirmed from)."""
     return placements.child_placements(session, service, who, child_id)
+
+
+@router.post("/children/{child_id}/follow-ups", response_model=PlacementPublic)
+def record_follow_up(
+    child_id: str,
+    body: FollowUpCreate,
+    who: Coordinator,
+    session: SessionDep,
+    service: ServiceDep,
+) -> Any:
+    """Record a follow-up held on the child's active placement (`on_date`, today when left
+    out; `with_whom`; `child_heard`; `note`): the placement's `last_follow_up` moves to it."""
+    return follow_ups.record_follow_up(session, service, who, child_id, body)

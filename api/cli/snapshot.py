@@ -1,0 +1,224 @@
+"""A validated dataset kept between command-line runs, keyed by the hashes of its files.
+
+`placement rank` on the national dataset spent half its time turning the same CSV text
+into the same records again. After a first load the records are written to a snapshot whose
+name is the SHA-256 of everything the result depends on:
+
+- the bytes of every contract file (or of the .xlsx workbook), and which files are absent;
+- the bytes of the geodata tables (postcodes and schools resolve to points);
+- the source of the loading code (`models/`) and the Python version, so a changed parser
+  never reads an old snapshot.
+
+A snapshot is therefore found only for the very bytes it was made from: editing a file, even
+back and forth, changes the key, and nothing is ever served stale. Hashing the national files
+takes a few milliseconds. Only datasets without problems are kept (a dataset with problems
+raises before anything is written), and the warnings of the first load (a file read as
+cp1252) are given again on every load from the snapshot.
+
+The records are stored as plain tuples by `marshal` (not pickle: no code runs when a
+snapshot is read) and rebuilt through the record classes' own constructors; a snapshot is
+written only if it rebuilds to a dataset equal to the one loaded. Where: `$PLACEMENT_CACHE_DIR`,
+else `$XDG_CACHE_HOME/placement`, else `~/.cache/placement`; `PLACEMENT_CACHE_DIR=off` turns
+it off. A cache that cannot be written is skipped without a word: it only saves time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import importlib
+import marshal
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from models.dataset import FILES, Dataset, DatasetEncodingWarning
+
+__all__ = ["CACHE_ENV", "cache_directory", "cached_dataset", "dataset_key"]
+
+CACHE_ENV = "PLACEMENT_CACHE_DIR"
+FORMAT = 1
+KEEP = 8  # snapshots kept; the oldest go first
+_GEODATA_FILES = ("dk_postcodes.csv", "dk_schools.csv", "dk_kommuner.csv")
+_MODELS = Path(__file__).resolve().parents[2] / "models"
+_DATE = -1  # the tag of a date; record and enum classes have tags 0, 1, ...
+
+
+def cache_directory() -> Path | None:
+    chosen = os.environ.get(CACHE_ENV, "").strip()
+    if chosen.lower() in ("off", "0", "no", "false"):
+        return None
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or str(Path.home() / ".cache")
+    return Path(base) / "placement"
+
+
+def _file_digest(digest: Any, path: Path) -> None:
+    digest.update(path.name.encode() + b"\0")
+    with path.open("rb") as handle:
+        digest.update(hashlib.file_digest(handle, "sha256").digest())
+
+
+def dataset_key(data: Path, geodata: Path) -> str | None:
+    """The snapshot key of a dataset read with these geodata; None if either is not there
+    (loading then fails with its own message, and nothing is cached)."""
+    digest = hashlib.sha256(f"placement-dataset/{FORMAT}/{sys.version}\0".encode())
+    if data.is_dir():
+        for name in FILES.values():
+            path = data / name
+            if path.is_file():
+                _file_digest(digest, path)
+            else:
+                digest.update(f"{name} absent\0".encode())
+    elif data.is_file():
+        _file_digest(digest, data)
+    else:
+        return None
+    for name in _GEODATA_FILES:
+        path = geodata / name
+        if not path.is_file():
+            return None
+        _file_digest(digest, path)
+    for source in sorted(_MODELS.rglob("*.py")):
+        digest.update(str(source.relative_to(_MODELS)).encode() + b"\0")
+        digest.update(source.read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def cached_dataset(data: Path, geodata: Path | None, load: Callable[[], Dataset]) -> Dataset:
+    """The dataset `load()` gives for `data`, from a snapshot when one was made from the same
+    bytes (warnings of the first load are given again)."""
+    directory = cache_directory()
+    key = None if directory is None or geodata is None else dataset_key(data, geodata)
+    if directory is None or key is None:
+        return load()
+    path = directory / f"dataset-{key}.marshal"
+    found = _read(path)
+    if found is not None:
+        dataset, messages = found
+        for message in messages:
+            warnings.warn(message, DatasetEncodingWarning, stacklevel=2)
+        return dataset
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DatasetEncodingWarning)
+        dataset = load()
+    messages = []
+    for warning in caught:
+        if issubclass(warning.category, DatasetEncodingWarning):
+            messages.append(str(warning.message))
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    _write(path, dataset, messages)
+    return dataset
+
+
+# -- the codec ----------------------------------------------------------------------------------
+# A record is a list [tag, field values...], an enum a list [tag, value], a date [-1, ordinal];
+# tuples stay tuples and frozensets of text stay frozensets. Lists are never a field's value in
+# the records, so a list is always a tagged object.
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.classes: list[type] = []
+        self._tags: dict[type, int] = {}
+
+    def _tag(self, cls: type) -> int:
+        tag = self._tags.get(cls)
+        if tag is None:
+            if not cls.__module__.startswith("models."):
+                raise TypeError(f"not a record type of models/: {cls!r}")
+            tag = self._tags[cls] = len(self.classes)
+            self.classes.append(cls)
+        return tag
+
+    def encode(self, value: Any) -> Any:
+        kind = type(value)
+        if value is None or kind in (str, int, float, bool):
+            return value
+        if isinstance(value, enum.Enum):
+            return [self._tag(kind), value.value]
+        if dataclasses.is_dataclass(value):
+            fields = dataclasses.fields(value)
+            return [self._tag(kind), *(self.encode(getattr(value, f.name)) for f in fields)]
+        if kind is date:
+            return [_DATE, value.toordinal()]
+        if kind is tuple:
+            return tuple(self.encode(v) for v in value)
+        if kind is frozenset and all(type(v) is str for v in value):
+            return value
+        raise TypeError(f"no snapshot encoding for {kind!r}")
+
+
+def _decoder(classes: list[type]) -> Callable[[Any], Any]:
+    # An enum member by its value through the enum's own map (calling the class costs a
+    # microsecond per member, a tenth of the whole read).
+    enums = {
+        tag: cls._value2member_map_ for tag, cls in enumerate(classes) if issubclass(cls, enum.Enum)
+    }
+
+    def decode(value: Any) -> Any:
+        kind = type(value)
+        if kind is list:
+            tag = value[0]
+            if tag == _DATE:
+                return date.fromordinal(value[1])
+            members = enums.get(tag)
+            if members is not None:
+                return members[value[1]]
+            return classes[tag](*[decode(v) if type(v) in (list, tuple) else v for v in value[1:]])
+        if kind is tuple:
+            return tuple(decode(v) if type(v) in (list, tuple) else v for v in value)
+        return value
+
+    return decode
+
+
+def _class(name: str) -> type:
+    module, _, qualname = name.rpartition(":")
+    if not module.startswith("models."):
+        raise ValueError(name)
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    if not isinstance(found, type):
+        raise ValueError(name)
+    return found
+
+
+def _read(path: Path) -> tuple[Dataset, list[str]] | None:
+    try:
+        payload = marshal.loads(path.read_bytes())
+        names, messages, body = payload
+        decoded = _decoder([_class(n) for n in names])(body)
+    except Exception:  # missing, unreadable or from another layout: load from the files
+        return None
+    if not isinstance(decoded, Dataset):
+        return None
+    return decoded, list(messages)
+
+
+def _write(path: Path, dataset: Dataset, messages: list[str]) -> None:
+    try:
+        encoder = _Encoder()
+        body = encoder.encode(dataset)
+        if _decoder(encoder.classes)(body) != dataset:
+            return  # a record this codec does not round-trip: never store it
+        names = [f"{c.__module__}:{c.__qualname__}" for c in encoder.classes]
+        data = marshal.dumps((names, messages, body))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, path)  # whole or not at all, also beside a concurrent run
+        snapshots = sorted(path.parent.glob("dataset-*.marshal"), key=lambda p: p.stat().st_mtime)
+        for old in snapshots[:-KEEP]:
+            old.unlink(missing_ok=True)
+    except (OSError, TypeError, ValueError):
+        return

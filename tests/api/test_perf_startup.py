@@ -1,0 +1,156 @@
+"""Command-line start-up without its tax: the dataset snapshot is never stale, the heavy
+libraries load only where used, and the lazily built geodata frames are what pandas read."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from api.cli.snapshot import CACHE_ENV, cached_dataset, dataset_key
+from geo.gazetteer import Gazetteer
+from models.dataset import Dataset, DatasetEncodingWarning, load_dataset
+from tests.conftest import geodata_dir
+
+
+class Counting:
+    def __init__(self, data: Path, gazetteer: Gazetteer) -> None:
+        self.data, self.gazetteer, self.calls = data, gazetteer, 0
+
+    def __call__(self) -> Dataset:
+        self.calls += 1
+        return load_dataset(self.data, self.gazetteer)
+
+
+@pytest.fixture
+def copy(small_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    return Path(shutil.copytree(small_dir, tmp_path / "data"))
+
+
+def test_a_snapshot_gives_the_same_dataset_without_loading(
+    copy: Path, gazetteer: Gazetteer
+) -> None:
+    load = Counting(copy, gazetteer)
+    first = cached_dataset(copy, geodata_dir(), load)
+    second = cached_dataset(copy, geodata_dir(), load)
+    assert load.calls == 1
+    assert second == first == load_dataset(copy, gazetteer)
+    assert second.child_by_id.keys() == first.child_by_id.keys()
+
+
+def test_changed_bytes_are_never_served_from_an_old_snapshot(
+    copy: Path, gazetteer: Gazetteer
+) -> None:
+    load = Counting(copy, gazetteer)
+    before = cached_dataset(copy, geodata_dir(), load)
+    key = dataset_key(copy, geodata_dir())
+    families = copy / "families.csv"
+    lines = families.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("places")] = str(int(row[header.index("places")]) + 1)
+    families.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n", encoding="utf-8")
+    assert dataset_key(copy, geodata_dir()) != key
+    after = cached_dataset(copy, geodata_dir(), load)
+    assert load.calls == 2
+    assert after == load_dataset(copy, gazetteer) != before
+    assert after.families[0].places == before.families[0].places + 1
+
+
+def test_an_absent_file_and_an_empty_one_have_different_keys(copy: Path) -> None:
+    (copy / "placements.csv").unlink(missing_ok=True)
+    absent = dataset_key(copy, geodata_dir())
+    (copy / "placements.csv").write_text("")
+    assert dataset_key(copy, geodata_dir()) != absent
+
+
+def test_the_encoding_warning_is_given_again_from_the_snapshot(
+    copy: Path, gazetteer: Gazetteer
+) -> None:
+    exclusions = copy / "exclusions.csv"
+    text = exclusions.read_text(encoding="utf-8") if exclusions.exists() else ""
+    lines = text.splitlines() or ["child_id,option_id,reason"]
+    exclusions.write_bytes(("\n".join([*lines[:1], *lines[1:]]) + "\n").encode("cp1252"))
+    # A reason with a Danish letter makes the file cp1252 rather than UTF-8.
+    child = load_dataset(copy, gazetteer).children[0].child_id
+    option = load_dataset(copy, gazetteer).families[0].family_id
+    exclusions.write_bytes(
+        exclusions.read_bytes() + f"{child},{option},for langt væk\n".encode("cp1252")
+    )
+    load = Counting(copy, gazetteer)
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            dataset = cached_dataset(copy, geodata_dir(), load)
+        assert [w for w in caught if issubclass(w.category, DatasetEncodingWarning)]
+        assert dataset.exclusions[-1].reason == "for langt væk"
+    assert load.calls == 1
+
+
+def test_the_cache_can_be_turned_off(
+    copy: Path, gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, "off")
+    load = Counting(copy, gazetteer)
+    cached_dataset(copy, geodata_dir(), load)
+    cached_dataset(copy, geodata_dir(), load)
+    assert load.calls == 2
+
+
+def test_rank_and_help_start_without_the_heavy_libraries() -> None:
+    heavy = ("pandas", "scipy", "geopy", "openpyxl", "sqlalchemy", "ortools", "fastapi")
+    code = (
+        "import sys; sys.argv = ['placement', 'rank', '--help']\n"
+        "import api.cli\n"
+        "api.cli._register_for(sys.argv[1:])\n"
+        "import api.cli.common, api.cli.snapshot, matcher.rank, models.dataset, geo\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == ""
+
+
+def test_the_geodata_frames_are_what_pandas_reads(gazetteer: Gazetteer) -> None:
+    directory = geodata_dir()
+    for name, frame in (
+        ("dk_postcodes", gazetteer.postcodes.frame),
+        ("dk_schools", gazetteer.schools.frame),
+        ("dk_kommuner", gazetteer.kommuner),
+    ):
+        expected = pd.read_csv(directory / f"{name}.csv", dtype=str, keep_default_na=False)
+        for column in ("lat", "lon"):
+            expected[column] = expected[column].astype(float)
+        pd.testing.assert_frame_equal(frame, expected)
+    code = str(expected["kommune_code"].iloc[0])
+    assert gazetteer.kommune_name(code) == str(expected["name"].iloc[0])
+
+
+def test_each_command_is_registered_by_the_module_the_cli_imports_for_it() -> None:
+    code = (
+        "import importlib, api.cli as c\n"
+        "from api.cli.common import app\n"
+        "def names():\n"
+        "    return {x.name or x.callback.__name__ for x in app.registered_commands} | "
+        "{g.name for g in app.registered_groups if g.typer_instance.registered_commands}\n"
+        "where = {}\n"
+        "for m in c._MODULES:\n"
+        "    before = names()\n"
+        "    importlib.import_module('api.cli.' + m)\n"
+        "    where.update({n: m for n in names() - before})\n"
+        "print(sorted(k for k, v in c._WHERE.items() if where.get(k) != v))\n"
+        "print(sorted(set(where) - set(c._WHERE)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    # A stale or missing entry still works (every module loads then), but slowly.
+    assert out[0] == "[]", out
+    assert out[1] == "[]", out

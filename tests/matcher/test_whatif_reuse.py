@@ -1,0 +1,73 @@
+"""What-if scenarios that reuse the tables of an earlier scenario give exactly the outcome of a
+cold run (every table built for the job alone)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from matcher import sweep as sweep_module
+from matcher.scenario import (
+    BASELINE,
+    CloseInstitution,
+    Cohort,
+    Scenario,
+    ScenarioFile,
+)
+from matcher.sweep import REUSE_ENV, InlineExecutor, ScenarioOutcome, jobs_of, sweep
+from models.dataset import Dataset
+from tests.conftest import geodata_dir
+
+AS_OF = date(2026, 11, 1)
+
+
+def _comparable(outcomes: list[ScenarioOutcome]) -> list[tuple]:
+    return [
+        (o.name, o.ok, o.error, o.status, o.objective, o.kpis, o.assignments, o.unassigned)
+        for o in outcomes
+    ]
+
+
+@pytest.fixture(scope="module")
+def spec(small_dir: Path, small_dataset: Dataset) -> ScenarioFile:
+    closed = small_dataset.institutions[0].institution_id
+    kommune = small_dataset.children[0].kommune_code
+    tight = {"limits_km": {"foster": 8.0}}
+    scenarios = (
+        Scenario(BASELINE),
+        Scenario("young", cohort=Cohort(min_age=0, max_age=9)),
+        Scenario("one-kommune", cohort=Cohort(kommuner=(kommune,))),
+        Scenario("tight", policy_overrides=tight),
+        Scenario("tight-young", policy_overrides=tight, cohort=Cohort(min_age=0, max_age=9)),
+        Scenario("close", changes=(CloseInstitution((closed,)),)),
+        Scenario("close-young", changes=(CloseInstitution((closed,)),), cohort=Cohort(max_age=9)),
+        Scenario("baseline-again"),
+    )
+    return ScenarioFile(small_dir / "plan.toml", small_dir, AS_OF, 11, scenarios)
+
+
+def test_reused_tables_give_the_cold_outcomes(
+    spec: ScenarioFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = jobs_of(spec, geodata_dir())
+    sweep_module._matchers.clear()
+    monkeypatch.setenv(REUSE_ENV, "1")
+    warm = sweep(jobs, InlineExecutor())
+    kept = len(sweep_module._matchers)
+    monkeypatch.setenv(REUSE_ENV, "0")
+    sweep_module._matchers.clear()
+    cold = sweep(jobs, InlineExecutor())
+    assert all(o.ok for o in warm), [o.error for o in warm]
+    # Two policies without changes: the baseline's and the tight one's (the rest reused them).
+    assert kept == 2
+    assert not sweep_module._matchers  # with reuse off nothing is kept
+    assert _comparable(warm) == _comparable(cold)
+    # The cohorts really differ, so equal outcomes are not equal by accident.
+    by_name = {o.name: o for o in warm}
+    assert by_name["young"].assignments != by_name[BASELINE].assignments
+    assert by_name["tight"].kpis != by_name[BASELINE].kpis
+    assert (
+        _comparable([by_name["baseline-again"]])[0][1:] == _comparable([by_name[BASELINE]])[0][1:]
+    )
