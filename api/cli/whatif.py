@@ -18,6 +18,11 @@ class Engine(StrEnum):
     dask = "dask"
 
 
+class Lang(StrEnum):
+    da = "da"
+    en = "en"
+
+
 @app.command()
 def whatif(
     file: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
@@ -29,6 +34,13 @@ def whatif(
     scheduler: Annotated[
         str | None,
         typer.Option("--scheduler", help="Dask scheduler address; default: a local cluster."),
+    ] = None,
+    lang: Annotated[
+        Lang, typer.Option("--lang", help="Language of report.md and report.html: da or en.")
+    ] = Lang.da,
+    budget: Annotated[
+        float | None,
+        typer.Option("--budget", min=0, help="Monthly budget, DKK, drawn on the cost chart."),
     ] = None,
     fmt: FormatOpt = Format.table,
     geodata: GeoOpt = None,
@@ -54,13 +66,17 @@ def whatif(
         raise typer.Exit(code=2) from None
     except runner.EngineError as exc:
         fail(str(exc))
-    written = write_report(outcomes, out_dir, title=f"What-if: {file.name}")
+    costs = runner.economies(spec, outcomes, geo)
+    title = f"Hvad nu hvis: {file.name}" if lang is Lang.da else f"What-if: {file.name}"
+    written = write_report(
+        outcomes, out_dir, title=title, lang=lang.value, economies=costs, budget=budget
+    )
     if fmt is Format.json:
         emit_json(
             {
                 "file": str(file),
                 "out": str(out_dir),
-                "scenarios": [o.as_dict() for o in outcomes],
+                "scenarios": [o.as_dict() | {"economy": costs.get(o.name)} for o in outcomes],
                 "written": [str(p) for p in written],
             }
         )

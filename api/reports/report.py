@@ -303,8 +303,14 @@ def write_report(
     *,
     title: str,
     extra_sections: list[tuple[str, str]] | None = None,
+    lang: str = "en",
+    economies: Mapping[str, Mapping[str, Any]] | None = None,
+    budget: float | None = None,
 ) -> list[Path]:
-    """Write every file of the report into `out` (created); returns the paths written."""
+    """Write every file of the report into `out` (created); returns the paths written.
+    `lang` "da" writes report.md and report.html in Danish (charts as inline SVG, with the
+    cost of each scenario from `economies`); "en" as before (charts as PNG). kpis.csv,
+    assignments/ and trajectories.csv are for machines and the same in both."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "assignments").mkdir(exist_ok=True)
     written: list[Path] = []
@@ -335,6 +341,8 @@ def write_report(
             writer.writerows([["" if v is None else v for v in row] for row in trajectories])
         written.append(path)
 
+    if lang == "da":
+        return written + _write_danish(outcomes, out, title, economies or {}, budget)
     failed = [o for o in outcomes if not o.ok]
     reasons = _unplaced_by_reason(outcomes)
     reason_names = sorted({r for c in reasons.values() for r in c})
@@ -406,3 +414,32 @@ def write_report(
     path.write_text("\n".join(parts), encoding="utf-8")
     written.append(path)
     return written
+
+
+def _write_danish(
+    outcomes: list[ScenarioOutcome],
+    out: Path,
+    title: str,
+    economies: Mapping[str, Mapping[str, Any]],
+    budget: float | None,
+) -> list[Path]:
+    from api.reports.whatif_view import standalone_html, whatif_view
+
+    view = whatif_view(
+        [
+            o.as_dict()
+            | {
+                "description": o.description,
+                "assignments": o.assignments,
+                "unassigned": o.unassigned,
+            }
+            for o in outcomes
+        ],
+        economies,
+        budget,
+    )
+    md = out / "report.md"
+    md.write_text(view.markdown(title), encoding="utf-8")
+    page = out / "report.html"
+    page.write_text(standalone_html(view, title), encoding="utf-8")
+    return [md, page]

@@ -15,12 +15,21 @@ from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from geo.gazetteer import default_gazetteer
+from matcher.economy import assignment_economy, counts_economy, kind_rates
 from matcher.policy import PolicyError, load_policy_set
-from matcher.scenario import ScenarioError, ScenarioFile, check_scenario
+from matcher.scenario import ScenarioError, ScenarioFile, apply_changes, check_scenario
 from matcher.sweep import InlineExecutor, ScenarioJob, ScenarioOutcome, jobs_of, sweep
 from models.dataset import load_dataset
 
-__all__ = ["EngineError", "check", "executor", "render_summary", "run"]
+__all__ = [
+    "EngineError",
+    "check",
+    "economies",
+    "executor",
+    "outcome_dict",
+    "render_summary",
+    "run",
+]
 
 
 class EngineError(RuntimeError):
@@ -173,3 +182,39 @@ def render_summary(outcomes: list[ScenarioOutcome], console: Console) -> None:
     for o in outcomes:
         if not o.ok:
             console.print(f"[red]{o.name}[/]: {o.error}", highlight=False, markup=False)
+
+
+def outcome_dict(o: ScenarioOutcome) -> dict[str, Any]:
+    """An outcome with everything the report shows (assignments and unassigned included)."""
+    return o.as_dict() | {
+        "description": o.description,
+        "assignments": o.assignments,
+        "unassigned": o.unassigned,
+    }
+
+
+def economies(
+    spec: ScenarioFile, outcomes: list[ScenarioOutcome], geodata: str | None
+) -> dict[str, dict[str, Any]]:
+    """Each finished scenario's cost (matcher.economy) and, when simulated, the cost of each
+    month's active placements (`monthly_costs`, at the kinds' mean rates). The scenario's
+    changes are applied again (they are seeded, so the dataset is the one it was solved on):
+    cost is computed from the assignment after the solve, never inside it."""
+    base = load_dataset(spec.base, default_gazetteer(geodata))
+    by_name = {s.name: s for s in spec.scenarios}
+    out: dict[str, dict[str, Any]] = {}
+    for o in outcomes:
+        scenario = by_name.get(o.name)
+        if not o.ok or scenario is None:
+            continue
+        dataset = apply_changes(base, scenario, spec.seed, spec.as_of)
+        policies = load_policy_set(scenario.policy, scenario.policy_overrides)
+        economy = assignment_economy(dataset, policies, o.assignments).as_dict()
+        if o.trajectory:
+            rates = kind_rates(dataset, policies)
+            economy["monthly_costs"] = [
+                counts_economy(m["active_by_kind"], rates).monthly for m in o.trajectory
+            ]
+            economy["kind_rates"] = rates
+        out[o.name] = economy
+    return out

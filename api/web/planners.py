@@ -10,11 +10,12 @@ from fastapi.responses import HTMLResponse, Response
 from api.db.engine import DbSession
 from api.db.orm import UiSession
 from api.http.deps import ServiceDep, SessionDep, read_only
-from api.reports.report import flatten
+from api.reports.danish import fmt_date
 from api.services import batches
 from api.services.caller import Principal, Role
 from api.services.errors import NotFound
 from api.services.inputs import BatchCreate
+from api.web.batchview import batch_view, waiting_for_extras
 from api.web.common import (
     CsrfField,
     FormInvalid,
@@ -26,7 +27,7 @@ from api.web.common import (
     redirect,
     render,
 )
-from api.web.labels import SOLVERS
+from api.web.labels import JOB_STAGES, JOB_STATUS, SOLUTION_STATUS, SOLVERS
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 FIRST_TIME_LIMIT = "60"
@@ -45,6 +46,7 @@ def _batches(
     who = user[0]
     context = {
         "jobs": batches.list_batches(session, who),
+        "job_status": JOB_STATUS,
         "kommuner": sorted(who.kommuner),
         "solvers": {name: SOLVERS[name] for name in OFFERED},
         "message": message,
@@ -103,10 +105,14 @@ def batch_page(
     result = job.result or {}
     context = {
         "job": job,
-        "running": job.status in ("queued", "running"),
+        "running": job.status in ("queued", "running") or waiting_for_extras(job),
+        "status": JOB_STATUS.get(job.status, job.status),
+        "stage": JOB_STAGES.get(job.stage, job.stage),
+        "solution": SOLUTION_STATUS.get(str(result.get("status")), result.get("status")),
+        "solver": SOLVERS.get(str(result.get("solver")), result.get("solver")),
         "result": result,
-        "objective": result.get("objective", {}),
-        "kpis": flatten(result.get("kpis", {})) if result else {},
-        "unassigned": len(result.get("unassigned", [])),
+        "view": batch_view(result) if result else {},
+        "started": fmt_date(job.created_at.astimezone()),
+        "failed": job.status == "failed",
     }
     return render(request, "batch.html", context, user)

@@ -53,7 +53,19 @@ def test_whatif_writes_the_report(tmp_path: Path, small_dir: Path, small_dataset
     plan = write_plan(tmp_path, small_dir, small_dataset)
     out = tmp_path / "report"
     result = runner.invoke(
-        app, ["whatif", str(plan), "--out", str(out), "--workers", "1", "--format", "json"]
+        app,
+        [
+            "whatif",
+            str(plan),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--format",
+            "json",
+            "--lang",
+            "en",
+        ],
     )
     # One scenario names an institution that the base does not have: checked before solving.
     assert result.exit_code == 2, result.output
@@ -62,7 +74,19 @@ def test_whatif_writes_the_report(tmp_path: Path, small_dir: Path, small_dataset
 
     plan.write_text(plan.read_text().split('[[scenario]]\nname = "gone"')[0], encoding="utf-8")
     result = runner.invoke(
-        app, ["whatif", str(plan), "--out", str(out), "--workers", "1", "--format", "json"]
+        app,
+        [
+            "whatif",
+            str(plan),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--format",
+            "json",
+            "--lang",
+            "en",
+        ],
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -119,7 +143,19 @@ def test_whatif_shows_year_simulations_side_by_side(
     plan = write_plan(tmp_path, small_dir, small_dataset, SIMULATED)
     out = tmp_path / "report"
     result = runner.invoke(
-        app, ["whatif", str(plan), "--out", str(out), "--workers", "1", "--format", "json"]
+        app,
+        [
+            "whatif",
+            str(plan),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--format",
+            "json",
+            "--lang",
+            "en",
+        ],
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
