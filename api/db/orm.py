@@ -29,6 +29,7 @@ __all__ = [
     "Base",
     "BatchJob",
     "CapacityPool",
+    "CaseNote",
     "ChildRow",
     "DataVersion",
     "ExclusionRow",
@@ -296,6 +297,24 @@ class UiSession(Base):
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CaseNote(Base):
+    """A dated note on a child's case, written by a coordinator: the child's or the parents'
+    views (Barnets Lov § 46-47), the placement's purpose and expected duration, or a
+    follow-up held (with whom, whether the child was heard)."""
+
+    __tablename__ = "case_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    child_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # child_view parent_view purpose follow_up
+    text: Mapped[str] = mapped_column(Text, default="")
+    on_date: Mapped[date | None] = mapped_column(Date)
+    with_whom: Mapped[str] = mapped_column(String(200), default="")
+    child_heard: Mapped[bool | None] = mapped_column(Boolean)
+    placement_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[int] = mapped_column(Integer)
 
 
 class DataVersion(Base):

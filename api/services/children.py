@@ -41,10 +41,13 @@ __all__ = [
     "create_child",
     "list_children",
     "open_case",
+    "open_record",
     "own_child",
     "proposals",
     "read_child",
+    "record_of",
     "search_children",
+    "sibling_groups",
     "update_child",
 ]
 
@@ -68,6 +71,19 @@ def own_child(session: Session, who: Principal, child_id: str) -> ChildRow:
     if row is None or not who.in_scope(row.kommune_code):
         raise NotFound(f"no child {child_id!r} in your kommuner")
     return row
+
+
+def open_record(session: Session, service: Service, who: Principal, child_id: str) -> StoredChild:
+    """The child's record for a page that may write in the same transaction (a form): the
+    read is audited in that transaction, not through the read routes' group commit."""
+    row = own_child(session, who, child_id)
+    service.audit(session, who, "ui.child.read", child_id)
+    return _record(session, row)
+
+
+def record_of(session: Session, row: ChildRow) -> StoredChild:
+    """The stored record of a child row the caller has already checked (and audited)."""
+    return _record(session, row)
 
 
 def _record(session: Session, row: ChildRow) -> StoredChild:
@@ -299,9 +315,13 @@ def proposals(
     """The ranking of `placement rank` for this child (or its sibling group), audited.
 
     Holds past their expiry are freed by the service's reaper (and by every writing use
-    case), not here: a proposal read takes no write lock."""
-    own_child(session, who, child_id)
+    case), not here: a proposal read takes no write lock. The child's kommune is checked on
+    the matcher's copy of the stored children (as current as the data versions), not on a row
+    loaded per request; a child it does not hold (retired) is missing, as for `rank`."""
     matcher = service.matcher(session)
+    child = matcher.dataset.child_by_id.get(child_id)
+    if child is None or not who.in_scope(child.kommune_code):
+        raise NotFound(f"no child {child_id!r} in your kommuner")
     service.audit_read(who, "child.proposals", [child_id])
     try:
         return matcher.rank(child_id, top=top, why_not=why_not, as_of=as_of or date.today())
@@ -318,6 +338,18 @@ class ChildCase:
     child: Child
     ranking: Ranking
     holds: list[Reservation]
+
+
+def sibling_groups(session: Session, who: Principal) -> list[str]:
+    """The sibling groups in use among the caller's current children, for a case form."""
+    rows = session.scalars(
+        select(ChildRow.sibling_group).where(
+            ChildRow.kommune_code.in_(sorted(who.kommuner)),
+            ChildRow.sibling_group.is_not(None),
+            ChildRow.retired_on.is_(None),
+        )
+    )
+    return sorted({g for g in rows if g})
 
 
 def search_children(

@@ -1,5 +1,6 @@
-"""Consultants' capacity board: places, holds and vacancies of their families and
-institutions, with vacancy confirmation and place edits."""
+"""Consultants' capacity board: places, live holds (which child, held by whom, until when),
+active placements and vacancy ages of their families and institutions, with vacancy
+confirmation and place edits."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from api.services import options
 from api.services.caller import Principal, Role
 from api.services.errors import Invalid, NotFound
 from api.services.inputs import CapacityPatch
+from api.services.option_activity import Activity, option_activity
 from api.services.options import StoredFamily, StoredInstitution
 from api.services.runtime import Service
 from api.web.common import (
@@ -30,39 +32,49 @@ from api.web.common import (
     redirect,
     render,
 )
+from api.web.labels import FOSTER_LEVELS, INSTITUTION_KINDS, day
+from api.web.optionview import held_da, placed_da
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
 def _board_row(
-    record: StoredFamily | StoredInstitution, today: date, stale_before: date
+    record: StoredFamily | StoredInstitution,
+    today: date,
+    stale_before: date,
+    activity: Activity,
+    kommune_names: dict[str, str],
 ) -> dict[str, Any]:
+    """One option of the board, every code in Danish."""
     pool = record.pool
     if isinstance(record, StoredFamily):
         row: Any = record.family
-        option_id, what, family, paused = (
-            row.family_id,
-            f"plejefamilie, {row.level}",
-            True,
-            row.paused,
-        )
+        option_id, family, paused = row.family_id, True, row.paused
+        what = f"plejefamilie, {FOSTER_LEVELS.get(row.level, row.level)}"
+        page = f"/ui/families/{option_id}"
     else:
         row = record.institution
         option_id, family, paused = row.institution_id, False, False
-        what = f"{row.kind}" + (f" ({row.name})" if row.name else "")
+        what = INSTITUTION_KINDS.get(row.kind, row.kind) + (f" ({row.name})" if row.name else "")
+        page = f"/ui/institutions/{option_id}"
     confirmed = row.vacancy_confirmed
     return {
         "option_id": option_id,
+        "page": page,
         "kommune_code": row.kommune_code,
+        "kommune": kommune_names.get(row.kommune_code, row.kommune_code),
         "what": what,
         "places": pool.places,
         "occupied": pool.occupied,
         "reserved": pool.reserved,
         "free_places": record.free_places,
         "days": None if confirmed is None else (today - confirmed).days,
+        "confirmed": day(confirmed) if confirmed else "",
         "stale": options.vacancy_is_stale(confirmed, stale_before) and not paused,
         "paused": paused,
         "family": family,
+        "holds": [held_da(h) for h in activity.holds],
+        "placed": [placed_da(p) for p in activity.placed],
     }
 
 
@@ -100,19 +112,27 @@ def _board(
         *options.list_families(session, who, kommune),
         *options.list_institutions(session, who, kommune),
     ]
-    rows = [_board_row(r, today, stale_before) for r in records]
+    activity = option_activity(session, service, who, [_option_id(r) for r in records])
+    names = {k: service.gazetteer.kommune_name(k) or f"kommune {k}" for k in who.kommuner}
+    rows = [_board_row(r, today, stale_before, activity[_option_id(r)], names) for r in records]
     # Families first, then institutions, each by kommune and id.
     rows.sort(key=lambda r: (not r["family"], r["kommune_code"], r["option_id"]))
     context = {
         "rows": rows,
         "kommune": kommune,
-        "kommuner": sorted(who.kommuner),
+        "kommuner": [(k, names[k]) for k in sorted(who.kommuner)],
         "stale_days": service.policy.stale_days,
         "message": message,
         "message_kind": "conflict" if entered else "ok",
         "entered": entered,
     }
     return render(request, "capacity.html", context, user, status=status)
+
+
+def _option_id(record: StoredFamily | StoredInstitution) -> str:
+    if isinstance(record, StoredFamily):
+        return record.family.family_id
+    return record.institution.institution_id
 
 
 def _back_to_board(message: str) -> Response:

@@ -153,7 +153,7 @@ def test_planner_starts_a_batch_and_watches_it_finish(env: Env, site: str, brows
     page.get_by_role("button", name="Start kørsel").click()
     page.wait_for_url(re.compile(r"/ui/batches/[0-9a-f-]+$"))
     page.get_by_role("heading", name="Nøgletal").wait_for(timeout=30_000)
-    assert re.search(r"Status: done", page.get_by_role("status").inner_text())
+    assert re.search(r"Status: færdig", page.get_by_role("status").inner_text())
     shot(page, "batch")
 
 
