@@ -12,7 +12,6 @@ from benchmarks.common import console, instance, percentile, print_table, timed
 from geo.distance import haversine_km
 from matcher.rank import Matcher, Proposal, Ranking
 from matcher.rules import REASON_ORDER
-from matcher.tables import KINDS
 from models.synthetic import REFERENCE_DATE
 from tests.oracles.naive_rank import NaiveProposal, NaiveResult, naive_rank
 
@@ -54,7 +53,7 @@ def metric_boundary(
     for table in (unit.network, matcher.options):
         home_km = haversine_km(unit.home[0], unit.home[1], table.lat, table.lon)
         limits = [
-            np.array([0.0] + [policy.limits_km[k] for k in KINDS])[table.tier],
+            np.full(len(table), policy.max_km),
             np.full(len(table), policy.max_commute_km),
         ]
         hit = np.zeros(len(table), dtype=bool)

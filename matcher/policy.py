@@ -31,7 +31,15 @@ __all__ = [
 ]
 
 POLICY_DIR = Path(__file__).parent / "policies"
-TERMS = ("relation", "school_km", "daycare_km", "home_km", "level_overshoot", "wish")
+TERMS = (
+    "relation",
+    "school_km",
+    "daycare_km",
+    "home_km",
+    "beyond_local_km",
+    "level_overshoot",
+    "wish",
+)
 AUTO = "auto"  # the child's acting kommune selects the profile
 SIBLING_PRIORITIES = ("after_placed", "after_tiers")
 
@@ -57,7 +65,9 @@ class PolicyError(ValueError):
 @dataclass(frozen=True)
 class Policy:
     name: str
-    limits_km: dict[Kind, float]
+    # The local area (nærmiljø) per tier, km from the child's home: beyond it an option stays
+    # eligible with OUTSIDE_LOCAL_AREA and the beyond_local_km score term.
+    local_km: dict[Kind, float]
     max_commute_km: float
     stale_days: int
     school_keep_km: float
@@ -69,6 +79,9 @@ class Policy:
     step_down_months: dict[Kind, int] = field(default_factory=dict)
     step_down_target_share: float = 0.8
     step_down_within_months: int = 8
+    # The one practical maximum (TOO_FAR), the same for every tier, so that distance can never
+    # exclude a less intrusive option while a more intrusive one farther away stays eligible.
+    max_km: float = 300.0
     # Where "sibling groups kept together" sits in the batch objective: right after "children
     # placed" (after_placed) or after the three tier counts (after_tiers).
     siblings_priority: str = "after_placed"
@@ -78,8 +91,13 @@ class Policy:
     source: str = ""
 
     @property
+    def limits_km(self) -> dict[Kind, float]:
+        """The former name of `local_km` (read by older callers)."""
+        return self.local_km
+
+    @property
     def max_limit_km(self) -> float:
-        return max(self.limits_km.values())
+        return self.max_km
 
     def weight(self, kind: Kind, term: str) -> float:
         return self.weights[kind].get(term, 0.0)
@@ -89,7 +107,8 @@ class Policy:
             "name": self.name,
             "kommune_code": self.kommune,
             "description": self.description,
-            "limits_km": {k.value: v for k, v in self.limits_km.items()},
+            "local_km": {k.value: v for k, v in self.local_km.items()},
+            "distance": {"max_km": self.max_km},
             "combination": {"max_commute_km": self.max_commute_km},
             "vacancy": {"stale_days": self.stale_days},
             "school": {"keep_km": self.school_keep_km},
@@ -182,11 +201,27 @@ def load_policy(
     if overrides:
         layers.append(("overrides", overrides))
     for where, layer in layers:
-        unknown = _unknown_keys(default, layer)
+        renamed = _renamed(where, layer)
+        unknown = _unknown_keys(default, renamed)
+        if renamed is not layer:  # name the setting as the file spells it
+            unknown = [u.replace("local_km.", "limits_km.", 1) for u in unknown]
+        layer = renamed
         if unknown:
             raise PolicyError(f"{where}: unknown setting {unknown[0]}")
         data = _merge(data, layer)
     return _build(data, str(path) if not overrides else f"{path} + overrides")
+
+
+def _renamed(where: str, layer: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`limits_km` is the former name of `local_km`: profiles and scenario files that still use
+    it set the local-area radius (it is no longer a hard limit)."""
+    if "limits_km" not in layer:
+        return layer
+    if "local_km" in layer:
+        raise PolicyError(f"{where}: set local_km or its former name limits_km, not both")
+    out = {k: v for k, v in layer.items() if k != "limits_km"}
+    out["local_km"] = layer["limits_km"]
+    return out
 
 
 def _number(data: Mapping[str, Any], *keys: str, lo: float = 0.0, hi: float | None = None) -> float:
@@ -240,7 +275,8 @@ def _build(data: dict[str, Any], source: str) -> Policy:
             name=str(data["name"]),
             description=str(data.get("description", "")),
             kommune=str(data["kommune"]) if data.get("kommune") else None,
-            limits_km={Kind(k): _number(data, "limits_km", k) for k in data["limits_km"]},
+            local_km={Kind(k): _number(data, "local_km", k) for k in data["local_km"]},
+            max_km=_number(data, "distance", "max_km", lo=1.0),
             max_commute_km=_number(data, "combination", "max_commute_km"),
             stale_days=int(_number(data, "vacancy", "stale_days")),
             school_keep_km=_number(data, "school", "keep_km"),

@@ -184,11 +184,10 @@ class Matcher:
         return self.policies.for_kommune(unit.kommune)
 
     def candidates(self, unit: Unit) -> IntArray | None:
-        """Indices of options within the largest distance limit (None: all of them)."""
+        """Indices of options within the practical maximum (None: all of them)."""
         if self._index is None:
             return None
-        limit = max(self.policy_for(unit).limits_km[k] for k in KINDS[1:])
-        return self._index.within(unit.home[0], unit.home[1], limit)
+        return self._index.within(unit.home[0], unit.home[1], self.policy_for(unit).max_km)
 
     def evaluate_unit(self, unit: Unit, as_of: date) -> tuple[Evaluation, Evaluation, int]:
         """The unit against its network and against the (pruned) option table.

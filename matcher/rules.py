@@ -163,8 +163,15 @@ def paused(v: View, policy: Policy) -> BoolArray:
 
 
 def too_far(v: View, policy: Policy) -> BoolArray:
-    limit = np.array([0.0] + [policy.limits_km[_TIER_OF[t]] for t in (1, 2, 3, 4)])
-    return v.home_km > limit[v.opts.tier]
+    """Beyond the practical maximum, one number for every tier: the staircase is law, nærhed
+    only orders options within a tier (see outside_local_area)."""
+    return v.home_km > policy.max_km
+
+
+def local_radius(v: View, policy: Policy) -> FloatArray:
+    """The local-area radius of each option's tier."""
+    radius = np.array([0.0] + [policy.local_km[_TIER_OF[t]] for t in (1, 2, 3, 4)])
+    return radius[v.opts.tier]
 
 
 Rule = Callable[[View, Policy], BoolArray]
@@ -236,10 +243,15 @@ def school_change(v: View, policy: Policy) -> BoolArray:
     return v.school_km_max > policy.school_keep_km
 
 
+def outside_local_area(v: View, policy: Policy) -> BoolArray:
+    return v.home_km > local_radius(v, policy)
+
+
 WARNINGS: tuple[tuple[Warning, Rule], ...] = (
     (Warning.NETWORK_UNASSESSED, network_unassessed),
     (Warning.STALE_VACANCY, stale_vacancy),
     (Warning.SCHOOL_CHANGE, school_change),
+    (Warning.OUTSIDE_LOCAL_AREA, outside_local_area),
 )
 
 

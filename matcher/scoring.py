@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from matcher.policy import Policy
-from matcher.rules import View
+from matcher.rules import View, local_radius
 from matcher.tables import KINDS, FloatArray
 
 __all__ = ["TERMS", "score_terms"]
@@ -39,6 +39,11 @@ def home_km(v: View) -> FloatArray | None:
     return v.home_km
 
 
+def beyond_local_km(v: View, policy: Policy) -> FloatArray | None:
+    """Km beyond the tier's local area (nærmiljø): nearness as score, never as exclusion."""
+    return np.maximum(v.home_km - local_radius(v, policy), 0.0)
+
+
 def level_overshoot(v: View) -> FloatArray | None:
     """How far the option's level exceeds the child's needs: a scarce place kept in use."""
     over = np.maximum(v.opts.level.astype(np.float64) - v.unit.support, 0.0)
@@ -52,14 +57,21 @@ def wish(v: View) -> FloatArray | None:
     return np.isin(v.opts.option_id, list(v.unit.wishes)).astype(np.float64)
 
 
-Term = Callable[[View], FloatArray | None]
+Term = Callable[[View, Policy], FloatArray | None]
+
+
+def _plain(term: Callable[[View], FloatArray | None]) -> Term:
+    return lambda v, _policy: term(v)
+
+
 TERMS: tuple[tuple[str, Term], ...] = (
-    ("relation", relation),
-    ("school_km", school_km),
-    ("daycare_km", daycare_km),
-    ("home_km", home_km),
-    ("level_overshoot", level_overshoot),
-    ("wish", wish),
+    ("relation", _plain(relation)),
+    ("school_km", _plain(school_km)),
+    ("daycare_km", _plain(daycare_km)),
+    ("home_km", _plain(home_km)),
+    ("beyond_local_km", beyond_local_km),
+    ("level_overshoot", _plain(level_overshoot)),
+    ("wish", _plain(wish)),
 )
 
 
@@ -77,7 +89,7 @@ def score_terms(v: View, policy: Policy) -> tuple[FloatArray, dict[str, FloatArr
     terms: dict[str, FloatArray] = {}
     total = np.zeros(len(v.opts))
     for name, term in TERMS:
-        raw = term(v)
+        raw = term(v, policy)
         if raw is None:
             continue
         weighted = np.round(_weights(v, policy, name) * raw, 2)

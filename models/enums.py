@@ -154,3 +154,4 @@ class Warning(StrEnum):
     NETWORK_UNASSESSED = "NETWORK_UNASSESSED"
     STALE_VACANCY = "STALE_VACANCY"
     SCHOOL_CHANGE = "SCHOOL_CHANGE"
+    OUTSIDE_LOCAL_AREA = "OUTSIDE_LOCAL_AREA"  # beyond the tier's local area (local_km)

@@ -327,8 +327,8 @@ def test_policies_list_and_show_with_sources() -> None:
     assert names[0] == "default" and {"hjoerring", "odder", "hvidovre", "norddjurs"} <= set(names)
     shown = runner.invoke(app, ["policies", "odder", "--format", "json"])
     payload = json.loads(shown.stdout)
-    assert payload["limits_km"]["foster"] == 50.0
-    assert "nærmiljø" in payload["sources"]["limits_km.foster"]
+    assert payload["local_km"]["foster"] == 50.0
+    assert "nærmiljø" in payload["sources"]["local_km.foster"]
     table = runner.invoke(app, ["policies", "odder"])
     assert "(inherits default)" in table.stdout and "line 123" in table.stdout
     bad = runner.invoke(app, ["policies", "aarhus"])

@@ -111,18 +111,25 @@ def eligible(r: Ranking) -> set[tuple[str, str]]:
     return {(p.option_id, p.kind) for p in r.proposals}
 
 
+def warned(r: Ranking, option_id: str) -> list[str]:
+    return next(p.warnings for p in r.proposals if p.option_id == option_id)
+
+
 def probe_foster_limit(name: str) -> None:
-    limit = load_policy(name).limits_km[
-        next(k for k in load_policy(name).limits_km if k.value == "foster")
+    # The local area is nearness as score: a family between the two radii stays eligible under
+    # both profiles and carries OUTSIDE_LOCAL_AREA only under the one with the smaller radius.
+    limit = load_policy(name).local_km[
+        next(k for k in load_policy(name).local_km if k.value == "foster")
     ]
     default_limit = 80.0
-    km = (limit + default_limit) / 2  # between the two limits
+    km = (limit + default_limit) / 2  # between the two radii
     default, profile = rank_both(
         MUNICIPAL[name], children=[child(school=None)], families=[family(place=at(km))]
     )
     farther = limit > default_limit
-    assert (("f1", "foster") in eligible(profile)) is farther
-    assert (("f1", "foster") in eligible(default)) is not farther
+    assert ("f1", "foster") in eligible(profile) and ("f1", "foster") in eligible(default)
+    assert ("OUTSIDE_LOCAL_AREA" in warned(profile, "f1")) is not farther
+    assert ("OUTSIDE_LOCAL_AREA" in warned(default, "f1")) is farther
 
 
 def probe_commute(name: str) -> None:
@@ -171,7 +178,7 @@ def probe_review(name: str) -> None:
 
 
 PROBES: dict[str, Callable[[str], None]] = {
-    "limits_km.foster": probe_foster_limit,
+    "local_km.foster": probe_foster_limit,
     "combination.max_commute_km": probe_commute,
     "school.keep_km": probe_school_keep,
     "weights.institution.home_km": probe_institution_home_weight,

@@ -243,7 +243,7 @@ def test_stale_vacancy_depends_on_as_of(national, national_matcher) -> None:
 
 
 def test_policy_limits_change_the_ranking(national) -> None:
-    tight = replace(load_policy(), limits_km={k: 10.0 for k in load_policy().limits_km})
+    tight = replace(load_policy(), max_km=10.0)
     cid = _first(national, lambda c: not c.sibling_group)
     loose_r = Matcher(national).rank(cid, top=None, as_of=AS_OF)
     tight_r = Matcher(national, tight).rank(cid, top=None, as_of=AS_OF)

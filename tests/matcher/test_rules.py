@@ -179,14 +179,33 @@ def test_paused() -> None:
     assert got[("f1", F)] is True and got[("f2", F)] is False
 
 
-def test_too_far_uses_the_tier_limit() -> None:
+def test_too_far_is_one_maximum_for_every_tier() -> None:
+    # The staircase is law: one practical maximum for all tiers, so a family is never excluded
+    # by distance while an institution as far away or farther stays eligible.
     policy = load_policy()
-    limit = policy.limits_km[next(k for k in policy.limits_km if k.tier == 2)]
     ds = dataset(
-        families=[family("f1", place=at(limit - 5)), family("f2", place=at(limit + 5))],
-        institutions=[institution("i1", place=at(limit + 5))],
+        families=[
+            family("f1", place=at(policy.max_km - 5)),
+            family("f2", place=at(policy.max_km + 5)),
+        ],
+        institutions=[
+            institution("i1", place=at(policy.max_km - 5)),
+            institution("i2", place=at(policy.max_km + 5)),
+        ],
     )
     got = rule_on(rules.too_far, ds)
+    assert got[("f1", F)] is False and got[("f2", F)] is True
+    assert got[("i1", INST)] is False and got[("i2", INST)] is True
+
+
+def test_warning_outside_local_area_uses_the_tier_radius() -> None:
+    policy = load_policy()
+    radius = policy.local_km[next(k for k in policy.local_km if k.tier == 2)]
+    ds = dataset(
+        families=[family("f1", place=at(radius - 5)), family("f2", place=at(radius + 5))],
+        institutions=[institution("i1", place=at(radius + 5))],
+    )
+    got = rule_on(rules.outside_local_area, ds)
     assert got[("f1", F)] is False and got[("f2", F)] is True and got[("i1", INST)] is False
 
 

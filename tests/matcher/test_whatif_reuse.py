@@ -34,7 +34,7 @@ def _comparable(outcomes: list[ScenarioOutcome]) -> list[tuple]:
 def spec(small_dir: Path, small_dataset: Dataset) -> ScenarioFile:
     closed = small_dataset.institutions[0].institution_id
     kommune = small_dataset.children[0].kommune_code
-    tight = {"limits_km": {"foster": 8.0}}
+    tight = {"distance": {"max_km": 8.0}}
     scenarios = (
         Scenario(BASELINE),
         Scenario("young", cohort=Cohort(min_age=0, max_age=9)),

@@ -84,6 +84,7 @@ def naive_rank(
         if daycares:
             raw["daycare_km"] = sum(km(d, point) for d in daycares) / len(daycares)
         raw["home_km"] = home_km
+        raw["beyond_local_km"] = max(home_km - policy.local_km[kind], 0.0)
         if wishes:
             raw["wish"] = 1.0 if oid in wishes else 0.0
         return round(sum(round(weight(kind, t) * v, 2) for t, v in raw.items()), 2)
@@ -101,7 +102,7 @@ def naive_rank(
         extra: dict[str, float],
     ) -> None:
         home_km = km(home, point)
-        if home_km > policy.limits_km[kind]:
+        if home_km > policy.max_km:
             reasons = ["TOO_FAR"]  # beyond the limit nothing else is examined
         else:
             checks = [
