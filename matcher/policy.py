@@ -37,6 +37,7 @@ TERMS = (
     "daycare_km",
     "home_km",
     "beyond_local_km",
+    "joins_sibling",
     "level_overshoot",
     "wish",
 )

@@ -44,6 +44,16 @@ def beyond_local_km(v: View, policy: Policy) -> FloatArray | None:
     return np.maximum(v.home_km - local_radius(v, policy), 0.0)
 
 
+def joins_sibling(v: View) -> FloatArray | None:
+    """The home where a sibling lives now (Barnets Lov § 52(3): siblings together)."""
+    if not v.unit.sibling_homes:
+        return None
+    here = np.zeros(len(v.opts), dtype=bool)
+    for option_id, tier in v.unit.sibling_homes:  # one or two homes: a loop is cheapest
+        here |= (v.opts.option_id == option_id) & (v.opts.tier == tier)
+    return here.astype(np.float64)
+
+
 def level_overshoot(v: View) -> FloatArray | None:
     """How far the option's level exceeds the child's needs: a scarce place kept in use."""
     over = np.maximum(v.opts.level.astype(np.float64) - v.unit.support, 0.0)
@@ -70,6 +80,7 @@ TERMS: tuple[tuple[str, Term], ...] = (
     ("daycare_km", _plain(daycare_km)),
     ("home_km", _plain(home_km)),
     ("beyond_local_km", beyond_local_km),
+    ("joins_sibling", _plain(joins_sibling)),
     ("level_overshoot", _plain(level_overshoot)),
     ("wish", _plain(wish)),
 )
@@ -92,7 +103,7 @@ def score_terms(v: View, policy: Policy) -> tuple[FloatArray, dict[str, FloatArr
         raw = term(v, policy)
         if raw is None:
             continue
-        weighted = np.round(_weights(v, policy, name) * raw, 2)
+        weighted = np.round(_weights(v, policy, name) * raw, 2) + 0.0  # no -0.0 shown
         terms[name] = weighted
         total += weighted
     return np.round(total, 2), terms

@@ -267,6 +267,9 @@ class Unit:
     wishes: frozenset[str]
     network: OptionTable
     arrival: int
+    # (option_id, tier) of the homes where a sibling outside this unit lives now: offered
+    # first within their tier (joins_sibling), Barnets Lov § 52(3).
+    sibling_homes: frozenset[tuple[str, int]] = frozenset()
 
 
 def _unit(
@@ -278,6 +281,7 @@ def _unit(
     excluded: dict[str, set[str]],
     keep: dict[str, list[tuple[float, float, float]]],
     arrival: int,
+    sibling_homes: frozenset[tuple[str, int]] = frozenset(),
 ) -> Unit:
     first = members[0]
     return Unit(
@@ -301,7 +305,13 @@ def _unit(
         wishes=frozenset(w for c in members for w in c.wishes),
         network=network_table(members, dataset, pools, policy),
         arrival=arrival,
+        sibling_homes=sibling_homes,
     )
+
+
+def _homes_of(dataset: Dataset, child_ids: list[str]) -> frozenset[tuple[str, int]]:
+    placed = dataset.active_placement
+    return frozenset((placed[c].option_id, placed[c].kind.tier) for c in child_ids if c in placed)
 
 
 def network_table(
@@ -377,20 +387,59 @@ def build_units(
         key=lambda ic: (ic[1].arrival if ic[1].arrival is not None else ic[0], ic[0]),
     )
     policies = policy if isinstance(policy, PolicySet) else PolicySet(policy, forced=True)
+    placed = dataset.active_placement
     for position, (_, child) in enumerate(ordered):
         policy = policies.for_kommune(child.kommune_code)  # a group acts as its first member
+        group = groups[child.sibling_group] if child.sibling_group else (child.child_id,)
         if child.sibling_group and not split:
             if child.sibling_group in done:
                 continue
             done.add(child.sibling_group)
-            members = [dataset.child_by_id[c] for c in groups[child.sibling_group]]
+            members = [dataset.child_by_id[c] for c in group]
+            waiting = [m for m in members if m.child_id not in placed]
+            if 0 < len(waiting) < len(members):
+                # Part of the group lives somewhere already: the rest is placed as one unit and
+                # offered the placed siblings' homes; each placed sibling stays its own unit.
+                homes = _homes_of(dataset, [m.child_id for m in members if m.child_id in placed])
+                units.append(
+                    _unit(
+                        child.sibling_group,
+                        waiting,
+                        dataset,
+                        pool_of,
+                        policy,
+                        excluded,
+                        keep,
+                        position,
+                        homes,
+                    )
+                )
+                for m in members:
+                    if m.child_id in placed:
+                        units.append(
+                            _unit(
+                                m.child_id, [m], dataset, pool_of, policy, excluded, keep, position
+                            )
+                        )
+                continue
             units.append(
                 _unit(
                     child.sibling_group, members, dataset, pool_of, policy, excluded, keep, position
                 )
             )
         else:
+            others = [c for c in group if c != child.child_id]
             units.append(
-                _unit(child.child_id, [child], dataset, pool_of, policy, excluded, keep, position)
+                _unit(
+                    child.child_id,
+                    [child],
+                    dataset,
+                    pool_of,
+                    policy,
+                    excluded,
+                    keep,
+                    position,
+                    _homes_of(dataset, others),
+                )
             )
     return units

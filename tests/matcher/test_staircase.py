@@ -4,6 +4,7 @@ a less intrusive tier disappear while a more intrusive one farther from home sta
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -12,8 +13,8 @@ from hypothesis import strategies as st
 from geo.distance import haversine_km
 from matcher.policy import list_policies, load_policy
 from matcher.rank import Matcher, Ranking
-from models.domain import Place
-from models.enums import FosterLevel, InstitutionKind
+from models.domain import Place, Placement
+from models.enums import FosterLevel, InstitutionKind, Kind
 from tests.factories import AS_OF, at, child, dataset, family, institution
 
 HJOERRING = "860"
@@ -114,3 +115,47 @@ def test_distance_never_excludes_a_less_intrusive_tier_while_a_farther_one_stays
         km = family_km_of.get(p.option_id)
         if p.kind == "foster" and km is not None and abs(km - local_foster) > 0.5:
             assert ("OUTSIDE_LOCAL_AREA" in p.warnings) is (km > local_foster)
+
+
+def _with_placed_sibling(sibling_home_km: float, other_km: list[float], places: int = 2) -> Matcher:
+    placed = child("c1", sibling_group="g1", age=12)
+    waiting = child("c2", sibling_group="g1", age=9)
+    ds = dataset(
+        children=[placed, waiting],
+        families=[
+            family("fs", place=at(sibling_home_km), places=places, occupied=1, max_siblings=2),
+            *(family(f"f{i}", place=at(km)) for i, km in enumerate(other_km)),
+        ],
+        institutions=[institution("i1", place=at(1))],
+        placements=[Placement("c1", "fs", Kind.FOSTER, date(2025, 1, 1))],
+    )
+    return Matcher(ds)
+
+
+def test_a_child_is_offered_the_home_where_its_sibling_lives_first_within_the_tier() -> None:
+    ranking = _with_placed_sibling(60.0, [2.0, 5.0]).rank("c2", top=None, as_of=AS_OF)
+    assert ranking.children == ("c2",)  # the placed sibling is not placed again
+    fosters = [p for p in ranking.proposals if p.kind == "foster"]
+    assert fosters[0].option_id == "fs"
+    assert fosters[0].terms["joins_sibling"] < 0
+    assert all("joins_sibling" not in p.terms or p.terms["joins_sibling"] == 0 for p in fosters[1:])
+    # the staircase still holds: the sibling's home is first among families, not above network
+    assert [p.tier for p in ranking.proposals] == sorted(p.tier for p in ranking.proposals)
+
+
+def test_the_siblings_home_without_room_is_not_offered() -> None:
+    ranking = _with_placed_sibling(60.0, [2.0], places=1).rank("c2", top=None, as_of=AS_OF)
+    assert "fs" not in {p.option_id for p in ranking.proposals}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sibling_home_km=st.floats(0.5, 250.0),
+    other_km=st.lists(st.floats(0.5, 250.0), min_size=0, max_size=6),
+)
+def test_joining_a_placed_sibling_ranks_first_among_families_wherever_it_is(
+    sibling_home_km: float, other_km: list[float]
+) -> None:
+    ranking = _with_placed_sibling(sibling_home_km, other_km).rank("c2", top=None, as_of=AS_OF)
+    fosters = [p.option_id for p in ranking.proposals if p.kind == "foster"]
+    assert fosters[0] == "fs"
