@@ -28,6 +28,7 @@ __all__ = [
     "load_policy",
     "load_policy_set",
     "policy_sources",
+    "wish_weight",
 ]
 
 POLICY_DIR = Path(__file__).parent / "policies"
@@ -83,6 +84,13 @@ class Policy:
     # The one practical maximum (TOO_FAR), the same for every tier, so that distance can never
     # exclude a less intrusive option while a more intrusive one farther away stays eligible.
     max_km: float = 300.0
+    # Months in a placement after which the return home is to be assessed (0: no such rule).
+    home_assessment_months: int = 0
+    # Months after which a placement counts as settled and is not proposed for a move (0: never).
+    settled_after_months: int = 0
+    # The child's wish weighs by age (Barnets Lov § 46: passende vægt efter alder og
+    # modenhed): ((from_age, weight), ...) ascending; the last step at or below the age applies.
+    wish_age_weights: tuple[tuple[int, float], ...] = ((0, 1.0),)
     # Where "sibling groups kept together" sits in the batch objective: right after "children
     # placed" (after_placed) or after the three tier counts (after_tiers).
     siblings_priority: str = "after_placed"
@@ -123,7 +131,10 @@ class Policy:
                 "review_months": {k.value: v for k, v in self.step_down_months.items()},
                 "target_share": self.step_down_target_share,
                 "within_months": self.step_down_within_months,
+                "home_assessment_months": self.home_assessment_months,
+                "settled_after_months": self.settled_after_months,
             },
+            "wish": {"age_weights": {str(a): w for a, w in self.wish_age_weights}},
             "siblings": {"priority": self.siblings_priority},
             **({"costs": _costs_dict(self.costs)} if self.costs else {}),
         }
@@ -237,6 +248,23 @@ def _number(data: Mapping[str, Any], *keys: str, lo: float = 0.0, hi: float | No
     return float(value)
 
 
+def _age_weights(data: Mapping[str, Any]) -> tuple[tuple[int, float], ...]:
+    steps = data["wish"]["age_weights"]
+    out: list[tuple[int, float]] = []
+    for age in steps:
+        if not str(age).isdigit():
+            raise PolicyError(f'wish.age_weights.{age}: allowed: an age in whole years, like "12"')
+        out.append((int(age), _number(data, "wish", "age_weights", age, hi=1.0)))
+    if not out or min(a for a, _ in out) != 0:
+        raise PolicyError('wish.age_weights: allowed: steps from age "0" up, like { 0 = 0.25 }')
+    return tuple(sorted(out))
+
+
+def wish_weight(policy: Policy, age: int) -> float:
+    """The weight of a child's wish at `age` (the step at or below it)."""
+    return next(w for a, w in reversed(policy.wish_age_weights) if a <= age)
+
+
 def _choice(data: Mapping[str, Any], allowed: tuple[str, ...], *keys: str) -> str:
     value: Any = data
     for key in keys:
@@ -293,6 +321,9 @@ def _build(data: dict[str, Any], source: str) -> Policy:
             },
             step_down_target_share=_number(data, "step_down", "target_share", hi=1.0),
             step_down_within_months=int(_number(data, "step_down", "within_months", lo=1)),
+            home_assessment_months=int(_number(data, "step_down", "home_assessment_months")),
+            settled_after_months=int(_number(data, "step_down", "settled_after_months")),
+            wish_age_weights=_age_weights(data),
             siblings_priority=_choice(data, SIBLING_PRIORITIES, "siblings", "priority"),
             costs=_costs(data),
             source=source,

@@ -18,7 +18,7 @@ import numpy as np
 
 from geo.distance import ellipsoid_km
 from geo.pruning import SpatialIndex
-from matcher.policy import Policy, PolicySet, load_policy_set
+from matcher.policy import Policy, PolicySet, load_policy_set, wish_weight
 from matcher.rules import (
     REASON_ORDER,
     evaluate_reasons,
@@ -88,9 +88,11 @@ class Proposal:
     warnings: list[str]
     kommune_code: str | None
     label: str
+    # The weight the child's wish had (by age, Barnets Lov § 46), when the child has wishes.
+    wish_weight: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "rank": self.rank,
             "option_id": self.option_id,
             "kind": self.kind,
@@ -103,6 +105,9 @@ class Proposal:
             "kommune_code": self.kommune_code,
             "label": self.label,
         }
+        if self.wish_weight is not None:
+            out["wish_weight"] = self.wish_weight
+        return out
 
 
 @dataclass(frozen=True)
@@ -339,6 +344,7 @@ class Matcher:
             warnings=warnings_of(int(ev.warnings[i])),
             kommune_code=str(ev.opts.kommune[i]) or None,
             label=str(ev.opts.label[i]),
+            wish_weight=wish_weight(self.policy_for(unit), unit.max_age) if unit.wishes else None,
         )
 
     @staticmethod

@@ -21,11 +21,12 @@ from matcher.policy import Policy
 from matcher.rank import Matcher
 from matcher.rules import REASON_ORDER
 from models.domain import Child, Placement
-from models.enums import Kind, NetworkStatus
+from models.enums import Kind, NetworkStatus, Warning
 
 __all__ = [
     "NO_ELIGIBLE_OPTION",
     "NO_LESS_INTRUSIVE_TIER",
+    "PLACEMENT_SETTLED",
     "FollowUp",
     "ReviewReport",
     "ReviewRow",
@@ -40,6 +41,7 @@ __all__ = [
 # Why a placement past its threshold gets no step-down proposal.
 NO_LESS_INTRUSIVE_TIER = "NO_LESS_INTRUSIVE_TIER"  # network care: the next step is home
 NO_ELIGIBLE_OPTION = "NO_ELIGIBLE_OPTION"  # every less intrusive option is excluded
+PLACEMENT_SETTLED = "PLACEMENT_SETTLED"  # settled long placement: continuity before a move
 SOON_DAYS = 14  # a follow-up this close ahead is reported as due
 
 
@@ -84,12 +86,15 @@ class StepDown:
     proposals: list[dict[str, Any]] = field(default_factory=list)  # Proposal + "changes"
     reason: str | None = None
     excluded: dict[str, int] = field(default_factory=dict)
+    # From a combination placement the first proposal is to go home: the least intrusive step.
+    return_home_first: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "review_months": self.review_months,
             "review_date": self.review_date and self.review_date.isoformat(),
             "reached": self.reached,
+            "return_home_first": self.return_home_first,
             "proposals": self.proposals,
             "reason": self.reason,
             "excluded": self.excluded,
@@ -110,6 +115,8 @@ class ReviewRow:
     policy: str
     follow_up: FollowUp
     step_down: StepDown
+    warnings: list[str] = field(default_factory=list)  # HOME_ASSESSMENT_DUE
+    home_assessment_date: date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +130,9 @@ class ReviewRow:
             "policy": self.policy,
             "follow_up": self.follow_up.as_dict(),
             "step_down": self.step_down.as_dict(),
+            "warnings": self.warnings,
+            "home_assessment_date": self.home_assessment_date
+            and self.home_assessment_date.isoformat(),
         }
 
 
@@ -248,10 +258,15 @@ def review_placement(
     months = policy.step_down_months.get(placement.kind, 0)
     review_date = add_months(placement.start_date, months) if months else None
     reached = review_date is not None and review_date <= as_of
+    in_placement = _months_between(placement.start_date, as_of)
+    settled = bool(policy.settled_after_months) and in_placement >= policy.settled_after_months
     proposals: list[dict[str, Any]] = []
     reason: str | None = None
     excluded: dict[str, int] = {}
-    if reached and tier == Kind.NETWORK.tier:
+    home_first = reached and placement.kind is Kind.COMBINATION
+    if reached and settled:
+        reason = PLACEMENT_SETTLED  # Hjørring 2016: "Kontinuitet i anbringelsen"
+    elif reached and tier == Kind.NETWORK.tier:
         reason = NO_LESS_INTRUSIVE_TIER
     elif reached:
         ranking = matcher.rank(child.child_id, top=None, as_of=as_of)
@@ -260,13 +275,28 @@ def review_placement(
         for p in lower[:top]:
             proposal = p.as_dict()
             point = _point(matcher, p.option_id, p.tier, child.child_id)
-            proposal["changes"] = _what_changes(
+            changes = _what_changes(
                 matcher, child, current, {"option_id": p.option_id, "point": point}
             )
+            proposal["changes"] = changes
+            proposal["continuity"] = _continuity(in_placement, changes)
+            if home_first:
+                # Full-time care is fewer days with the parents than a combination placement.
+                proposal["warnings"] = [*proposal["warnings"], Warning.FEWER_DAYS_AT_HOME.value]
             proposals.append(proposal)
-        if not lower:
+        if not lower and not home_first:
             reason = NO_ELIGIBLE_OPTION
             excluded = _lower_tier_reasons(matcher, child.child_id, tier, as_of)
+    assessment = (
+        add_months(placement.start_date, policy.home_assessment_months)
+        if policy.home_assessment_months
+        else None
+    )
+    warnings = (
+        [Warning.HOME_ASSESSMENT_DUE.value]
+        if assessment is not None and assessment <= as_of
+        else []
+    )
     return ReviewRow(
         child_id=child.child_id,
         kommune_code=child.kommune_code,
@@ -274,11 +304,28 @@ def review_placement(
         kind=placement.kind,
         tier=tier,
         start_date=placement.start_date,
-        months_in_placement=_months_between(placement.start_date, as_of),
+        months_in_placement=in_placement,
         policy=policy.name,
         follow_up=follow_up(placement.start_date, as_of, policy, placement.last_follow_up),
-        step_down=StepDown(months, review_date, reached, proposals, reason, excluded),
+        step_down=StepDown(months, review_date, reached, proposals, reason, excluded, home_first),
+        warnings=warnings,
+        home_assessment_date=assessment,
     )
+
+
+def _continuity(months: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """What a move costs the child in continuity: time settled, school, distance to network."""
+    network = changes["km_to_network"]
+    delta = (
+        round(network["after"] - network["now"], 1)
+        if network["after"] is not None and network["now"] is not None
+        else None
+    )
+    return {
+        "months_in_placement": months,
+        "school_changes": None if changes["school_kept"] is None else not changes["school_kept"],
+        "km_to_network_change": delta,
+    }
 
 
 def _lower_tier_reasons(matcher: Matcher, child_id: str, tier: int, as_of: date) -> dict[str, int]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from matcher.policy import Policy
+from matcher.policy import Policy, wish_weight
 from matcher.rules import View, local_radius
 from matcher.tables import KINDS, FloatArray
 
@@ -60,11 +60,13 @@ def level_overshoot(v: View) -> FloatArray | None:
     return np.where(v.opts.is_network, 0.0, over)
 
 
-def wish(v: View) -> FloatArray | None:
-    """The child asked for this option or person (barnets stemme)."""
+def wish(v: View, policy: Policy) -> FloatArray | None:
+    """The child asked for this option or person (barnets stemme), weighed by age and
+    maturity (a sibling group: its oldest member)."""
     if not v.unit.wishes:
         return None
-    return np.isin(v.opts.option_id, list(v.unit.wishes)).astype(np.float64)
+    asked = np.isin(v.opts.option_id, list(v.unit.wishes)).astype(np.float64)
+    return asked * wish_weight(policy, v.unit.max_age)
 
 
 Term = Callable[[View, Policy], FloatArray | None]
@@ -82,7 +84,7 @@ TERMS: tuple[tuple[str, Term], ...] = (
     ("beyond_local_km", beyond_local_km),
     ("joins_sibling", _plain(joins_sibling)),
     ("level_overshoot", _plain(level_overshoot)),
-    ("wish", _plain(wish)),
+    ("wish", wish),
 )
 
 

@@ -155,3 +155,6 @@ class Warning(StrEnum):
     STALE_VACANCY = "STALE_VACANCY"
     SCHOOL_CHANGE = "SCHOOL_CHANGE"
     OUTSIDE_LOCAL_AREA = "OUTSIDE_LOCAL_AREA"  # beyond the tier's local area (local_km)
+    # The review's flags (matcher/review.py), not the ranking's:
+    FEWER_DAYS_AT_HOME = "FEWER_DAYS_AT_HOME"  # full-time care proposed from a combination
+    HOME_ASSESSMENT_DUE = "HOME_ASSESSMENT_DUE"  # the return home is to be assessed

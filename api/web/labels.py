@@ -148,6 +148,7 @@ FOLLOW_UP_STATUS = {"overdue": "overskredet", "due": "snart", "ok": "i orden"}
 STEP_DOWN_REASONS = {
     "NO_LESS_INTRUSIVE_TIER": "næste trin er hjemgivelse",
     "NO_ELIGIBLE_OPTION": "intet mindre indgribende tilbud er muligt",
+    "PLACEMENT_SETTLED": "anbringelsen er stabil: kontinuitet før flytning",
 }
 # The parts of a policy profile's setting names ("weights.foster.school_km"), for the
 # recommendation's list of the settings and the lines they cite.

@@ -189,6 +189,8 @@ PROBES: dict[str, Callable[[str], None]] = {
     "step_down.review_months.foster": probe_review,
     "step_down.review_months.combination": probe_review,
     "step_down.review_months.institution": probe_review,
+    "step_down.home_assessment_months": probe_review,
+    "step_down.settled_after_months": probe_review,
 }
 
 CASES = [(name, key) for name in sorted(MUNICIPAL) for key in differing(name)]

@@ -15,17 +15,18 @@ from matcher.rank import Matcher
 from matcher.review import (
     NO_ELIGIBLE_OPTION,
     NO_LESS_INTRUSIVE_TIER,
+    PLACEMENT_SETTLED,
     add_months,
     follow_up,
     review,
     review_placement,
 )
 from models.domain import Placement
-from models.enums import Kind
+from models.enums import Kind, NetworkStatus
 from tests.factories import at, child, dataset, family, institution, person
 
 # Profiles whose follow-up and step-down settings are probed here (see test_policy_profiles).
-PROBED_THERE = {"hvidovre", "odder"}
+PROBED_THERE = {"hvidovre", "odder", "hjoerring"}
 
 START = date(2026, 1, 5)  # a Monday
 
@@ -149,3 +150,60 @@ def test_review_lists_active_placements_of_the_kommune_only() -> None:
     shown = out.as_dict()
     assert list(shown) == ["as_of", "kommuner", "summary", "placements"]
     assert shown["summary"]["active"] == 1 and shown["placements"][0]["child_id"] == "c1"
+
+
+def test_from_a_combination_placement_home_comes_first_and_full_time_care_is_flagged() -> None:
+    site = institution(occupied=1, combination_places=1, max_level=3)
+    ds = dataset(
+        children=[child(combination_ok=True)],
+        institutions=[site],
+        families=[family(place=at(2))],
+        placements=[placed(Kind.COMBINATION, "i1")],
+    )
+    row = review_placement(Matcher(ds), placed(Kind.COMBINATION, "i1"), date(2026, 7, 6))
+    step = row.step_down
+    assert step.reached and step.return_home_first and step.reason is None
+    assert [p["option_id"] for p in step.proposals] == ["f1"]
+    assert "FEWER_DAYS_AT_HOME" in step.proposals[0]["warnings"]
+    assert row.as_dict()["step_down"]["return_home_first"] is True
+
+
+def test_a_step_down_proposal_carries_its_continuity_cost() -> None:
+    ds = dataset(
+        children=[child(kommune_code="167")],
+        institutions=[institution(occupied=1)],
+        families=[family(place=at(40))],
+        network=[person("p1", place=at(3), status=NetworkStatus.REJECTED)],
+        placements=[placed()],
+    )
+    top = review_placement(Matcher(ds), placed(), date(2026, 9, 6)).step_down.proposals[0]
+    assert top["continuity"]["months_in_placement"] == 8
+    assert top["continuity"]["school_changes"] is True  # the family is 39 km from the school
+
+
+def test_hvidovre_assesses_the_return_home_at_6_months_default_never() -> None:
+    for kommune, due in (("167", True), ("751", False)):
+        ds = dataset(
+            children=[child(kommune_code=kommune)],
+            families=[family(occupied=1)],
+            placements=[placed(Kind.FOSTER, "f1")],
+        )
+        before = review_placement(Matcher(ds), placed(Kind.FOSTER, "f1"), date(2026, 7, 4))
+        after = review_placement(Matcher(ds), placed(Kind.FOSTER, "f1"), date(2026, 7, 5))
+        assert "HOME_ASSESSMENT_DUE" not in before.warnings
+        assert ("HOME_ASSESSMENT_DUE" in after.warnings) is due, kommune
+
+
+def test_hjoerring_keeps_a_settled_placement_from_being_proposed_for_a_move() -> None:
+    for kommune, months, settled in (("860", 25, True), ("860", 13, False), ("751", 25, False)):
+        ds = dataset(
+            children=[child(kommune_code=kommune)],
+            institutions=[institution(occupied=1)],
+            families=[family(place=at(2))],
+            placements=[placed()],
+        )
+        as_of = date(2026 + (months // 12), 1 + months % 12, 6)
+        step = review_placement(Matcher(ds), placed(), as_of).step_down
+        assert step.reached
+        assert (step.reason == PLACEMENT_SETTLED) is settled, (kommune, months)
+        assert bool(step.proposals) is not settled

@@ -7,9 +7,10 @@ import pytest
 
 from matcher import scoring
 from matcher.policy import load_policy
+from matcher.rank import Matcher
 from matcher.scoring import score_terms
 from models.enums import FosterLevel, Kind, Relation
-from tests.factories import at, child, dataset, family, person
+from tests.factories import AS_OF, at, child, dataset, family, person
 from tests.matcher.helpers import by_option, view_of
 
 
@@ -59,13 +60,25 @@ def test_level_overshoot() -> None:
     assert got[("f1", 2)] == 0.0 and got[("f2", 2)] == 2.0
 
 
-def test_wish() -> None:
-    ds = dataset([child(wishes=("f2",))], families=[family("f1"), family("f2")])
-    _, view, _ = view_of(ds)
-    got = by_option(view, scoring.wish(view))
-    assert got[("f1", 2)] == 0.0 and got[("f2", 2)] == 1.0
+def test_wish_weighs_by_age() -> None:
+    policy = load_policy()  # default steps: 0.25 under 7, 0.5 from 7, 1.0 from 12
+    for age, weight in ((4, 0.25), (7, 0.5), (11, 0.5), (12, 1.0), (17, 1.0)):
+        ds = dataset([child(wishes=("f2",), age=age)], families=[family("f1"), family("f2")])
+        _, view, _ = view_of(ds)
+        got = by_option(view, scoring.wish(view, policy))
+        assert got[("f1", 2)] == 0.0 and got[("f2", 2)] == weight, age
     _, no_wish, _ = view_of(dataset(families=[family("f1")]))
-    assert scoring.wish(no_wish) is None
+    assert scoring.wish(no_wish, policy) is None
+
+
+def test_the_proposal_shows_the_wish_weight() -> None:
+    ds = dataset([child(wishes=("f2",), age=8)], families=[family("f1"), family("f2")])
+    ranking = Matcher(ds).rank("c1", as_of=AS_OF)
+    asked = next(p for p in ranking.proposals if p.option_id == "f2")
+    assert asked.as_dict()["wish_weight"] == 0.5
+    assert asked.terms["wish"] == round(0.5 * load_policy().weight(Kind.FOSTER, "wish"), 2)
+    plain = Matcher(dataset(families=[family("f1")])).rank("c1", as_of=AS_OF).proposals[0]
+    assert "wish_weight" not in plain.as_dict()
 
 
 def test_score_is_the_sum_of_the_reported_terms() -> None:

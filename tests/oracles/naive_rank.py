@@ -86,7 +86,9 @@ def naive_rank(
         raw["home_km"] = home_km
         raw["beyond_local_km"] = max(home_km - policy.local_km[kind], 0.0)
         if wishes:
-            raw["wish"] = 1.0 if oid in wishes else 0.0
+            oldest = max(c.age for c in kids)
+            age_weight = next(w for a, w in reversed(policy.wish_age_weights) if a <= oldest)
+            raw["wish"] = age_weight if oid in wishes else 0.0
         return round(sum(round(weight(kind, t) * v, 2) for t, v in raw.items()), 2)
 
     found: list[NaiveProposal] = []
