@@ -121,6 +121,10 @@ class BatchCreate(_Body):
     time_limit: float | None = Field(default=60, gt=0, le=3600)
     allow_sibling_split: bool = False
     as_of: date | None = None
+    # Explain every child not given its first-ranked option (first_choice, held_by,
+    # cost_if_forced: one exact re-solve per such option), or only `explain_child_ids`.
+    explain: bool = False
+    explain_child_ids: list[str] = Field(default_factory=list, max_length=200)
 
 
 class KeyCreate(_Body):

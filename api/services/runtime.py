@@ -336,6 +336,7 @@ class Service:
                 time_limit=params.get("time_limit"),
                 as_of=as_of,
                 allow_sibling_split=bool(params.get("allow_sibling_split")),
+                explain_children=params.get("explain_child_ids") or bool(params.get("explain")),
             )
             self._set(
                 job_id,

@@ -541,6 +541,22 @@ def _wait(env: Env, batch_id: str, who: str = "planner") -> dict[str, Any]:
     pytest.fail("batch did not finish")
 
 
+def test_batch_job_explains_who_holds_each_childs_first_choice(env: Env) -> None:
+    r = env.client.post(
+        "/v1/batches", json={"time_limit": 30, "explain": True}, headers=env.auth("planner")
+    )
+    assert r.status_code == 202, r.text
+    result = _wait(env, r.json()["id"])["result"]
+    explained = result["explanations"]
+    assert explained, "the demo cohort has children who did not get their first choice"
+    assigned = {a["child_id"]: a["option_id"] for a in result["assignments"]}
+    for row in explained:  # each names the first choice it did not get and who holds it
+        assert row["first_choice"] is not None
+        assert assigned.get(row["child_id"]) != row["first_choice"]["option_id"]
+        assert set(row) >= {"first_choice", "held_by", "cost_if_forced"}
+        assert row["held_by"] or not row["feasible"] or row["cost_if_forced"]["placed"] < 0
+
+
 def test_batch_job(env: Env) -> None:
     r = env.client.post(
         "/v1/batches", json={"solver": "auto", "time_limit": 30}, headers=env.auth("planner")
