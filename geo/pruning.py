@@ -28,7 +28,7 @@ class SpatialIndex:
         """Sorted indices of points within `km` (great circle) of (lat, lon)."""
         point = to_unit_vectors(np.array([lat]), np.array([lon]))[0]
         found = self._tree.query_ball_point(point, self._chord(km) * (1 + 1e-9))
-        return np.array(sorted(found), dtype=np.int64)
+        return np.sort(np.asarray(found, dtype=np.int64))
 
     def within_many(
         self, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64], km: float

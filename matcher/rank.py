@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from geo.distance import ellipsoid_km
+from geo.distance import ellipsoid_km, haversine_km
 from geo.pruning import SpatialIndex
 from matcher.policy import Policy, PolicySet, load_policy_set, wish_weight
 from matcher.rules import (
@@ -168,6 +168,15 @@ class Matcher:
             if len(self.options) >= PRUNE_THRESHOLD
             else None
         )
+        # The corners of the options' bounding box: a radius that reaches all four reaches
+        # (within the margin in `candidates`) every option, and the index is then skipped.
+        self._corners: tuple[FloatArray, FloatArray] | None = None
+        if len(self.options):
+            lat, lon = self.options.lat, self.options.lon
+            self._corners = (
+                np.array([lat.min(), lat.min(), lat.max(), lat.max()]),
+                np.array([lon.min(), lon.max(), lon.min(), lon.max()]),
+            )
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(
@@ -190,9 +199,13 @@ class Matcher:
 
     def candidates(self, unit: Unit) -> IntArray | None:
         """Indices of options within the practical maximum (None: all of them)."""
-        if self._index is None:
+        if self._index is None or self._corners is None:
             return None
-        return self._index.within(unit.home[0], unit.home[1], self.policy_for(unit).max_km)
+        limit = self.policy_for(unit).max_km
+        corners_km = haversine_km(unit.home[0], unit.home[1], *self._corners)
+        if corners_km.max() <= limit - 10.0:  # the farthest point of the box is a corner
+            return None
+        return self._index.within(unit.home[0], unit.home[1], limit)
 
     def evaluate_unit(self, unit: Unit, as_of: date) -> tuple[Evaluation, Evaluation, int]:
         """The unit against its network and against the (pruned) option table.
@@ -268,8 +281,8 @@ class Matcher:
         as_of = as_of or date.today()
         unit = self.unit_for(child_id)
         network, others, pruned = self.evaluate_unit(unit, as_of)
-        order = self._order((network, others))
-        shown = order if top is None else order[:top]
+        order, eligible = self._order((network, others), top)
+        shown = order
         free = self.pools.free
         km = self._shown_km(unit, shown)
         proposals = [
@@ -285,14 +298,17 @@ class Matcher:
             self.policy_for(unit).name,
             as_of,
             proposals,
-            len(order),
+            eligible,
             excluded,
             listed,
         )
 
     @staticmethod
-    def _order(evaluations: tuple[Evaluation, ...]) -> list[tuple[Evaluation, int]]:
-        """Eligible options of all evaluations in (tier, score, option id) order."""
+    def _order(
+        evaluations: tuple[Evaluation, ...], top: int | None = None
+    ) -> tuple[list[tuple[Evaluation, int]], int]:
+        """The first `top` eligible options of all evaluations in (tier, score, option id)
+        order (all with None), and how many are eligible."""
         picks = [(ev, ev.eligible) for ev in evaluations]
         which = np.concatenate([np.full(len(idx), k) for k, (_, idx) in enumerate(picks)])
         index = np.concatenate([idx for _, idx in picks])
@@ -300,7 +316,9 @@ class Matcher:
         score = np.concatenate([ev.score[idx] for ev, idx in picks])
         key = np.concatenate([ev.opts.order_key[idx] for ev, idx in picks])
         order = np.lexsort((key, score, tier))
-        return [(picks[int(which[j])][0], int(index[j])) for j in order]
+        if top is not None:
+            order = order[:top]  # only the shown ones become Python objects
+        return [(picks[int(which[j])][0], int(index[j])) for j in order], len(index)
 
     @staticmethod
     def _shown_km(unit: Unit, shown: list[tuple[Evaluation, int]]) -> list[dict[str, float | None]]:
