@@ -168,7 +168,14 @@ def simulate(
     ]
     went_home: set[str] = ever_placed - set(dataset.active_placement)
     # institution placement (child, start) -> date it was stepped down, for the KPI
-    stepped: dict[tuple[str, date], date] = {}
+    stepped: dict[tuple[str, date], date] = {
+        (p.child_id, p.start_date): p.end_date
+        for p in placements
+        if p.kind is Kind.INSTITUTION
+        and not p.active
+        and p.end_date is not None
+        and p.end_reason.strip().lower() in STEPPED_DOWN_REASONS
+    }
     months: list[MonthRow] = []
     for m in range(1, params.months + 1):
         day = add_months(start, m - 1)
@@ -242,6 +249,8 @@ def simulate(
                     p, status=PlacementStatus.ENDED, end_date=day, end_reason="home"
                 )
                 went_home.add(p.child_id)
+                if p.kind is Kind.INSTITUTION:  # home is the least intrusive step of all
+                    stepped[(p.child_id, p.start_date)] = day
                 ended += 1
         active = [p for p in placements if p.active]
         end_ds = _with_occupancy(ds, families, institutions, placements, base)
@@ -283,6 +292,10 @@ def simulate(
     return SimulationResult(start, replace(params, arrivals=arrivals), policies.name, months)
 
 
+# End reasons of records that count as stepped down (a kommune's files write them freely).
+STEPPED_DOWN_REASONS = frozenset({"home", "step_down", "hjemgivelse", "hjemgivet", "trin ned"})
+
+
 def _stepped_share(
     placements: list[Placement],
     stepped: dict[tuple[str, date], date],
@@ -291,7 +304,8 @@ def _stepped_share(
     until: date,
 ) -> float | None:
     """Of institution placements old enough to judge (started `within_months` before `until`),
-    the share stepped down to a less intrusive placement within those months."""
+    the share stepped down to a less intrusive placement, or ended with the child going home,
+    within those months."""
     judged = 0
     done = 0
     for p in placements:

@@ -9,7 +9,10 @@ import pytest
 from matcher.policy import load_policy_set
 from matcher.simulate import SimulationParams, simulate
 from models.dataset import Dataset
+from models.domain import Placement
+from models.enums import Kind, PlacementStatus
 from models.synthetic import SyntheticSpec, generate_dataset
+from tests.factories import dataset, institution
 
 START = date(2026, 11, 1)
 
@@ -70,3 +73,21 @@ def test_step_downs_lower_the_institution_count(placed: Dataset) -> None:
     assert sum(m.stepped_down for m in eager.months) > 0
     last = eager.months[-1].active_by_kind["institution"]
     assert last <= never.months[-1].active_by_kind["institution"]
+
+
+@pytest.mark.parametrize(("end_reason", "share"), [("home", 1.0), ("breakdown", 0.0)])
+def test_an_institution_placement_ended_with_the_child_going_home_counts_as_stepped_down(
+    end_reason: str, share: float
+) -> None:
+    record = Placement(
+        "c1",
+        "i1",
+        Kind.INSTITUTION,
+        date(2026, 1, 5),
+        status=PlacementStatus.ENDED,
+        end_date=date(2026, 5, 1),
+        end_reason=end_reason,
+    )
+    ds = dataset(institutions=[institution()], placements=[record])
+    result = simulate(ds, load_policy_set(), START, SimulationParams(months=1, seed=1, end=0.0))
+    assert result.months[-1].institution_stepped_down_share == share
