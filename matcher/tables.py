@@ -11,10 +11,11 @@ places always reflect every other offer of the same home.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import date
+from functools import cached_property, partial
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
@@ -265,11 +266,19 @@ class Unit:
     keep_away: tuple[tuple[float, float, float], ...]
     excluded: frozenset[str]
     wishes: frozenset[str]
-    network: OptionTable
     arrival: int
     # (option_id, tier) of the homes where a sibling outside this unit lives now: offered
     # first within their tier (joins_sibling), Barnets Lov § 52(3).
     sibling_homes: frozenset[tuple[str, int]] = frozenset()
+    # Built on first use: ranking one child (the CLI's `rank`) needs one unit's network, not
+    # every unit's graph.
+    _network_of: Callable[[], OptionTable] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def network(self) -> OptionTable:
+        """The unit's network persons as offers (see `network_table`)."""
+        assert self._network_of is not None
+        return self._network_of()
 
 
 def _unit(
@@ -303,9 +312,9 @@ def _unit(
         keep_away=tuple(k for c in members for k in keep.get(c.child_id, [])),
         excluded=frozenset(o for c in members for o in excluded.get(c.child_id, set())),
         wishes=frozenset(w for c in members for w in c.wishes),
-        network=network_table(members, dataset, pools, policy),
         arrival=arrival,
         sibling_homes=sibling_homes,
+        _network_of=partial(network_table, members, dataset, pools, policy),
     )
 
 
@@ -323,6 +332,8 @@ def network_table(
     the relation runs to directly, and an edge to each person whose relation runs `via`
     another; an edge weighs the relation's policy weight. Closeness is the shortest path.
     """
+    import networkx as nx  # only where a unit's network is built (not for `--help`)
+
     graph = nx.Graph()
     root = ("unit",)
     graph.add_node(root)
