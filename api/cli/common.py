@@ -50,6 +50,8 @@ __all__ = [
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    # Markdown reflows a docstring's paragraphs to the terminal (rich keeps its line breaks).
+    rich_markup_mode="markdown",
     help="Placement matching for Danish child welfare: least intrusive, close to everyday life.",
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

@@ -60,8 +60,10 @@ def import_(
     ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Sync the database with the kommune's files (validated as for `rank`), in one
-    transaction: rows are added, changed and removed; placements, holds, keys, sign-ins and
+    """Sync the database with the kommune's files, in one transaction.
+
+    The files are validated as for `rank`. Rows are added, changed and removed; placements,
+    holds, keys, sign-ins and
     the audit trail are never deleted. A child or option with a live hold or an active
     placement that is missing from the files blocks the import, and nothing is written."""
     from api.services.data import import_dataset

@@ -45,9 +45,11 @@ def keyfigures(
     database: DbOpt = None,
     geodata: GeoOpt = None,
 ) -> None:
-    """Key figures per month and kommune for the placements recorded in the service: active
-    placements by kind, family-based share, acute, follow-ups on time, stepped down within
-    the target, moves and breakdowns, cost (in Danish, for the børne- og ungeudvalg)."""
+    """Key figures per month and kommune, in Danish, for the børne- og ungeudvalg.
+
+    For the placements recorded in the service: active placements by kind, family-based
+    share, acute, follow-ups on time, stepped down within the target, moves and breakdowns,
+    cost."""
     from api.db.engine import session_scope
     from api.reports import keyfigures as report
     from api.services.errors import Invalid
