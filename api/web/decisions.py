@@ -4,6 +4,7 @@ and returns to the child page, which says what happened or, in Danish, why not."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
@@ -76,6 +77,25 @@ def _placement_child(session: Session, who: Principal, placement_id: int) -> str
         raise PageError(404, "Anbringelsen findes ikke i dine kommuner.") from None
 
 
+def _decide(
+    request: Request,
+    session: Session,
+    service: Service,
+    user: tuple[Principal, UiSession],
+    child_id: str,
+    decision: Callable[[], object],
+    done: str,
+) -> Response:
+    """Carry out one decision on the child's case: committed and back to the child page, or
+    refused with the reason and nothing kept."""
+    try:
+        decision()
+    except DomainError as exc:
+        return _refused(request, session, service, user, child_id, exc)
+    session.commit()
+    return go(f"/ui/children/{child_id}?done={done}")
+
+
 @router.post("/holds/{hold_id}/confirm", response_class=HTMLResponse)
 def confirm(
     request: Request,
@@ -88,12 +108,15 @@ def confirm(
     who = need(user, Role.COORDINATOR)
     check_csrf(user, csrf_token)
     child_id = _hold_child(session, who, hold_id)
-    try:
-        holds.confirm_hold(session, service, who, hold_id)
-    except DomainError as exc:
-        return _refused(request, session, service, user, child_id, exc)
-    session.commit()
-    return go(f"/ui/children/{child_id}?done=confirmed")
+    return _decide(
+        request,
+        session,
+        service,
+        user,
+        child_id,
+        lambda: holds.confirm_hold(session, service, who, hold_id),
+        "confirmed",
+    )
 
 
 @router.post("/holds/{hold_id}/release", response_class=HTMLResponse)
@@ -108,12 +131,15 @@ def release(
     who = need(user, Role.COORDINATOR)
     check_csrf(user, csrf_token)
     child_id = _hold_child(session, who, hold_id)
-    try:
-        holds.release_hold(session, service, who, hold_id)
-    except DomainError as exc:
-        return _refused(request, session, service, user, child_id, exc)
-    session.commit()
-    return go(f"/ui/children/{child_id}?done=released")
+    return _decide(
+        request,
+        session,
+        service,
+        user,
+        child_id,
+        lambda: holds.release_hold(session, service, who, hold_id),
+        "released",
+    )
 
 
 @router.post("/holds/{hold_id}/extend", response_class=HTMLResponse)
@@ -133,12 +159,15 @@ def extend(
         body = parse_form(HoldExtend, {"hours": hours}, required=("hours",))
     except FormInvalid as exc:
         return show_child(request, session, service, user, child_id, exc.message, "conflict", 422)
-    try:
-        extend_hold(session, service, who, hold_id, body)
-    except DomainError as exc:
-        return _refused(request, session, service, user, child_id, exc)
-    session.commit()
-    return go(f"/ui/children/{child_id}?done=extended")
+    return _decide(
+        request,
+        session,
+        service,
+        user,
+        child_id,
+        lambda: extend_hold(session, service, who, hold_id, body),
+        "extended",
+    )
 
 
 @router.post("/placements/{placement_id}/end", response_class=HTMLResponse)
@@ -160,12 +189,15 @@ def end(
         body = parse_form(PlacementEnd, values, required=("end_reason",))
     except FormInvalid as exc:
         return show_child(request, session, service, user, child_id, exc.message, "conflict", 422)
-    try:
-        placements.end_placement(session, service, who, placement_id, body)
-    except DomainError as exc:
-        return _refused(request, session, service, user, child_id, exc)
-    session.commit()
-    return go(f"/ui/children/{child_id}?done=ended")
+    return _decide(
+        request,
+        session,
+        service,
+        user,
+        child_id,
+        lambda: placements.end_placement(session, service, who, placement_id, body),
+        "ended",
+    )
 
 
 @router.post("/placements/{placement_id}/move", response_class=HTMLResponse)
@@ -188,9 +220,12 @@ def move(
         body = parse_form(PlacementMove, values, required=("option_id",))
     except FormInvalid as exc:
         return show_child(request, session, service, user, child_id, exc.message, "conflict", 422)
-    try:
-        placements.move_placement(session, service, who, placement_id, body)
-    except DomainError as exc:
-        return _refused(request, session, service, user, child_id, exc)
-    session.commit()
-    return go(f"/ui/children/{child_id}?done=moved")
+    return _decide(
+        request,
+        session,
+        service,
+        user,
+        child_id,
+        lambda: placements.move_placement(session, service, who, placement_id, body),
+        "moved",
+    )
