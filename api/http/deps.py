@@ -76,7 +76,11 @@ async def get_session(request: Request, service: ServiceDep) -> AsyncIterator[Se
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit runs when the route returns, before the response starts.
+# FastAPI's default ("request") commits after the response is sent, so a client that read
+# right after a 201 or a redirect (another connection, a browser) could miss the write, and
+# a commit that failed would follow a success already sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 # Where api.http.limits leaves the caller it authenticated before the body was read.

@@ -294,3 +294,54 @@ def test_the_database_refuses_a_second_active_placement(env: Env) -> None:
     hold = _hold(env, other, _options(env, other)[0]).json()
     with pytest.raises(IntegrityError), sessionmaker(env.engine).begin() as s:
         s.add(LiveHold(child_id=other, reservation_id=hold["id"]))
+
+
+def test_a_write_is_committed_before_its_response_starts(env: Env) -> None:
+    """A client that reads right after a 201 (a browser following a redirect, another
+    connection) must see the write: the transaction commits before the first byte is sent,
+    and a failed commit can still become an error response instead of a sent success."""
+    import asyncio
+    import json
+
+    cid = _unplaced_child(env)
+    option = _options(env, cid)[0]
+    body = json.dumps({"child_id": cid, "option_id": option["option_id"], "kind": option["kind"]})
+    seen_at_start: list[int] = []
+
+    def holds_in_database() -> int:
+        with env.service.read_sessions() as s:  # no write lock: it must not wait for the request
+            return int(
+                s.scalar(select(func.count()).select_from(LiveHold).where(LiveHold.child_id == cid))
+                or 0
+            )
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body.encode(), "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            seen_at_start.append(message["status"])
+            seen_at_start.append(holds_in_database())
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/reservations",
+        "raw_path": b"/v1/reservations",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", env.auth("coordinator")["Authorization"].encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    asyncio.run(env.client.app(scope, receive, send))
+    assert seen_at_start == [201, 1]
