@@ -7,7 +7,8 @@ shows the median and the best wall time beside two baselines measured in the sam
 - `import numpy, typer, rich`: what every command of this CLI must load at the least.
 
 Rows: `placement --help`; `placement rank` on the national dataset, cold (a dataset never
-loaded before: the snapshot cache is empty) and warm (its snapshot, keyed by the files'
+loaded before: the snapshot cache is empty; the command writes the snapshot in a background
+process after its answer, which the wall time does not include) and warm (its snapshot, keyed by the files'
 hashes, is there); and the same warm run with the cache turned off (`PLACEMENT_CACHE_DIR=off`),
 which is what the CSV reading and checking cost.
 """
@@ -65,6 +66,11 @@ def run(quick: bool = False) -> None:
             env_cold = env | {"PLACEMENT_CACHE_DIR": str(root / f"cold-{n}")}
             cold += _wall(rank, env_cold, 1)
         rows.append(("placement rank, cold (no snapshot yet)", cold))
+        _wall(rank, env, 1)  # its snapshot is written in the background after the answer
+        for _ in range(200):
+            if list(cache.glob("dataset-*.marshal")):
+                break
+            time.sleep(0.05)
         rows.append(("placement rank, warm (snapshot)", _wall(rank, env, runs)))
         off = env | {"PLACEMENT_CACHE_DIR": "off"}
         rows.append(("placement rank, cache off", _wall(rank, off, runs)))

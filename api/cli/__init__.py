@@ -81,9 +81,14 @@ def __getattr__(name: str) -> Any:
 
 
 def main() -> None:
+    from api.cli import snapshot
+
     _register_for(sys.argv[1:])
+    snapshot.defer_writes()  # the answer first, the dataset's snapshot after (in background)
     try:
         _app()
     except KeyboardInterrupt:  # pragma: no cover
         err.print("interrupted")
         sys.exit(130)
+    finally:
+        snapshot.write_deferred()

@@ -29,6 +29,7 @@ import enum
 import hashlib
 import importlib
 import marshal
+import operator
 import os
 import sys
 import tempfile
@@ -40,7 +41,14 @@ from typing import Any
 
 from models.dataset import FILES, Dataset, DatasetEncodingWarning
 
-__all__ = ["CACHE_ENV", "cache_directory", "cached_dataset", "dataset_key"]
+__all__ = [
+    "CACHE_ENV",
+    "cache_directory",
+    "cached_dataset",
+    "dataset_key",
+    "defer_writes",
+    "write_deferred",
+]
 
 CACHE_ENV = "PLACEMENT_CACHE_DIR"
 FORMAT = 1
@@ -48,6 +56,48 @@ KEEP = 8  # snapshots kept; the oldest go first
 _GEODATA_FILES = ("dk_postcodes.csv", "dk_schools.csv", "dk_kommuner.csv")
 _MODELS = Path(__file__).resolve().parents[2] / "models"
 _DATE = -1  # the tag of a date; record and enum classes have tags 0, 1, ...
+_deferred: list[Callable[[], None]] | None = None  # see defer_writes
+
+
+def defer_writes() -> None:
+    """Keep new snapshots in memory until `write_deferred()`: the command line prints its
+    answer first and writes the snapshot after, in a background process."""
+    global _deferred
+    if _deferred is None:
+        _deferred = []
+
+
+def write_deferred() -> None:
+    """Write the snapshots kept by `defer_writes`, in a detached process where the system
+    can fork (the caller does not wait; a snapshot appears whole or not at all), else here.
+
+    The double fork leaves no zombie behind a long-running caller, and the writer's standard
+    streams go to /dev/null so that a caller reading our output through a pipe sees its end
+    when we exit, not when the writer does."""
+    global _deferred
+    pending, _deferred = _deferred or [], None
+    if not pending:
+        return
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows
+        for write in pending:
+            write()
+        return
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)
+        return
+    try:  # the first child: start the writer and go
+        os.setsid()
+        if os.fork() == 0:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            for write in pending:
+                write()
+    finally:
+        os._exit(0)
 
 
 def cache_directory() -> Path | None:
@@ -115,7 +165,10 @@ def cached_dataset(data: Path, geodata: Path | None, load: Callable[[], Dataset]
         if issubclass(warning.category, DatasetEncodingWarning):
             messages.append(str(warning.message))
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    _write(path, dataset, messages)
+    if _deferred is not None:
+        _deferred.append(lambda: _write(path, dataset, messages))
+    else:
+        _write(path, dataset, messages)
     return dataset
 
 
@@ -125,10 +178,14 @@ def cached_dataset(data: Path, geodata: Path | None, load: Callable[[], Dataset]
 # the records, so a list is always a tagged object.
 
 
+_PLAIN = (type(None), str, int, float, bool)
+
+
 class _Encoder:
     def __init__(self) -> None:
         self.classes: list[type] = []
         self._tags: dict[type, int] = {}
+        self._handlers: dict[type, Callable[[Any], Any]] = {}
 
     def _tag(self, cls: type) -> int:
         tag = self._tags.get(cls)
@@ -139,22 +196,45 @@ class _Encoder:
             self.classes.append(cls)
         return tag
 
+    def _handler(self, kind: type) -> Callable[[Any], Any]:
+        """How values of one type are encoded, decided once per type (dataclasses.fields()
+        and a getattr per field were half the cost of a snapshot)."""
+        if issubclass(kind, enum.Enum):
+            tag = self._tag(kind)
+            return lambda member: [tag, member.value]
+        if dataclasses.is_dataclass(kind):
+            tag = self._tag(kind)
+            names = [f.name for f in dataclasses.fields(kind)]
+            getter = operator.attrgetter(*names)
+            values = getter if len(names) > 1 else (lambda record: (getter(record),))
+            encode = self.encode
+            return lambda record: [
+                tag,
+                *[v if type(v) in _PLAIN else encode(v) for v in values(record)],
+            ]
+        if kind is date:
+            return lambda day: [_DATE, day.toordinal()]
+        if kind is tuple:
+            encode = self.encode
+            return lambda items: tuple(v if type(v) in _PLAIN else encode(v) for v in items)
+        if kind is frozenset:
+            return _text_set
+        raise TypeError(f"no snapshot encoding for {kind!r}")
+
     def encode(self, value: Any) -> Any:
         kind = type(value)
-        if value is None or kind in (str, int, float, bool):
+        if kind in _PLAIN:
             return value
-        if isinstance(value, enum.Enum):
-            return [self._tag(kind), value.value]
-        if dataclasses.is_dataclass(value):
-            fields = dataclasses.fields(value)
-            return [self._tag(kind), *(self.encode(getattr(value, f.name)) for f in fields)]
-        if kind is date:
-            return [_DATE, value.toordinal()]
-        if kind is tuple:
-            return tuple(self.encode(v) for v in value)
-        if kind is frozenset and all(type(v) is str for v in value):
-            return value
-        raise TypeError(f"no snapshot encoding for {kind!r}")
+        handler = self._handlers.get(kind)
+        if handler is None:
+            handler = self._handlers[kind] = self._handler(kind)
+        return handler(value)
+
+
+def _text_set(values: frozenset[Any]) -> frozenset[Any]:
+    if not all(type(v) is str for v in values):
+        raise TypeError("no snapshot encoding for a frozenset of other than text")
+    return values
 
 
 def _decoder(classes: list[type]) -> Callable[[Any], Any]:

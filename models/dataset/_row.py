@@ -82,18 +82,20 @@ class Row:
         value = self.raw(column)
         if not value:
             return None
-        allowed = f"a number {_range(lo, hi)}"
-        if self.decimal_comma:
-            allowed += ", with ',' or '.' as the decimal separator and no thousands separator"
         number: float | None
         try:
             number = float(value)
         except ValueError:
             number = self._comma_number(value)
-        if number is None:
-            self.issue(column, value, allowed)
-            return None
-        if not math.isfinite(number) or number < lo or (hi is not None and number > hi):
+        if (
+            number is None
+            or not math.isfinite(number)
+            or number < lo
+            or (hi is not None and number > hi)
+        ):
+            allowed = f"a number {_range(lo, hi)}"
+            if self.decimal_comma:
+                allowed += ", with ',' or '.' as the decimal separator and no thousands separator"
             self.issue(column, value, allowed)
             return None
         return number

@@ -103,8 +103,41 @@ def test_the_cache_can_be_turned_off(
     assert load.calls == 2
 
 
+def test_the_command_line_answers_first_and_leaves_the_snapshot_behind(
+    copy: Path, small_dataset: Dataset, tmp_path: Path, gazetteer: Gazetteer
+) -> None:
+    """`placement rank` prints its answer and exits; a detached process writes the snapshot
+    (the pipe of our output is closed when the command exits, or `run` would wait for it)."""
+    import os
+    import time
+
+    from api.cli.snapshot import _read
+
+    child = small_dataset.children[0].child_id
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "rank", "--data", str(copy), "--child", child],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            CACHE_ENV: str(tmp_path / "cache"),
+            "PLACEMENT_GEODATA_DIR": str(geodata_dir()),
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    assert child in done.stdout
+    key = dataset_key(copy, geodata_dir())
+    snapshot = tmp_path / "cache" / f"dataset-{key}.marshal"
+    for _ in range(300):  # the writer takes a fraction of a second; a loaded machine, more
+        if snapshot.exists():
+            break
+        time.sleep(0.05)
+    found = _read(snapshot)
+    assert found is not None and found[0] == load_dataset(copy, gazetteer)
+
+
 def test_rank_and_help_start_without_the_heavy_libraries() -> None:
-    heavy = ("pandas", "scipy", "geopy", "openpyxl", "sqlalchemy", "ortools", "fastapi")
+    heavy = ("pandas", "scipy", "geopy", "openpyxl", "sqlalchemy", "ortools", "fastapi", "networkx")
     code = (
         "import sys; sys.argv = ['placement', 'rank', '--help']\n"
         "import api.cli\n"
