@@ -8,9 +8,9 @@ shows the median and the best wall time beside two baselines measured in the sam
 
 Rows: `placement --help`; `placement rank` on the national dataset, cold (a dataset never
 loaded before: the snapshot cache is empty; the command writes the snapshot in a background
-process after its answer, which the wall time does not include) and warm (its snapshot, keyed by the files'
-hashes, is there); and the same warm run with the cache turned off (`PLACEMENT_CACHE_DIR=off`),
-which is what the CSV reading and checking cost.
+process after its answer, which the wall time does not include) and warm (its snapshot, keyed
+by the files' hashes, is there); and the same warm run with the cache turned off
+(`PLACEMENT_CACHE_DIR=off`), which is what the CSV reading and checking cost.
 """
 
 from __future__ import annotations
