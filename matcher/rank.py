@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,9 +35,14 @@ from matcher.tables import (
     IntArray,
     OptionTable,
     Unit,
+    UnitInputs,
+    UnitPlan,
     build_option_table,
     build_pools,
+    build_unit,
     build_units,
+    plan_units,
+    unit_inputs,
 )
 from models.dataset import Dataset
 from models.enums import Kind, Reason
@@ -160,8 +166,9 @@ class Matcher:
         self.policy = self.policies.default
         self.pools = build_pools(dataset)
         self.options = build_option_table(dataset, self.pools)
-        self.units = build_units(dataset, self.pools, self.policies)
-        self.unit_of_child = {cid: u for u in self.units for cid in u.child_ids}
+        # Units are built on first use: ranking one child (the CLI's `rank`) builds one unit,
+        # not all 2,900 of a national dataset (0.2 s).
+        self._built_units: dict[str, Unit] = {}
         self._child_units: dict[str, Unit] | None = None
         self._index = (
             SpatialIndex(self.options.lat, self.options.lon)
@@ -177,6 +184,32 @@ class Matcher:
                 np.array([lat.min(), lat.min(), lat.max(), lat.max()]),
                 np.array([lon.min(), lon.max(), lon.min(), lon.max()]),
             )
+
+    @cached_property
+    def units(self) -> list[Unit]:
+        """Every unit, in arrival order (a unit built before by `unit_for` is reused)."""
+        inputs = self._unit_inputs
+        built = self._built_units
+        return [
+            built.get(plan[1][0].child_id) or build_unit(self.dataset, plan, inputs)
+            for plan in self._plans
+        ]
+
+    @cached_property
+    def unit_of_child(self) -> dict[str, Unit]:
+        return {cid: u for u in self.units for cid in u.child_ids}
+
+    @cached_property
+    def _plans(self) -> list[UnitPlan]:
+        return plan_units(self.dataset, self.policies)
+
+    @cached_property
+    def _plan_of_child(self) -> dict[str, UnitPlan]:
+        return {m.child_id: plan for plan in self._plans for m in plan[1]}
+
+    @cached_property
+    def _unit_inputs(self) -> UnitInputs:
+        return unit_inputs(self.dataset, self.pools)
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(
@@ -265,10 +298,20 @@ class Matcher:
 
     # -- ranking ----------------------------------------------------------------------------
     def unit_for(self, child_id: str) -> Unit:
-        try:
-            return self.unit_of_child[child_id]
-        except KeyError:
-            raise UnknownChild(child_id) from None
+        if "unit_of_child" in self.__dict__:
+            try:
+                return self.unit_of_child[child_id]
+            except KeyError:
+                raise UnknownChild(child_id) from None
+        unit = self._built_units.get(child_id)
+        if unit is None:
+            plan = self._plan_of_child.get(child_id)
+            if plan is None:
+                raise UnknownChild(child_id)
+            unit = build_unit(self.dataset, plan, self._unit_inputs)
+            for cid in unit.child_ids:
+                self._built_units[cid] = unit
+        return unit
 
     def rank(
         self,

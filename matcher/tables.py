@@ -33,12 +33,17 @@ __all__ = [
     "OptionTable",
     "Pools",
     "Unit",
+    "UnitInputs",
+    "UnitPlan",
     "build_option_table",
     "build_pools",
+    "build_unit",
     "build_units",
     "needs_mask",
     "network_table",
+    "plan_units",
     "shortest_lengths",
+    "unit_inputs",
 ]
 
 KINDS: tuple[Kind, ...] = (Kind.NETWORK, Kind.FOSTER, Kind.COMBINATION, Kind.INSTITUTION)
@@ -404,20 +409,16 @@ def network_table(
     return _rows_to_table(rows)
 
 
-def build_units(
-    dataset: Dataset, pools: Pools, policy: Policy | PolicySet, split: bool = False
-) -> list[Unit]:
+# What a unit is made of, before it is built: (unit id, members, acting policy, arrival
+# position, homes of siblings placed already).
+UnitPlan = tuple[str, list[Child], Policy, int, frozenset[tuple[str, int]]]
+
+
+def plan_units(dataset: Dataset, policy: Policy | PolicySet, split: bool = False) -> list[UnitPlan]:
     """One unit per sibling group (at its first member's position) and per single child;
-    with `split`, one unit per child (for matching where a group may be split)."""
-    pool_of = pools.index()
-    excluded: dict[str, set[str]] = {}
-    for e in dataset.exclusions:
-        excluded.setdefault(e.child_id, set()).add(e.option_id)
-    keep: dict[str, list[tuple[float, float, float]]] = {}
-    for k in dataset.keep_away:
-        keep.setdefault(k.child_id, []).append((k.place.lat, k.place.lon, k.min_km))
+    with `split`, one unit per child. Cheap: no arrays are built here."""
     groups = dataset.sibling_groups
-    units: list[Unit] = []
+    plans: list[UnitPlan] = []
     done: set[str] = set()
     ordered = sorted(
         enumerate(dataset.children),
@@ -426,7 +427,7 @@ def build_units(
     policies = policy if isinstance(policy, PolicySet) else PolicySet(policy, forced=True)
     placed = dataset.active_placement
     for position, (_, child) in enumerate(ordered):
-        policy = policies.for_kommune(child.kommune_code)  # a group acts as its first member
+        acting = policies.for_kommune(child.kommune_code)  # a group acts as its first member
         group = groups[child.sibling_group] if child.sibling_group else (child.child_id,)
         if child.sibling_group and not split:
             if child.sibling_group in done:
@@ -438,45 +439,43 @@ def build_units(
                 # Part of the group lives somewhere already: the rest is placed as one unit and
                 # offered the placed siblings' homes; each placed sibling stays its own unit.
                 homes = _homes_of(dataset, [m.child_id for m in members if m.child_id in placed])
-                units.append(
-                    _unit(
-                        child.sibling_group,
-                        waiting,
-                        dataset,
-                        pool_of,
-                        policy,
-                        excluded,
-                        keep,
-                        position,
-                        homes,
-                    )
-                )
+                plans.append((child.sibling_group, waiting, acting, position, homes))
                 for m in members:
                     if m.child_id in placed:
-                        units.append(
-                            _unit(
-                                m.child_id, [m], dataset, pool_of, policy, excluded, keep, position
-                            )
-                        )
+                        plans.append((m.child_id, [m], acting, position, frozenset()))
                 continue
-            units.append(
-                _unit(
-                    child.sibling_group, members, dataset, pool_of, policy, excluded, keep, position
-                )
-            )
+            plans.append((child.sibling_group, members, acting, position, frozenset()))
         else:
             others = [c for c in group if c != child.child_id]
-            units.append(
-                _unit(
-                    child.child_id,
-                    [child],
-                    dataset,
-                    pool_of,
-                    policy,
-                    excluded,
-                    keep,
-                    position,
-                    _homes_of(dataset, others),
-                )
-            )
-    return units
+            homes = _homes_of(dataset, others)
+            plans.append((child.child_id, [child], acting, position, homes))
+    return plans
+
+
+UnitInputs = tuple[dict[str, int], dict[str, set[str]], dict[str, list[tuple[float, float, float]]]]
+
+
+def unit_inputs(dataset: Dataset, pools: Pools) -> UnitInputs:
+    """What building any unit reads besides its members: the pool of every offer, and the
+    exclusions and keep-away addresses by child."""
+    excluded: dict[str, set[str]] = {}
+    for e in dataset.exclusions:
+        excluded.setdefault(e.child_id, set()).add(e.option_id)
+    keep: dict[str, list[tuple[float, float, float]]] = {}
+    for k in dataset.keep_away:
+        keep.setdefault(k.child_id, []).append((k.place.lat, k.place.lon, k.min_km))
+    return pools.index(), excluded, keep
+
+
+def build_unit(dataset: Dataset, plan: UnitPlan, inputs: UnitInputs) -> Unit:
+    unit_id, members, acting, position, homes = plan
+    pool_of, excluded, keep = inputs
+    return _unit(unit_id, members, dataset, pool_of, acting, excluded, keep, position, homes)
+
+
+def build_units(
+    dataset: Dataset, pools: Pools, policy: Policy | PolicySet, split: bool = False
+) -> list[Unit]:
+    """Every unit of `plan_units`, built."""
+    inputs = unit_inputs(dataset, pools)
+    return [build_unit(dataset, plan, inputs) for plan in plan_units(dataset, policy, split)]

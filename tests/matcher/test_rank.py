@@ -249,3 +249,17 @@ def test_policy_limits_change_the_ranking(national) -> None:
     tight_r = Matcher(national, tight).rank(cid, top=None, as_of=AS_OF)
     assert len(tight_r.proposals) < len(loose_r.proposals)
     assert all(p.distance_km["home"] <= 10.5 for p in tight_r.proposals)
+
+
+def test_a_unit_built_alone_is_the_unit_built_with_all(small_dataset: Dataset) -> None:
+    """`unit_for` builds only the asked child's unit until all are needed; it must be the
+    same unit (members, arrival position, sibling homes, exclusions) as the full build."""
+    assert small_dataset.sibling_groups  # groups are built as one unit
+    lazy, full = Matcher(small_dataset), Matcher(small_dataset)
+    for child in reversed(small_dataset.children):
+        assert lazy.unit_for(child.child_id) == full.unit_of_child[child.child_id]
+    assert "units" not in lazy.__dict__  # nothing built beyond the units asked for
+    assert lazy.units == full.units
+    assert lazy.unit_for(small_dataset.children[0].child_id) in lazy.units
+    with pytest.raises(UnknownChild):
+        Matcher(small_dataset).unit_for("no-such-child")

@@ -159,3 +159,11 @@ def test_joining_a_placed_sibling_ranks_first_among_families_wherever_it_is(
     ranking = _with_placed_sibling(sibling_home_km, other_km).rank("c2", top=None, as_of=AS_OF)
     fosters = [p.option_id for p in ranking.proposals if p.kind == "foster"]
     assert fosters[0] == "fs"
+
+
+def test_the_unit_of_a_partly_placed_group_is_the_same_built_alone_or_with_all() -> None:
+    lazy, full = _with_placed_sibling(60.0, [2.0]), _with_placed_sibling(60.0, [2.0])
+    alone = lazy.unit_for("c2")
+    assert alone == full.unit_of_child["c2"]
+    assert alone.sibling_homes == frozenset({("fs", 2)})
+    assert lazy.unit_for("c1") == full.unit_of_child["c1"]
