@@ -369,15 +369,21 @@ class Matcher:
         and home (the mean where a sibling group has several), in one vectorised pass."""
         lat = np.array([ev.opts.lat[i] for ev, i in shown], dtype=np.float64)
         lon = np.array([ev.opts.lon[i] for ev, i in shown], dtype=np.float64)
+        # Every anchor (schools, daycares, home) against every shown option in one call.
+        groups = (unit.schools, unit.daycares, (unit.home,))
+        here = np.array([p for points in groups for p in points], dtype=np.float64)
+        km = ellipsoid_km(here[:, :1], here[:, 1:], lat[None, :], lon[None, :])
 
-        def mean_km(points: tuple[tuple[float, float], ...]) -> list[float | None]:
+        def mean_km(first: int, points: tuple[tuple[float, float], ...]) -> list[float | None]:
             if not points:
                 return [None] * len(shown)
-            here = np.array(points, dtype=np.float64)
-            km = ellipsoid_km(here[:, :1], here[:, 1:], lat[None, :], lon[None, :])
-            return [round(float(v), 1) for v in km.mean(axis=0)]
+            mean = km[first : first + len(points)].mean(axis=0)
+            return [round(float(v), 1) for v in mean]
 
-        school, daycare, home = mean_km(unit.schools), mean_km(unit.daycares), mean_km((unit.home,))
+        n_school, n_daycare = len(unit.schools), len(unit.daycares)
+        school = mean_km(0, unit.schools)
+        daycare = mean_km(n_school, unit.daycares)
+        home = mean_km(n_school + n_daycare, (unit.home,))
         return [
             {"school": s, "daycare": d, "home": h}
             for s, d, h in zip(school, daycare, home, strict=True)
@@ -411,10 +417,11 @@ class Matcher:
     @staticmethod
     def _excluded_counts(evaluations: tuple[Evaluation, ...], pruned: int) -> dict[str, int]:
         counts: dict[str, int] = {}
+        # Only the options left out, once (most of a national table is).
+        left_out = np.concatenate([ev.reasons[ev.reasons != 0] for ev in evaluations])
         for bit, reason in enumerate(REASON_ORDER):
-            n = sum(int(np.count_nonzero(ev.reasons >> bit & 1)) for ev in evaluations)
-            if reason is Reason.TOO_FAR:
-                n += pruned
+            n = int(np.count_nonzero(left_out & (1 << bit)))
+            n += pruned if reason is Reason.TOO_FAR else 0
             if n:
                 counts[reason.value] = n
         return counts

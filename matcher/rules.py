@@ -24,12 +24,14 @@ __all__ = [
     "evaluate_reasons",
     "evaluate_warnings",
     "make_view",
+    "per_tier",
 ]
 
 _REJECTED = STATUS_CODES[NetworkStatus.REJECTED]
 _UNASSESSED = STATUS_CODES[NetworkStatus.UNASSESSED]
 _ACUTE_NETWORK = (STATUS_CODES[NetworkStatus.APPROVED], STATUS_CODES[NetworkStatus.SUITABLE])
 _TIER_OF = {k.tier: k for k in Kind}
+_KINDS = tuple(_TIER_OF[t] for t in (1, 2, 3, 4))
 
 
 class View:
@@ -170,8 +172,27 @@ def too_far(v: View, policy: Policy) -> BoolArray:
 
 def local_radius(v: View, policy: Policy) -> FloatArray:
     """The local-area radius of each option's tier."""
-    radius = np.array([0.0] + [policy.local_km[_TIER_OF[t]] for t in (1, 2, 3, 4)])
-    return radius[v.opts.tier]
+    return per_tier(policy, "local_km")[v.opts.tier]
+
+
+_PER_TIER: dict[int, tuple[Policy, dict[str, FloatArray]]] = {}
+
+
+def per_tier(policy: Policy, name: str) -> FloatArray:
+    """A policy number per tier as an array indexed by tier (index 0 unused): `local_km`,
+    or a score term's weight. Built once per policy object: every evaluation asks for
+    several, and building them was a tenth of ranking a child."""
+    hit = _PER_TIER.get(id(policy))
+    if hit is None or hit[0] is not policy:  # the policy is held, so its id is not reused
+        if len(_PER_TIER) > 256:  # what-if sweeps make many profiles; keep the cache small
+            _PER_TIER.clear()
+        hit = (policy, {"local_km": np.array([0.0] + [policy.local_km[k] for k in _KINDS])})
+        _PER_TIER[id(policy)] = hit
+    tables = hit[1]
+    found = tables.get(name)
+    if found is None:
+        found = tables[name] = np.array([0.0] + [policy.weight(k, name) for k in _KINDS])
+    return found
 
 
 Rule = Callable[[View, Policy], BoolArray]
@@ -212,12 +233,17 @@ DISTANCE_FREE: tuple[Rule, ...] = (
 )
 
 
+def _bit_field(masks: list[BoolArray], n: int) -> IntArray:
+    """Bit i set where masks[i] is True: one product instead of a shift and an or per mask."""
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    powers = np.left_shift(1, np.arange(len(masks), dtype=np.int64))
+    return powers @ np.array(masks, dtype=np.int64)
+
+
 def evaluate_reasons(v: View, policy: Policy) -> IntArray:
     """A bit field per option: bit i set when CONSTRAINTS[i] leaves the option out."""
-    bits = np.zeros(len(v.opts), dtype=np.int64)
-    for i, (_, rule) in enumerate(CONSTRAINTS):
-        bits |= rule(v, policy).astype(np.int64) << i
-    return bits
+    return _bit_field([rule(v, policy) for _, rule in CONSTRAINTS], len(v.opts))
 
 
 def reasons_of(bits: int) -> list[str]:
@@ -256,10 +282,7 @@ WARNINGS: tuple[tuple[Warning, Rule], ...] = (
 
 
 def evaluate_warnings(v: View, policy: Policy) -> IntArray:
-    bits = np.zeros(len(v.opts), dtype=np.int64)
-    for i, (_, rule) in enumerate(WARNINGS):
-        bits |= rule(v, policy).astype(np.int64) << i
-    return bits
+    return _bit_field([rule(v, policy) for _, rule in WARNINGS], len(v.opts))
 
 
 def warnings_of(bits: int) -> list[str]:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from matcher.policy import Policy, wish_weight
-from matcher.rules import View, local_radius
-from matcher.tables import KINDS, FloatArray
+from matcher.rules import View, local_radius, per_tier
+from matcher.tables import FloatArray
 
 __all__ = ["TERMS", "score_terms"]
 
@@ -89,12 +89,11 @@ TERMS: tuple[tuple[str, Term], ...] = (
 
 
 def _weights(v: View, policy: Policy, term: str) -> FloatArray:
-    per_tier = np.array([0.0] + [policy.weight(k, term) for k in KINDS])
+    weights = per_tier(policy, term)
     if term == "home_km" and v.school_km is None and v.daycare_km is None:
         # No school and no daycare: the home is the child's everyday anchor.
-        school = np.array([0.0] + [policy.weight(k, "school_km") for k in KINDS])
-        per_tier = np.maximum(per_tier, school)
-    return per_tier[v.opts.tier]
+        weights = np.maximum(weights, per_tier(policy, "school_km"))
+    return weights[v.opts.tier]
 
 
 def score_terms(v: View, policy: Policy) -> tuple[FloatArray, dict[str, FloatArray]]:
