@@ -84,6 +84,11 @@ class Rates:
         # A daily_rate of 0 is how a file without the column reads: no rate of its own.
         self.daily = {i.institution_id: i.daily_rate for i in dataset.institutions if i.daily_rate}
 
+    @classmethod
+    def if_costed(cls, dataset: Dataset, policies: PolicySet) -> Rates | None:
+        """The rates, or None when the default profile has no [costs] section."""
+        return cls(dataset, policies) if policies.default.costs is not None else None
+
     def monthly(self, kind: str, option_id: str, kommune: str = "") -> float:
         """One placement's monthly cost, DKK: `kind` network, foster, combination or
         institution, at `option_id`, for a child acting in `kommune`."""

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from geo.distance import haversine_km
+from matcher.economy import Rates
 from matcher.policy import Policy
 from matcher.rank import Matcher
 from matcher.rules import REASON_ORDER
@@ -117,6 +118,9 @@ class ReviewRow:
     step_down: StepDown
     warnings: list[str] = field(default_factory=list)  # HOME_ASSESSMENT_DUE
     home_assessment_date: date | None = None
+    # DKK a month, from the policy profile's [costs] (None without them). Shown to planners and
+    # caseworkers; never read by the ranking.
+    monthly_cost: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +137,7 @@ class ReviewRow:
             "warnings": self.warnings,
             "home_assessment_date": self.home_assessment_date
             and self.home_assessment_date.isoformat(),
+            "monthly_cost": self.monthly_cost,
         }
 
 
@@ -248,10 +253,20 @@ def _point(
 
 
 def review_placement(
-    matcher: Matcher, placement: Placement, as_of: date, top: int = 5
+    matcher: Matcher,
+    placement: Placement,
+    as_of: date,
+    top: int = 5,
+    rates: Rates | None = None,
 ) -> ReviewRow:
-    """The review of one active placement (see the module docstring)."""
+    """The review of one active placement (see the module docstring). With `rates`, the
+    placement's monthly cost and each step-down proposal's cost and change against it."""
     child = matcher.dataset.child_by_id[placement.child_id]
+    cost_now = (
+        None
+        if rates is None
+        else round(rates.monthly(placement.kind.value, placement.option_id, child.kommune_code))
+    )
     unit = matcher.unit_for(child.child_id)
     policy = matcher.policy_for(unit)
     tier = placement.kind.tier
@@ -280,6 +295,10 @@ def review_placement(
             )
             proposal["changes"] = changes
             proposal["continuity"] = _continuity(in_placement, changes)
+            if rates is not None and cost_now is not None:
+                cost = round(rates.monthly(p.kind, p.option_id, child.kommune_code))
+                proposal["monthly_cost"] = cost
+                proposal["monthly_cost_change"] = cost - cost_now
             if home_first:
                 # Full-time care is fewer days with the parents than a combination placement.
                 proposal["warnings"] = [*proposal["warnings"], Warning.FEWER_DAYS_AT_HOME.value]
@@ -310,6 +329,7 @@ def review_placement(
         step_down=StepDown(months, review_date, reached, proposals, reason, excluded, home_first),
         warnings=warnings,
         home_assessment_date=assessment,
+        monthly_cost=cost_now,
     )
 
 
@@ -354,6 +374,7 @@ def review(
     """Every active placement (of children acting in `kommuner`, or the named children)."""
     codes = set(kommuner or ())
     ids = set(children or ())
+    rates = Rates.if_costed(matcher.dataset, matcher.policies)
     rows = []
     for placement in sorted(matcher.dataset.active_placement.values(), key=lambda p: p.child_id):
         child = matcher.dataset.child_by_id[placement.child_id]
@@ -361,5 +382,5 @@ def review(
             continue
         if ids and child.child_id not in ids:
             continue
-        rows.append(review_placement(matcher, placement, as_of, top))
+        rows.append(review_placement(matcher, placement, as_of, top, rates))
     return ReviewReport(as_of, sorted(codes), ReviewSummary.of(rows), rows)

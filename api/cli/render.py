@@ -128,9 +128,10 @@ def render_review(report: ReviewReport, console: Console = out) -> None:
         "policy",
         "follow-up",
         "next",
+        "DKK/month",
         "step-down",
     ):
-        table.add_column(column)
+        table.add_column(column, justify="right" if column == "DKK/month" else "left")
     for r in report.placements:
         fu, st = r.follow_up, r.step_down
         if not st.reached:
@@ -140,8 +141,11 @@ def render_review(report: ReviewReport, console: Console = out) -> None:
             kept = p["changes"].get("school_kept")
             step = (
                 f"{p['kind']} {p['option_id']} ({len(st.proposals)} proposals; school "
-                f"{'kept' if kept else 'changes' if kept is False else 'n/a'})"
+                f"{'kept' if kept else 'changes' if kept is False else 'n/a'}"
             )
+            if "monthly_cost_change" in p:
+                step += f"; DKK/month {p['monthly_cost_change']:+,.0f}"
+            step += ")"
         else:
             step = (st.reason or "") + (
                 " (" + ", ".join(f"{k} {v}" for k, v in list(st.excluded.items())[:3]) + ")"
@@ -157,6 +161,7 @@ def render_review(report: ReviewReport, console: Console = out) -> None:
             r.policy,
             status,
             fu.next.isoformat(),
+            "-" if r.monthly_cost is None else f"{r.monthly_cost:,.0f}",
             step,
         )
     console.print(table)

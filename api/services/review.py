@@ -12,6 +12,7 @@ from api.services.caller import Principal
 from api.services.children import own_child
 from api.services.errors import Forbidden, NotFound
 from api.services.runtime import Service, now
+from matcher.economy import Rates
 from matcher.review import ReviewReport, ReviewRow, review, review_placement
 
 __all__ = ["review_child", "review_kommuner"]
@@ -57,4 +58,5 @@ def review_child(
         raise NotFound(
             f"child {child_id!r} has no active placement to review", reason="NO_ACTIVE_PLACEMENT"
         )
-    return review_placement(matcher, placement, as_of or now().date(), top)
+    rates = Rates.if_costed(matcher.dataset, matcher.policies)
+    return review_placement(matcher, placement, as_of or now().date(), top, rates)

@@ -30,7 +30,7 @@ from api.web.common import (
     redirect,
     render,
 )
-from api.web.labels import FOLLOW_UP_STATUS, KINDS, STEP_DOWN_REASONS, day
+from api.web.labels import FOLLOW_UP_STATUS, KINDS, STEP_DOWN_REASONS, day, kroner
 from matcher.review import ReviewRow
 
 __all__ = ["router"]
@@ -52,9 +52,20 @@ def _item(row: ReviewRow) -> dict[str, Any]:
         "overdue_n": len(f.overdue),
         "next": day(f.next),
         "review_date": day(s.review_date) if s.review_date else "",
-        "proposals": [f"{p['option_id']} ({KINDS.get(p['kind'], p['kind'])})" for p in s.proposals],
+        "proposals": [_proposal(p) for p in s.proposals],
+        "cost": kroner(row.monthly_cost) if row.monthly_cost is not None else "",
         "reason": STEP_DOWN_REASONS.get(s.reason or "", "") if s.reason else "",
     }
+
+
+def _proposal(p: dict[str, Any]) -> str:
+    """ "f0203 (plejefamilie, −17.500 kr./md.)": the step and what it changes in cost."""
+    text = f"{p['option_id']} ({KINDS.get(p['kind'], p['kind'])}"
+    change = p.get("monthly_cost_change")
+    if change is not None:
+        sign = "+" if change > 0 else "−" if change < 0 else "±"
+        text += f", {sign}{kroner(abs(change))}/md."
+    return text + ")"
 
 
 @router.get("/review", response_class=HTMLResponse)

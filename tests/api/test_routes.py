@@ -382,6 +382,9 @@ def test_a_confirmed_reservation_becomes_a_placement_under_review(env: Env) -> N
         assert body["step_down"]["reached"]
     assert all(p["tier"] < body["tier"] for p in body["step_down"]["proposals"])
     assert body["follow_up"]["status"] == "overdue"  # nothing held in three years
+    assert body["monthly_cost"] > 0  # the default profile's [costs]
+    for p in body["step_down"]["proposals"]:
+        assert p["monthly_cost_change"] == p["monthly_cost"] - body["monthly_cost"]
     listed = env.client.get(
         "/v1/review", params={"kommune": "751"}, headers=env.auth("coordinator")
     ).json()

@@ -384,6 +384,7 @@ def test_worklist_lists_follow_ups_and_the_form_records_one(env: Env) -> None:
     assert_no_raw_codes(page.text)
     overdue = text[text.index("overskredet") : text.index("inden for 14 dage")]
     assert cid in overdue
+    assert re.search(r"\d{1,3}(\.\d{3})* kr\./md\.", overdue)  # what the placement costs
     assert f'href="/ui/children/{cid}/follow-up"' in page.text
     form = client.get(f"/ui/children/{cid}/follow-up")
     assert form.status_code == 200 and 'name="with_whom"' in form.text

@@ -207,3 +207,30 @@ def test_hjoerring_keeps_a_settled_placement_from_being_proposed_for_a_move() ->
         assert step.reached
         assert (step.reason == PLACEMENT_SETTLED) is settled, (kommune, months)
         assert bool(step.proposals) is not settled
+
+
+def test_the_review_shows_the_cost_now_and_after_each_step_down() -> None:
+    from matcher.economy import DAYS_PER_MONTH, Rates
+    from matcher.review import review
+    from models.enums import FosterLevel
+
+    ds = dataset(
+        children=[child(kommune_code="167")],
+        institutions=[institution(occupied=1, daily_rate=4000.0)],
+        families=[family(place=at(2), level=FosterLevel.FORSTAERKET)],
+        placements=[placed()],
+    )
+    matcher = Matcher(ds)
+    rates = Rates.if_costed(ds, matcher.policies)
+    assert rates is not None  # hvidovre has no [costs]: the default profile's apply
+    row = review_placement(matcher, placed(), date(2026, 7, 6), rates=rates)
+    fees = matcher.policies.default.costs.foster_monthly_dkk  # type: ignore[union-attr]
+    assert row.monthly_cost == round(4000.0 * DAYS_PER_MONTH)
+    top = row.step_down.proposals[0]
+    assert top["monthly_cost"] == round(fees["forstaerket"])
+    assert top["monthly_cost_change"] == top["monthly_cost"] - row.monthly_cost < 0
+    shown = review(matcher, date(2026, 7, 6)).as_dict()["placements"][0]
+    assert shown["monthly_cost"] == row.monthly_cost
+    assert shown["step_down"]["proposals"][0]["monthly_cost_change"] == top["monthly_cost_change"]
+    # without rates (a caller without costs) nothing is invented
+    assert review_placement(matcher, placed(), date(2026, 7, 6)).monthly_cost is None
