@@ -81,6 +81,10 @@ class Rates:
         self.dataset = dataset
         self.policies = policies
         self.levels = {f.family_id: f.level.label for f in dataset.families}
+        # A family's own monthly fee, where agreed, instead of the profile's fee for its level.
+        self.family_monthly = {
+            f.family_id: f.monthly_rate for f in dataset.families if f.monthly_rate
+        }
         # A daily_rate of 0 is how a file without the column reads: no rate of its own.
         self.daily = {i.institution_id: i.daily_rate for i in dataset.institutions if i.daily_rate}
 
@@ -97,6 +101,9 @@ class Rates:
         if kind == "network":
             return costs.network_monthly_dkk
         if kind == "foster":
+            own = self.family_monthly.get(option_id)
+            if own:
+                return own
             level = self.levels.get(option_id, "almen")
             fees = costs.foster_monthly_dkk
             return fees.get(level, fees.get("almen", 0.0))

@@ -90,6 +90,9 @@ class Family:
     combination: bool = False
     vacancy_confirmed: date | None = None
     paused: bool = False
+    # DKK a month agreed with this family (vederlag plus tillæg), instead of the profile's fee
+    # for its level. Only costs read it; never the ranking.
+    monthly_rate: float | None = None
 
     @property
     def free_places(self) -> int:

@@ -149,6 +149,7 @@ def family_rows(f: Family, position: int = 0, reserved: int = 0) -> tuple[Family
             combination=f.combination,
             vacancy_confirmed=f.vacancy_confirmed,
             paused=f.paused,
+            monthly_rate=f.monthly_rate,
         ),
         CapacityPool(
             pool_id=f.family_id,
@@ -276,6 +277,7 @@ def family_from_row(r: FamilyRow, pool: CapacityPool) -> Family:
         combination=r.combination,
         vacancy_confirmed=r.vacancy_confirmed,
         paused=r.paused,
+        monthly_rate=r.monthly_rate,
     )
 
 

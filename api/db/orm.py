@@ -131,6 +131,7 @@ class FamilyRow(Base):
     combination: Mapped[bool] = mapped_column(Boolean, default=False)
     vacancy_confirmed: Mapped[date | None] = mapped_column(Date)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    monthly_rate: Mapped[float | None] = mapped_column(Float)
     position: Mapped[int] = mapped_column(Integer, default=0)  # dataset order
     # Set when the row left the kommune's files but placements refer to it: kept as history,
     # out of matching and lists.

@@ -58,6 +58,7 @@ FAMILY_FIELDS = (
     "combination",
     "vacancy_confirmed",
     "status",
+    "monthly_rate",
 )
 INSTITUTION_FIELDS = (
     "institution_id",
@@ -85,7 +86,7 @@ REQUIRED = {
 }
 LISTS = {"target_groups"}
 # Decimal numbers a Danish user may write with a comma.
-DECIMALS = {"lat", "lon", "daily_rate"}
+DECIMALS = {"lat", "lon", "daily_rate", "monthly_rate"}
 # Each field's label on the form; messages name the field by it.
 LABELS = {
     "family_id": "Familiens id",
@@ -109,6 +110,7 @@ LABELS = {
     "acute": "Akutte anbringelser",
     "combination": "Kombinationsanbringelse",
     "daily_rate": "Døgntakst (kr.)",
+    "monthly_rate": "Eget vederlag (kr. pr. måned)",
     "vacancy_confirmed": "Vakance",
     "status": "Status",
 }
@@ -294,6 +296,7 @@ def _stored_values(record: StoredFamily | StoredInstitution) -> dict[str, Any]:
             "max_siblings": str(f.max_siblings),
             "combination": "true" if f.combination else "",
             "status": "paused" if f.paused else "active",
+            "monthly_rate": text_of(f.monthly_rate),
         }
         row: FamilyRow | InstitutionRow = f
     else:

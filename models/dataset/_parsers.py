@@ -115,6 +115,7 @@ def _parse_family(r: Row, places: PlaceResolver) -> Family | None:
         combination=r.flag("combination"),
         vacancy_confirmed=r.iso_date("vacancy_confirmed"),
         paused=status == "paused",
+        monthly_rate=r.real("monthly_rate", 0.0),
     )
     return family if r.ok else None
 

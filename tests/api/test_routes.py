@@ -185,8 +185,18 @@ def test_family_crud_and_capacity(env: Env) -> None:
     assert "fx1" in {
         f["family_id"] for f in c.get("/v1/families", headers=env.auth("consultant")).json()
     }
-    put = c.put("/v1/families/fx1", json=new_family(places=3), headers=env.auth("consultant"))
+    assert c.get("/v1/families/fx1", headers=env.auth("consultant")).json()["monthly_rate"] is None
+    put = c.put(
+        "/v1/families/fx1",
+        json=new_family(places=3) | {"monthly_rate": 31500.0},
+        headers=env.auth("consultant"),
+    )
     assert put.status_code == 200 and put.json()["places"] == 3
+    assert put.json()["monthly_rate"] == 31500.0  # the family's own fee, stored
+    negative = new_family() | {"monthly_rate": -1}
+    refused = c.put("/v1/families/fx1", json=negative, headers=env.auth("consultant"))
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["path"] == "body.monthly_rate"
     patch = c.patch(
         "/v1/families/fx1/capacity",
         json={"occupied": 1, "confirm_vacancy": True, "paused": True},

@@ -3,11 +3,14 @@ daily rate, and proof that cost never changes a ranking or an assignment."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from geo.gazetteer import Gazetteer
 from matcher.cohort import run_match
 from matcher.economy import (
     DAYS_PER_MONTH,
@@ -19,7 +22,8 @@ from matcher.economy import (
 )
 from matcher.policy import load_policy_set
 from matcher.rank import Matcher
-from models.dataset import Dataset
+from models.dataset import Dataset, load_dataset, write_dataset
+from models.errors import DatasetError
 
 AS_OF = date(2026, 11, 1)
 WILD = [
@@ -127,3 +131,34 @@ def test_cost_never_changes_a_ranking_or_an_assignment(small_dataset: Dataset) -
         assert kpis == base[2]
     # ...while the cost itself did change: the test would see a rate that leaked nowhere.
     assert len({r[3] for r in results}) == 3
+
+
+def test_a_familys_own_monthly_rate_replaces_the_profiles_fee_and_survives_the_files(
+    small_dataset: Dataset, tmp_path: Path, gazetteer: Gazetteer
+) -> None:
+    policies = load_policy_set("default")
+    first, second = small_dataset.families[0], small_dataset.families[1]
+    own = replace(first, monthly_rate=31000.0)
+    ds = replace(small_dataset, families=(own, *small_dataset.families[1:]))
+    rates = Rates(ds, policies)
+    assert rates.monthly("foster", own.family_id) == 31000.0
+    fees = policies.default.costs.foster_monthly_dkk  # type: ignore[union-attr]
+    assert rates.monthly("foster", second.family_id) == fees[second.level.label]
+    write_dataset(ds, tmp_path / "ok")
+    assert load_dataset(tmp_path / "ok", gazetteer).families[0].monthly_rate == 31000.0
+    families = (tmp_path / "ok" / "families.csv").read_text(encoding="utf-8")
+    bad = re.sub(r",31000(\.0)?\n", ",-5\n", families, count=1)  # the last column
+    assert bad != families
+    (tmp_path / "bad").mkdir()
+    for f in (tmp_path / "ok").iterdir():
+        (tmp_path / "bad" / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "bad" / "families.csv").write_text(bad, encoding="utf-8")
+    with pytest.raises(DatasetError) as caught:
+        load_dataset(tmp_path / "bad", gazetteer)
+    [issue] = caught.value.issues
+    assert (issue.file, issue.row, issue.column, issue.value) == (
+        "families.csv",
+        2,
+        "monthly_rate",
+        "-5",
+    )
