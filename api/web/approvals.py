@@ -87,6 +87,9 @@ REQUIRED = {
 LISTS = {"target_groups"}
 # Decimal numbers a Danish user may write with a comma.
 DECIMALS = {"lat", "lon", "daily_rate", "monthly_rate"}
+# Amounts in kroner, which a Danish user writes with thousands dots: "4.250" is 4250 kr.
+KRONER = {"daily_rate", "monthly_rate"}
+_THOUSANDS = re.compile(r"\d{1,3}(\.\d{3})+(,\d*)?")
 # Each field's label on the form; messages name the field by it.
 LABELS = {
     "family_id": "Familiens id",
@@ -190,6 +193,8 @@ def _typed(what: What, values: Mapping[str, Any]) -> tuple[BaseModel | None, dic
     for name, value in values.items():
         if value in ("", []):
             continue
+        if name in KRONER and _THOUSANDS.fullmatch(value.strip()):
+            value = value.strip().replace(".", "")
         data[name] = value.replace(",", ".") if name in DECIMALS else value
     model: type[BaseModel] = FamilyCreate if what == "families" else InstitutionCreate
     try:

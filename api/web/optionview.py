@@ -85,6 +85,10 @@ def _option_page(
             ),
             ("Kombinationsanbringelse", "ja" if f.combination else "nej"),
             ("Status", FAMILY_STATUS["paused" if f.paused else "active"]),
+            (
+                "Vederlag pr. måned",
+                f"{kroner(f.monthly_rate)} (eget)" if f.monthly_rate else "profilens for niveauet",
+            ),
         ]
         heading = f"Plejefamilie {option_id}"
     else:

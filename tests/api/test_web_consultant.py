@@ -208,10 +208,15 @@ def test_a_family_is_edited_through_its_form(env: Env) -> None:
     data = family_form(csrf_of(form.text), fam.family_id, places=str(fam.occupied + 3))
     data["postcode"] = ""
     data["lat"], data["lon"] = "56,16", "10,2"  # a Danish decimal comma
+    data["monthly_rate"] = "31.500"  # kroner with a thousands dot: 31,500 kr., not 31.5
     done = client.post(f"/ui/families/{fam.family_id}/edit", data=data, follow_redirects=False)
     assert done.status_code == 303, done.text[:2000]
     api = env.client.get(f"/v1/families/{fam.family_id}", headers=env.auth("consultant")).json()
     assert api["places"] == fam.occupied + 3 and abs(api["lat"] - 56.16) < 1e-9
+    assert api["monthly_rate"] == 31500.0
+    again = client.get(f"/ui/families/{fam.family_id}/edit")
+    assert 'value="31500"' in again.text
+    assert "31.500 kr. (eget)" in client.get(f"/ui/families/{fam.family_id}").text
     # The posted occupancy ("0") does not undo placements: it follows them, not the form.
     assert api["occupied"] == fam.occupied
     # Another kommune's family is not there for this consultant.
@@ -240,7 +245,7 @@ def test_an_institution_is_approved_and_edited_through_the_forms(env: Env) -> No
         "max_age": "17",
         "max_level": "4",
         "target_groups": ["trauma", "adhd"],
-        "daily_rate": "4250,50",
+        "daily_rate": "4.250,50",  # as a Danish user writes kroner
     }
     before = rows(env, InstitutionRow)
     bad = client.post("/ui/institutions/new", data=data | {"daily_rate": "dyr"})
