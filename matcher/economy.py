@@ -93,16 +93,20 @@ class Rates:
         """The rates, or None when the default profile has no [costs] section."""
         return cls(dataset, policies) if policies.default.costs is not None else None
 
-    def monthly(self, kind: str, option_id: str, kommune: str = "") -> float:
+    def monthly(
+        self, kind: str, option_id: str, kommune: str = "", *, own_fee: bool = True
+    ) -> float:
         """One placement's monthly cost, DKK: `kind` network, foster, combination or
-        institution, at `option_id`, for a child acting in `kommune`."""
+        institution, at `option_id`, for a child acting in `kommune`. Without `own_fee`, a
+        family is priced at the profile's fee for its level: a family's own agreed fee is its
+        kommune's business, not shown beside other kommuners' proposals."""
         costs = _costs(self.policies, kommune)
         daily = self.daily.get(option_id) or costs.institution_daily_dkk
         if kind == "network":
             return costs.network_monthly_dkk
         if kind == "foster":
-            own = self.family_monthly.get(option_id)
-            if own:
+            own = self.family_monthly.get(option_id) if own_fee else None
+            if own is not None:
                 return own
             level = self.levels.get(option_id, "almen")
             fees = costs.foster_monthly_dkk

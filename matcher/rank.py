@@ -298,7 +298,7 @@ class Matcher:
 
     # -- ranking ----------------------------------------------------------------------------
     def unit_for(self, child_id: str) -> Unit:
-        if "unit_of_child" in self.__dict__:
+        if "unit_of_child" in self.__dict__ or "units" in self.__dict__:
             try:
                 return self.unit_of_child[child_id]
             except KeyError:

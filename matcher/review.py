@@ -296,7 +296,8 @@ def review_placement(
             proposal["changes"] = changes
             proposal["continuity"] = _continuity(in_placement, changes)
             if rates is not None and cost_now is not None:
-                cost = round(rates.monthly(p.kind, p.option_id, child.kommune_code))
+                # At the profile's fee for a family's level: its own fee is not for others.
+                cost = round(rates.monthly(p.kind, p.option_id, child.kommune_code, own_fee=False))
                 proposal["monthly_cost"] = cost
                 proposal["monthly_cost_change"] = cost - cost_now
             if home_first:

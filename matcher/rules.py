@@ -172,26 +172,34 @@ def too_far(v: View, policy: Policy) -> BoolArray:
 
 def local_radius(v: View, policy: Policy) -> FloatArray:
     """The local-area radius of each option's tier."""
-    return per_tier(policy, "local_km")[v.opts.tier]
+    return per_tier(policy, LOCAL_KM)[v.opts.tier]
+
+
+LOCAL_KM = "[local_km]"  # not a term name: the local-area radii in `per_tier`
 
 
 _PER_TIER: dict[int, tuple[Policy, dict[str, FloatArray]]] = {}
 
 
 def per_tier(policy: Policy, name: str) -> FloatArray:
-    """A policy number per tier as an array indexed by tier (index 0 unused): `local_km`,
-    or a score term's weight. Built once per policy object: every evaluation asks for
-    several, and building them was a tenth of ranking a child."""
+    """A policy number per tier as an array indexed by tier (index 0 unused): the local-area
+    radii (`LOCAL_KM`), or a score term's weight (by the term's name). Built once per policy
+    object: every evaluation asks for several, and building them was a tenth of ranking a
+    child."""
     hit = _PER_TIER.get(id(policy))
     if hit is None or hit[0] is not policy:  # the policy is held, so its id is not reused
         if len(_PER_TIER) > 256:  # what-if sweeps make many profiles; keep the cache small
             _PER_TIER.clear()
-        hit = (policy, {"local_km": np.array([0.0] + [policy.local_km[k] for k in _KINDS])})
+        radii = np.array([0.0] + [policy.local_km[k] for k in _KINDS])
+        radii.setflags(write=False)  # shared by every call: nobody may change it in place
+        hit = (policy, {LOCAL_KM: radii})
         _PER_TIER[id(policy)] = hit
     tables = hit[1]
     found = tables.get(name)
     if found is None:
-        found = tables[name] = np.array([0.0] + [policy.weight(k, name) for k in _KINDS])
+        found = np.array([0.0] + [policy.weight(k, name) for k in _KINDS])
+        found.setflags(write=False)
+        tables[name] = found
     return found
 
 

@@ -180,7 +180,7 @@ class FamilyRecord(ContractRecord):
     combination: bool = False
     vacancy_confirmed: date | None = None
     status: Literal["active", "paused"] = "active"
-    monthly_rate: float | None = Field(default=None, ge=0)
+    monthly_rate: float | None = Field(default=None, gt=0)
 
 
 # --------------------------------------------------------------------------- institutions.csv

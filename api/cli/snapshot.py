@@ -33,6 +33,7 @@ import operator
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from datetime import date
@@ -78,7 +79,9 @@ def write_deferred() -> None:
     pending, _deferred = _deferred or [], None
     if not pending:
         return
-    if not hasattr(os, "fork"):  # pragma: no cover - Windows
+    # Forking a process with other threads (a database pool, a solver) could leave the
+    # writer waiting on a lock one of them held: then the snapshot is written here.
+    if not hasattr(os, "fork") or threading.active_count() > 1:
         for write in pending:
             write()
         return
@@ -94,6 +97,7 @@ def write_deferred() -> None:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
+            os.closerange(3, 1024)  # no inherited sockets or files: the writer needs none
             for write in pending:
                 write()
     finally:
@@ -205,8 +209,12 @@ class _Encoder:
         if dataclasses.is_dataclass(kind):
             tag = self._tag(kind)
             names = [f.name for f in dataclasses.fields(kind)]
-            getter = operator.attrgetter(*names)
-            values = getter if len(names) > 1 else (lambda record: (getter(record),))
+            getter = operator.attrgetter(*names) if names else None
+            values = (
+                getter
+                if getter is not None and len(names) > 1
+                else (lambda record: (getter(record),) if getter is not None else ())
+            )
             encode = self.encode
             return lambda record: [
                 tag,

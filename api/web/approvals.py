@@ -89,7 +89,7 @@ LISTS = {"target_groups"}
 DECIMALS = {"lat", "lon", "daily_rate", "monthly_rate"}
 # Amounts in kroner, which a Danish user writes with thousands dots: "4.250" is 4250 kr.
 KRONER = {"daily_rate", "monthly_rate"}
-_THOUSANDS = re.compile(r"\d{1,3}(\.\d{3})+(,\d*)?")
+_THOUSANDS = re.compile(r"[1-9]\d{0,2}(\.\d{3})+(,\d*)?")
 # Each field's label on the form; messages name the field by it.
 LABELS = {
     "family_id": "Familiens id",

@@ -115,9 +115,22 @@ def _parse_family(r: Row, places: PlaceResolver) -> Family | None:
         combination=r.flag("combination"),
         vacancy_confirmed=r.iso_date("vacancy_confirmed"),
         paused=status == "paused",
-        monthly_rate=r.real("monthly_rate", 0.0),
+        monthly_rate=_own_rate(r),
     )
     return family if r.ok else None
+
+
+def _own_rate(r: Row) -> float | None:
+    """A family's own monthly fee: above 0, or empty for the profile's fee for its level."""
+    rate = r.kroner("monthly_rate")
+    if rate == 0:
+        r.issue(
+            "monthly_rate",
+            r.raw("monthly_rate"),
+            "a number above 0, or empty for the profile's fee",
+        )
+        return None
+    return rate
 
 
 def _parse_institution(r: Row, places: PlaceResolver) -> Institution | None:
@@ -149,7 +162,7 @@ def _parse_institution(r: Row, places: PlaceResolver) -> Institution | None:
         target_groups=r.needs("target_groups"),
         max_level=r.integer("max_level", 1, 4, default=4),
         acute=r.flag("acute"),
-        daily_rate=r.real("daily_rate", 0.0),
+        daily_rate=r.kroner("daily_rate"),
         vacancy_confirmed=r.iso_date("vacancy_confirmed"),
     )
     return institution if r.ok else None

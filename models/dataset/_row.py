@@ -22,6 +22,8 @@ E = TypeVar("E", bound=Enum)
 
 _KOMMUNE = re.compile(r"^\d{3}$")
 _POSTCODE = re.compile(r"^\d{4}$")
+# "4.250" in a kroner column: a Danish thousands dot, or 4.25 kr.? Refused, never guessed.
+_THOUSANDS = re.compile(r"[1-9]\d{0,2}(\.\d{3})+(,\d*)?")
 
 
 class Row:
@@ -99,6 +101,16 @@ class Row:
             self.issue(column, value, allowed)
             return None
         return number
+
+    def kroner(self, column: str, lo: float = 0.0) -> float | None:
+        """An amount in DKK (a rate). A value written with a thousands dot is refused: a
+        Danish export means 4,250 kr. by "4.250", an English one 4.25 kr."""
+        value = self.raw(column)
+        if _THOUSANDS.fullmatch(value):
+            plain = value.replace(".", "")
+            self.issue(column, value, f"kroner without a thousands separator, e.g. {plain}")
+            return None
+        return self.real(column, lo)
 
     def _comma_number(self, value: str) -> float | None:
         # One comma and no point: `1.234,5` is refused, since in `1.234` the point would be

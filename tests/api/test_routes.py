@@ -193,10 +193,11 @@ def test_family_crud_and_capacity(env: Env) -> None:
     )
     assert put.status_code == 200 and put.json()["places"] == 3
     assert put.json()["monthly_rate"] == 31500.0  # the family's own fee, stored
-    negative = new_family() | {"monthly_rate": -1}
-    refused = c.put("/v1/families/fx1", json=negative, headers=env.auth("consultant"))
-    assert refused.status_code == 422
-    assert refused.json()["errors"][0]["path"] == "body.monthly_rate"
+    for wrong in (-1, 0):  # empty is the profile's fee; 0 would be read as "none" nowhere
+        body = new_family() | {"monthly_rate": wrong}
+        refused = c.put("/v1/families/fx1", json=body, headers=env.auth("consultant"))
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["path"] == "body.monthly_rate"
     patch = c.patch(
         "/v1/families/fx1/capacity",
         json={"occupied": 1, "confirm_vacancy": True, "paused": True},

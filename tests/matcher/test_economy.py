@@ -147,18 +147,31 @@ def test_a_familys_own_monthly_rate_replaces_the_profiles_fee_and_survives_the_f
     write_dataset(ds, tmp_path / "ok")
     assert load_dataset(tmp_path / "ok", gazetteer).families[0].monthly_rate == 31000.0
     families = (tmp_path / "ok" / "families.csv").read_text(encoding="utf-8")
-    bad = re.sub(r",31000(\.0)?\n", ",-5\n", families, count=1)  # the last column
-    assert bad != families
     (tmp_path / "bad").mkdir()
     for f in (tmp_path / "ok").iterdir():
         (tmp_path / "bad" / f.name).write_bytes(f.read_bytes())
-    (tmp_path / "bad" / "families.csv").write_text(bad, encoding="utf-8")
-    with pytest.raises(DatasetError) as caught:
-        load_dataset(tmp_path / "bad", gazetteer)
-    [issue] = caught.value.issues
-    assert (issue.file, issue.row, issue.column, issue.value) == (
-        "families.csv",
-        2,
-        "monthly_rate",
-        "-5",
-    )
+    for written, allowed in (
+        ("-5", "a number >= 0.0"),
+        ("0", "a number above 0, or empty for the profile's fee"),
+        # a Danish thousands dot or 31.5 kr.? refused, never guessed
+        ('"31.500"', "kroner without a thousands separator, e.g. 31500"),
+    ):
+        bad = re.sub(r",31000(\.0)?\n", f",{written}\n", families, count=1)  # the last column
+        assert bad != families
+        (tmp_path / "bad" / "families.csv").write_text(bad, encoding="utf-8")
+        with pytest.raises(DatasetError) as caught:
+            load_dataset(tmp_path / "bad", gazetteer)
+        [issue] = caught.value.issues
+        where = (issue.file, issue.row, issue.column, issue.value)
+        assert where == ("families.csv", 2, "monthly_rate", written.strip('"'))
+        assert issue.allowed.startswith(allowed), issue.allowed
+
+
+def test_without_own_fees_a_family_is_priced_at_its_levels_fee(small_dataset: Dataset) -> None:
+    policies = load_policy_set("default")
+    first = replace(small_dataset.families[0], monthly_rate=31000.0)
+    ds = replace(small_dataset, families=(first, *small_dataset.families[1:]))
+    fees = policies.default.costs.foster_monthly_dkk  # type: ignore[union-attr]
+    rates = Rates(ds, policies)
+    assert rates.monthly("foster", first.family_id) == 31000.0
+    assert rates.monthly("foster", first.family_id, own_fee=False) == fees[first.level.label]

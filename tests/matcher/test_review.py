@@ -217,7 +217,8 @@ def test_the_review_shows_the_cost_now_and_after_each_step_down() -> None:
     ds = dataset(
         children=[child(kommune_code="167")],
         institutions=[institution(occupied=1, daily_rate=4000.0)],
-        families=[family(place=at(2), level=FosterLevel.FORSTAERKET)],
+        # its own fee is its kommune's business: a proposal is priced at the level's fee
+        families=[family(place=at(2), level=FosterLevel.FORSTAERKET, monthly_rate=99999.0)],
         placements=[placed()],
     )
     matcher = Matcher(ds)
