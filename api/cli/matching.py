@@ -27,6 +27,7 @@ from api.cli.common import (
     user_errors,
 )
 from api.cli.render import render_match, render_ranking
+from api.cli.snapshot import after_the_answer
 from matcher.policy import AUTO, load_policy_set
 from matcher.rank import Matcher
 from models.dataset import write_dataset
@@ -81,6 +82,9 @@ def generate(
         except ValueError as exc:
             raise InputError(str(exc)) from None
         write_dataset(dataset, out_dir)
+        # The next command (`rank`, `match`) finds the snapshot of these files: they are read
+        # back once, after this answer, in the background (api/cli/snapshot.py).
+        after_the_answer(lambda: load(out_dir, geodata))
     err.print(
         f"wrote {len(dataset.children)} children, {len(dataset.network)} network rows, "
         f"{len(dataset.families)} families, {len(dataset.institutions)} institutions, "

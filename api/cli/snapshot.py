@@ -44,6 +44,7 @@ from models.dataset import FILES, Dataset, DatasetEncodingWarning
 
 __all__ = [
     "CACHE_ENV",
+    "after_the_answer",
     "cache_directory",
     "cached_dataset",
     "dataset_key",
@@ -57,7 +58,7 @@ KEEP = 8  # snapshots kept; the oldest go first
 _GEODATA_FILES = ("dk_postcodes.csv", "dk_schools.csv", "dk_kommuner.csv")
 _MODELS = Path(__file__).resolve().parents[2] / "models"
 _DATE = -1  # the tag of a date; record and enum classes have tags 0, 1, ...
-_deferred: list[Callable[[], None]] | None = None  # see defer_writes
+_deferred: list[Callable[[], object]] | None = None  # see defer_writes
 
 
 def defer_writes() -> None:
@@ -66,6 +67,14 @@ def defer_writes() -> None:
     global _deferred
     if _deferred is None:
         _deferred = []
+
+
+def after_the_answer(job: Callable[[], object]) -> None:
+    """Run `job` with the deferred snapshot writes (on the command line: in the background
+    after the answer); elsewhere, not at all. `placement generate` uses it to load what it
+    wrote once, so that the next command finds the snapshot."""
+    if _deferred is not None:
+        _deferred.append(job)
 
 
 def write_deferred() -> None:
@@ -82,8 +91,7 @@ def write_deferred() -> None:
     # Forking a process with other threads (a database pool, a solver) could leave the
     # writer waiting on a lock one of them held: then the snapshot is written here.
     if not hasattr(os, "fork") or threading.active_count() > 1:
-        for write in pending:
-            write()
+        _run(pending)
         return
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
@@ -98,8 +106,7 @@ def write_deferred() -> None:
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
             os.closerange(3, 1024)  # no inherited sockets or files: the writer needs none
-            for write in pending:
-                write()
+            _run(pending)
     finally:
         os._exit(0)
 
@@ -174,6 +181,14 @@ def cached_dataset(data: Path, geodata: Path | None, load: Callable[[], Dataset]
     else:
         _write(path, dataset, messages)
     return dataset
+
+
+def _run(jobs: list[Callable[[], object]]) -> None:
+    for job in jobs:
+        try:
+            job()
+        except Exception:  # a snapshot only saves time: a failure costs the next run a load
+            continue
 
 
 # -- the codec ----------------------------------------------------------------------------------

@@ -136,6 +136,53 @@ def test_the_command_line_answers_first_and_leaves_the_snapshot_behind(
     assert found is not None and found[0] == load_dataset(copy, gazetteer)
 
 
+def test_generate_leaves_the_snapshot_of_what_it_wrote(
+    tmp_path: Path, gazetteer: Gazetteer
+) -> None:
+    """What `placement generate` wrote is read back once in the background, so the next
+    command starts from the snapshot (keyed by the very bytes written)."""
+    import os
+    import time
+
+    from api.cli.snapshot import _read
+
+    out = tmp_path / "gen"
+    env = {
+        **os.environ,
+        CACHE_ENV: str(tmp_path / "cache"),
+        "PLACEMENT_GEODATA_DIR": str(geodata_dir()),
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "generate",
+            "--out",
+            str(out),
+            "--children",
+            "30",
+            "--families",
+            "40",
+            "--institutions",
+            "6",
+            "--seed",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    snapshot = tmp_path / "cache" / f"dataset-{dataset_key(out, geodata_dir())}.marshal"
+    for _ in range(300):
+        if snapshot.exists():
+            break
+        time.sleep(0.05)
+    found = _read(snapshot)
+    assert found is not None and found[0] == load_dataset(out, gazetteer)
+
+
 def test_rank_and_help_start_without_the_heavy_libraries() -> None:
     heavy = ("pandas", "scipy", "geopy", "openpyxl", "sqlalchemy", "ortools", "fastapi", "networkx")
     code = (
