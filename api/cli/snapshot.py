@@ -224,12 +224,12 @@ class _Encoder:
         if dataclasses.is_dataclass(kind):
             tag = self._tag(kind)
             names = [f.name for f in dataclasses.fields(kind)]
-            getter = operator.attrgetter(*names) if names else None
-            values = (
-                getter
-                if getter is not None and len(names) > 1
-                else (lambda record: (getter(record),) if getter is not None else ())
-            )
+
+            def few(record: Any) -> tuple[Any, ...]:
+                return tuple(getattr(record, n) for n in names)
+
+            # attrgetter of one name gives the bare value, of none it fails
+            values = operator.attrgetter(*names) if len(names) > 1 else few
             encode = self.encode
             return lambda record: [
                 tag,

@@ -35,6 +35,7 @@ from api.web.labels import (
     day,
     number,
 )
+from models.dataset import plain_kroner
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -89,7 +90,6 @@ LISTS = {"target_groups"}
 DECIMALS = {"lat", "lon", "daily_rate", "monthly_rate"}
 # Amounts in kroner, which a Danish user writes with thousands dots: "4.250" is 4250 kr.
 KRONER = {"daily_rate", "monthly_rate"}
-_THOUSANDS = re.compile(r"[1-9]\d{0,2}(\.\d{3})+(,\d*)?")
 # Each field's label on the form; messages name the field by it.
 LABELS = {
     "family_id": "Familiens id",
@@ -193,8 +193,9 @@ def _typed(what: What, values: Mapping[str, Any]) -> tuple[BaseModel | None, dic
     for name, value in values.items():
         if value in ("", []):
             continue
-        if name in KRONER and _THOUSANDS.fullmatch(value.strip()):
-            value = value.strip().replace(".", "")
+        plain = plain_kroner(value.strip()) if name in KRONER else None
+        if plain is not None:
+            value = plain
         data[name] = value.replace(",", ".") if name in DECIMALS else value
     model: type[BaseModel] = FamilyCreate if what == "families" else InstitutionCreate
     try:

@@ -27,7 +27,7 @@ from models.dataset._dataset import Dataset
 from models.dataset._load import load_dataset
 from models.dataset._parsers import parse_record
 from models.dataset._reading import DatasetEncodingWarning
-from models.dataset._row import split_list
+from models.dataset._row import plain_kroner, split_list
 from models.dataset._writing import write_dataset
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "load_dataset",
     "occupancy_by_pool",
     "parse_record",
+    "plain_kroner",
     "split_list",
     "write_dataset",
 ]

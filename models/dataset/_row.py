@@ -16,7 +16,7 @@ from models.domain import Place
 from models.enums import NEEDS
 from models.errors import ValidationIssue
 
-__all__ = ["Row", "split_list"]
+__all__ = ["Row", "plain_kroner", "split_list"]
 
 E = TypeVar("E", bound=Enum)
 
@@ -106,8 +106,8 @@ class Row:
         """An amount in DKK (a rate). A value written with a thousands dot is refused: a
         Danish export means 4,250 kr. by "4.250", an English one 4.25 kr."""
         value = self.raw(column)
-        if _THOUSANDS.fullmatch(value):
-            plain = value.replace(".", "")
+        plain = plain_kroner(value)
+        if plain is not None:
             self.issue(column, value, f"kroner without a thousands separator, e.g. {plain}")
             return None
         return self.real(column, lo)
@@ -234,6 +234,12 @@ def _choices(enum: type[Enum]) -> tuple[dict[str, Enum], str]:
 
 def _range(lo: float, hi: float | None) -> str:
     return f">= {lo}" if hi is None else f"from {lo} to {hi}"
+
+
+def plain_kroner(value: str) -> str | None:
+    """The amount without its Danish thousands dots ("4.250" -> "4250", "4.250,50" ->
+    "4250,50") when it is written with them; None otherwise."""
+    return value.replace(".", "") if _THOUSANDS.fullmatch(value) else None
 
 
 def split_list(value: str) -> list[str]:
