@@ -5,7 +5,14 @@ of a second to import, which a command that needs neither should not pay)."""
 
 from typing import Any
 
-from geo.distance import EARTH_RADIUS_KM, ellipsoid_km, geodesic_km, haversine_km, to_unit_vectors
+from geo.distance import (
+    EARTH_RADIUS_KM,
+    arc_km,
+    ellipsoid_km,
+    geodesic_km,
+    haversine_km,
+    to_unit_vectors,
+)
 from geo.gazetteer import GEODATA_ENV, Gazetteer, GeodataError, default_gazetteer
 
 __all__ = [
@@ -15,6 +22,7 @@ __all__ = [
     "GeodataError",
     "OfflineGeocoder",
     "SpatialIndex",
+    "arc_km",
     "default_gazetteer",
     "ellipsoid_km",
     "geodesic_km",

@@ -12,7 +12,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["EARTH_RADIUS_KM", "ellipsoid_km", "geodesic_km", "haversine_km", "to_unit_vectors"]
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "arc_km",
+    "ellipsoid_km",
+    "geodesic_km",
+    "haversine_km",
+    "to_unit_vectors",
+]
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 WGS84_A_KM = 6378.137
@@ -34,6 +41,38 @@ def haversine_km_radians(
     """As haversine_km on coordinates already in radians (the hot path keeps them so)."""
     a = np.sin((p2 - p1) * 0.5) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) * 0.5) ** 2
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+def arc_km(
+    points: tuple[tuple[float, float], ...], x: FloatArray, y: FloatArray, z: FloatArray
+) -> FloatArray:
+    """Great-circle km from each of a few points (degrees) to many points given as the
+    components of their unit vectors: one row per point, the same numbers as haversine_km.
+
+    The hot path of ranking: the chord between unit vectors, then the arc over it, is the
+    haversine formula without its per-call trigonometry on the many points (sin(a/2) is
+    half the chord), so one child's home, schools and daycares against 7,000 options cost
+    a sixth of the haversine calls. The chord is summed from component differences, not
+    taken as 2 - 2 x.p, which would lose everything below a few metres to cancellation."""
+    out = np.empty((len(points), len(x)))
+    if not len(points):
+        return out
+    here = to_unit_vectors(*np.array(points, dtype=np.float64).T)
+    for k, (a, b, c) in enumerate(here):
+        squares = np.subtract(x, a)
+        squares *= squares
+        d = np.subtract(y, b)
+        d *= d
+        squares += d
+        np.subtract(z, c, out=d)
+        d *= d
+        squares += d
+        np.sqrt(squares, out=out[k])
+    out *= 0.5
+    np.minimum(out, 1.0, out=out)
+    np.arcsin(out, out=out)
+    out *= 2.0 * EARTH_RADIUS_KM
+    return out
 
 
 def ellipsoid_km(

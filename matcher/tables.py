@@ -20,6 +20,7 @@ from functools import cached_property, partial
 import numpy as np
 import numpy.typing as npt
 
+from geo.distance import to_unit_vectors
 from matcher.policy import Policy, PolicySet
 from models.dataset import Dataset, combination_pool
 from models.domain import Child, NetworkPerson
@@ -89,8 +90,11 @@ class OptionTable:
     tier: npt.NDArray[np.int8]  # 1 network, 2 foster, 3 combination, 4 institution
     lat: FloatArray
     lon: FloatArray
-    lat_r: FloatArray
-    lon_r: FloatArray
+    # Unit-vector components of each option's point (geo.distance.arc_km): the distances
+    # of ranking need no trigonometry on the options.
+    x: FloatArray
+    y: FloatArray
+    z: FloatArray
     pool: IntArray
     at_family: BoolArray  # foster or combination offer of a foster family
     is_network: BoolArray
@@ -185,8 +189,9 @@ def _rows_to_table(rows: list[dict[str, object]]) -> OptionTable:
         k: np.array([r[k] for r in rows], dtype=t) if rows else np.zeros(0, dtype=t)
         for k, t in dtypes.items()
     }
-    cols["lat_r"] = np.radians(cols["lat"])
-    cols["lon_r"] = np.radians(cols["lon"])
+    cols["x"], cols["y"], cols["z"] = (
+        np.ascontiguousarray(c) for c in to_unit_vectors(cols["lat"], cols["lon"]).T
+    )
     order = sorted(range(len(rows)), key=lambda i: (str(cols["option_id"][i]), cols["tier"][i]))
     key = np.empty(len(rows), dtype=np.int64)
     key[order] = np.arange(len(rows))
