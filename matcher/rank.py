@@ -21,10 +21,13 @@ from geo.distance import ellipsoid_km, haversine_km
 from geo.pruning import SpatialIndex
 from matcher.policy import Policy, PolicySet, load_policy_set, wish_weight
 from matcher.rules import (
+    DISTANCE_FREE,
+    DISTANCE_RULES,
     REASON_ORDER,
     evaluate_reasons,
     evaluate_warnings,
     make_view,
+    passes,
     reasons_of,
     warnings_of,
 )
@@ -225,6 +228,30 @@ class Matcher:
         warnings = evaluate_warnings(view, policy)
         score, terms = score_terms(view, policy)
         return Evaluation(opts, reasons, warnings, score, terms, view.home_km)
+
+    def edges(
+        self,
+        unit: Unit,
+        opts: OptionTable,
+        candidates: IntArray | None,
+        as_of_day: int,
+        free: IntArray,
+    ) -> tuple[OptionTable, IntArray, FloatArray]:
+        """The options of `opts` (those at `candidates`, or all) that pass the rules that
+        read no distance, the indices among them of those eligible for `unit`, and their
+        scores: `evaluate`'s eligible rows and scores without its warnings and reasons,
+        which the batch matcher does not read.
+
+        The rules that read no distance go first, on every option; the distances, the
+        rules that read them and the score terms only on the options left."""
+        policy = self.policy_for(unit)
+        ok = passes(make_view(unit, opts, free, as_of_day), policy, DISTANCE_FREE)
+        keep = np.flatnonzero(ok) if candidates is None else candidates[ok[candidates]]
+        sub = opts.take(keep)
+        view = make_view(unit, sub, free, as_of_day)
+        eligible = np.flatnonzero(passes(view, policy, DISTANCE_RULES))
+        score, _ = score_terms(view, policy)
+        return sub, eligible, score[eligible]
 
     def policy_for(self, unit: Unit) -> Policy:
         """The profile of the unit's acting kommune (a sibling group acts as its first child)."""

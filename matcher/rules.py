@@ -19,11 +19,14 @@ from models.enums import Kind, NetworkStatus, Reason, Warning
 
 __all__ = [
     "CONSTRAINTS",
+    "DISTANCE_FREE",
+    "DISTANCE_RULES",
     "WARNINGS",
     "View",
     "evaluate_reasons",
     "evaluate_warnings",
     "make_view",
+    "passes",
     "per_tier",
 ]
 
@@ -243,6 +246,19 @@ DISTANCE_FREE: tuple[Rule, ...] = (
     excluded,
     paused,
 )
+
+
+# The rest read distances: on options that passed DISTANCE_FREE, an option is eligible
+# exactly when none of these leaves it out (the batch matcher's edges).
+DISTANCE_RULES: tuple[Rule, ...] = tuple(r for _, r in CONSTRAINTS if r not in DISTANCE_FREE)
+
+
+def passes(v: View, policy: Policy, rules: tuple[Rule, ...]) -> BoolArray:
+    """True where none of `rules` leaves the option out."""
+    ok = np.ones(len(v.opts), dtype=bool)
+    for rule in rules:
+        ok &= ~rule(v, policy)
+    return ok
 
 
 def _bit_field(masks: list[BoolArray], n: int) -> IntArray:

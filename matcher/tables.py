@@ -118,7 +118,10 @@ class OptionTable:
         return len(self.option_id)
 
     def take(self, index: IntArray) -> OptionTable:
-        return OptionTable(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return OptionTable(**{name: getattr(self, name)[index] for name in _OPTION_COLUMNS})
+
+
+_OPTION_COLUMNS = tuple(f.name for f in fields(OptionTable))
 
 
 def _ordinal(day: date | None) -> int:

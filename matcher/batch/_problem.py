@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from matcher.rank import Matcher
-from matcher.rules import DISTANCE_FREE, make_view
 from matcher.tables import IntArray, Unit
 
 __all__ = [
@@ -155,31 +154,23 @@ _NO_EDGES = (
 
 def _unit_edges(matcher: Matcher, unit: Unit, as_of: date, free: IntArray) -> list[np.ndarray]:
     day = as_of.toordinal()
-    tables = [unit.network]
-    idx = matcher.candidates(unit)
-    tables.append(matcher.options if idx is None else matcher.options.take(idx))
     parts: list[list[np.ndarray]] = []
-    for table in tables:
+    for table, candidates in (
+        (unit.network, None),
+        (matcher.options, matcher.candidates(unit)),
+    ):
         if not len(table):
             continue
-        view = make_view(unit, table, free, day)
-        ok = np.ones(len(table), dtype=bool)
-        policy = matcher.policy_for(unit)
-        for rule in DISTANCE_FREE:
-            ok &= ~rule(view, policy)
-        keep = np.flatnonzero(ok)
-        if not len(keep):
+        sub, eligible, score = matcher.edges(unit, table, candidates, day, free)
+        if not len(eligible):
             continue
-        sub = table.take(keep)
-        ev = matcher.evaluate(unit, sub, as_of, free)
-        el = ev.eligible
         parts.append(
             [
-                sub.pool[el],
-                sub.tier[el].astype(np.int64),
-                np.rint(ev.score[el] * 100).astype(np.int64),
-                sub.option_id[el],
-                sub.order_key[el],
+                sub.pool[eligible],
+                sub.tier[eligible].astype(np.int64),
+                np.rint(score * 100).astype(np.int64),
+                sub.option_id[eligible],
+                sub.order_key[eligible],
             ]
         )
     pool, tier, cost, option, order = (

@@ -86,6 +86,35 @@ def test_flow_is_optimal_against_brute_force(seed, children, families, instituti
     assert _key(problem, solve_greedy(problem).chosen) <= best
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), children=st.integers(5, 40), families=st.integers(5, 40))
+def test_batch_edges_are_the_rankings_eligible_options_and_scores(seed, children, families) -> None:
+    """The batch path (`Matcher.edges`: distance-free rules first, no warnings) keeps
+    exactly the options `evaluate` finds eligible, with the same scores. Nation-wide, so
+    that some options are beyond the practical maximum and some near a keep-away address."""
+    from geo.gazetteer import Gazetteer
+    from tests.conftest import geodata_dir
+
+    schools = Gazetteer.from_directory(geodata_dir()).schools.frame
+    spec = SyntheticSpec(children, families, 4, seed, sibling_share=0.3)
+    m = Matcher(generate_dataset(spec, schools))
+    day = AS_OF.toordinal()
+    for unit in m.units:
+        for table in (unit.network, m.options):
+            full = m.evaluate(unit, table, AS_OF)
+            want = sorted(
+                zip(
+                    table.option_id[full.eligible],
+                    table.tier[full.eligible],
+                    full.score[full.eligible],
+                    strict=True,
+                )
+            )
+            sub, eligible, score = m.edges(unit, table, None, day, m.pools.free)
+            got = sorted(zip(sub.option_id[eligible], sub.tier[eligible], score, strict=True))
+            assert got == want
+
+
 def test_best_of_each_unit_keeps_each_units_k_best_allowed_edges() -> None:
     e_unit = np.array([0, 0, 0, 1, 1, 2])
     order = np.array([2, 0, 1, 4, 3, 5])  # unit 0 prefers edge 2, then 0, then 1
