@@ -12,17 +12,14 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from api.services.errors import DomainError
-from geo.gazetteer import GEODATA_ENV, Gazetteer, GeodataError, default_gazetteer
-from matcher.policy import PolicyError
-from matcher.rank import UnknownChild
-from models.dataset import Dataset, DatasetEncodingWarning, load_dataset
-from models.errors import DatasetError
+if TYPE_CHECKING:  # imported where used: `placement --help` needs none of them
+    from geo.gazetteer import Gazetteer
+    from models.dataset import Dataset
 
 __all__ = [
     "AsOfOpt",
@@ -82,18 +79,32 @@ def user_errors() -> Iterator[None]:
     """Turn every error a user can fix into a clear message and exit code 2."""
     try:
         yield
-    except DatasetError as exc:
+    except Exception as exc:
+        _explain(exc)
+        raise
+
+
+def _explain(exc: Exception) -> None:
+    """Exit 2 with a message if `exc` is the user's to fix; return (to re-raise) if not.
+    The error types are imported here, on the error's path, not by every command."""
+    from api.services.errors import DomainError
+    from geo.gazetteer import GeodataError
+    from matcher.policy import PolicyError
+    from matcher.rank import UnknownChild
+    from models.errors import DatasetError
+
+    if isinstance(exc, DatasetError):
         err.print(
             f"[bold red]error:[/] {len(exc.issues)} problem(s) in the dataset:", highlight=False
         )
         for issue in exc.issues:
             err.print(f"  - {issue}", highlight=False, markup=False)
         raise typer.Exit(code=2) from None
-    except (GeodataError, PolicyError, InputError) as exc:
+    if isinstance(exc, (GeodataError, PolicyError, InputError)):
         fail(str(exc))
-    except UnknownChild as exc:
+    if isinstance(exc, UnknownChild):
         fail(f"no child with child_id {exc.args[0]!r} in the dataset")
-    except DomainError as exc:
+    if isinstance(exc, DomainError):
         err.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
         for problem in exc.extra.get("errors", []):
             err.print(f"  - {problem}", highlight=False, markup=False)
@@ -101,6 +112,8 @@ def user_errors() -> Iterator[None]:
 
 
 def gazetteer(geodata: Path | None) -> Gazetteer:
+    from geo.gazetteer import default_gazetteer
+
     return default_gazetteer(geodata)
 
 
@@ -111,6 +124,8 @@ def load(data: Path, geodata: Path | None) -> Dataset:
     A dataset loaded before from the very same bytes comes from its snapshot
     (`api.cli.snapshot`: keyed by the hashes of the files, never stale)."""
     from api.cli.snapshot import cached_dataset
+    from geo.gazetteer import GEODATA_ENV
+    from models.dataset import DatasetEncodingWarning, load_dataset
 
     chosen = geodata or os.environ.get(GEODATA_ENV)
     with warnings.catch_warnings(record=True) as caught:

@@ -24,7 +24,6 @@ from api.cli.common import (
     user_errors,
 )
 from api.cli.render import render_sync
-from models.dataset import write_dataset
 
 if TYPE_CHECKING:  # `rank` and `match` start without the database layer
     from sqlalchemy.orm import Session
@@ -91,6 +90,7 @@ def export(
 ) -> None:
     """Write the database back as a dataset of the CSV contract."""
     from api.services.data import export_dataset
+    from models.dataset import write_dataset
 
     with database_session(database) as session:
         dataset = export_dataset(session)

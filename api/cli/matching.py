@@ -27,12 +27,8 @@ from api.cli.common import (
     user_errors,
 )
 from api.cli.render import render_match, render_ranking
-from api.cli.snapshot import after_the_answer
 from matcher.policy import AUTO, load_policy_set
-from matcher.rank import Matcher
-from models.dataset import write_dataset
 from models.enums import Solver
-from models.synthetic import REFERENCE_DATE, SyntheticSpec, generate_dataset
 
 __all__ = ["generate", "match", "rank"]
 
@@ -57,6 +53,10 @@ def generate(
     geodata: GeoOpt = None,
 ) -> None:
     """Write a synthetic Denmark dataset, deterministic by seed."""
+    from api.cli.snapshot import after_the_answer
+    from models.dataset import write_dataset
+    from models.synthetic import REFERENCE_DATE, SyntheticSpec, generate_dataset
+
     with user_errors():
         gaz = gazetteer(geodata)
         codes = tuple(kommune or ())
@@ -107,6 +107,8 @@ def rank(
     geodata: GeoOpt = None,
 ) -> None:
     """Ranked placement proposals for one child, with reasons and why-not."""
+    from matcher.rank import Matcher
+
     with user_errors():
         dataset = load(data, geodata)
         matcher = Matcher(dataset, load_policy_set(policy))
@@ -165,6 +167,7 @@ def match(
 ) -> None:
     """Optimal batch matching of a cohort to the region's capacity."""
     from matcher.cohort import run_match
+    from matcher.rank import Matcher
 
     with user_errors():
         dataset = load(data, geodata)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel
 from rich.table import Table
+
+if TYPE_CHECKING:  # pydantic is imported by the commands that build a body
+    from pydantic import BaseModel
 
 from api.cli.common import (
     DbOpt,
@@ -27,7 +29,7 @@ from api.cli.common import (
     user_errors,
 )
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T", bound="BaseModel")
 
 __all__ = ["placements_end", "placements_list", "placements_move"]
 

@@ -27,7 +27,6 @@ from api.cli.common import (
 )
 from api.cli.render import render_review, render_simulation
 from matcher.policy import AUTO, load_policy_set
-from matcher.rank import Matcher
 
 __all__ = ["policies", "review", "simulate"]
 
@@ -96,6 +95,7 @@ def review(
     geodata: GeoOpt = None,
 ) -> None:
     """Follow-ups due and step-down proposals for every active placement."""
+    from matcher.rank import Matcher
     from matcher.review import review as run_review
 
     with user_errors():

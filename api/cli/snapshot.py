@@ -38,9 +38,10 @@ import warnings
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from models.dataset import FILES, Dataset, DatasetEncodingWarning
+if TYPE_CHECKING:  # the dataset layer (numpy) only when a dataset is read or written
+    from models.dataset import Dataset
 
 __all__ = [
     "CACHE_ENV",
@@ -130,6 +131,8 @@ def _file_digest(digest: Any, path: Path) -> None:
 def dataset_key(data: Path, geodata: Path) -> str | None:
     """The snapshot key of a dataset read with these geodata; None if either is not there
     (loading then fails with its own message, and nothing is cached)."""
+    from models.dataset import FILES
+
     digest = hashlib.sha256(f"placement-dataset/{FORMAT}/{sys.version}\0".encode())
     if data.is_dir():
         for name in FILES.values():
@@ -157,6 +160,8 @@ def dataset_key(data: Path, geodata: Path) -> str | None:
 def cached_dataset(data: Path, geodata: Path | None, load: Callable[[], Dataset]) -> Dataset:
     """The dataset `load()` gives for `data`, from a snapshot when one was made from the same
     bytes (warnings of the first load are given again)."""
+    from models.dataset import DatasetEncodingWarning
+
     directory = cache_directory()
     key = None if directory is None or geodata is None else dataset_key(data, geodata)
     if directory is None or key is None:
@@ -297,6 +302,8 @@ def _class(name: str) -> type:
 
 
 def _read(path: Path) -> tuple[Dataset, list[str]] | None:
+    from models.dataset import Dataset
+
     try:
         payload = marshal.loads(path.read_bytes())
         names, messages, body = payload

@@ -198,6 +198,23 @@ def test_rank_and_help_start_without_the_heavy_libraries() -> None:
     assert out.strip() == ""
 
 
+def test_help_with_every_command_imports_no_numpy_pydantic_or_matcher() -> None:
+    """`placement --help` registers every command module; none of them may import the
+    numerical core, the dataset layer or pydantic to show its options."""
+    heavy = ("numpy", "pydantic", "matcher.rank", "models.dataset", "geo.gazetteer", "sqlalchemy")
+    code = (
+        "import sys; sys.argv = ['placement', '--help']\n"
+        "import api.cli\n"
+        "api.cli._register_for(sys.argv[1:])\n"
+        "from api.cli import snapshot; snapshot.defer_writes()\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == ""
+
+
 def test_the_geodata_frames_are_what_pandas_reads(gazetteer: Gazetteer) -> None:
     directory = geodata_dir()
     for name, frame in (
