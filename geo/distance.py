@@ -57,7 +57,12 @@ def arc_km(
     out = np.empty((len(points), len(x)))
     if not len(points):
         return out
-    here = to_unit_vectors(*np.array(points, dtype=np.float64).T)
+    # The points' unit vectors by the same numpy functions as the options' (to_unit_vectors),
+    # so that two equal places are 0 km apart exactly; without its column_stack, a third of
+    # this function's time for five points.
+    p, lam = np.radians(np.array(points, dtype=np.float64)).T
+    cos_p = np.cos(p)
+    here = np.stack((cos_p * np.cos(lam), cos_p * np.sin(lam), np.sin(p)), axis=1).tolist()
     for k, (a, b, c) in enumerate(here):
         squares = np.subtract(x, a)
         squares *= squares

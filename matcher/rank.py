@@ -10,6 +10,7 @@ KD-tree without changing a single figure of the result.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -229,6 +230,24 @@ class Matcher:
         score, terms = score_terms(view, policy)
         return Evaluation(opts, reasons, warnings, score, terms, view.home_km)
 
+    def _screen(
+        self, unit: Unit, opts: OptionTable, as_of: date, free: IntArray
+    ) -> tuple[IntArray, Evaluation]:
+        """Every option's reasons, and the evaluation of the eligible options alone (a
+        national table is mostly left out: scores, terms, warnings and the km to schools and
+        daycares are computed for the few hundred options that can be proposed). The same
+        numbers as `evaluate`, elementwise (tested)."""
+        policy = self.policy_for(unit)
+        day = as_of.toordinal()
+        reasons = evaluate_reasons(make_view(unit, opts, free, day), policy)
+        reasons[(reasons & _TOO_FAR_BIT) != 0] = _TOO_FAR_BIT
+        sub = opts.take(np.flatnonzero(reasons == 0))
+        view = make_view(unit, sub, free, day)
+        score, terms = score_terms(view, policy)
+        warnings = evaluate_warnings(view, policy)
+        none_left_out = np.zeros(len(sub), dtype=np.int64)
+        return reasons, Evaluation(sub, none_left_out, warnings, score, terms, view.home_km)
+
     def edges(
         self,
         unit: Unit,
@@ -300,7 +319,7 @@ class Matcher:
     def excluded_counts(self, unit: Unit, as_of: date) -> dict[str, int]:
         """How many options each reason leaves out for this unit."""
         network, others, pruned = self.evaluate_unit(unit, as_of)
-        return self._excluded_counts((network, others), pruned)
+        return self._excluded_counts(((ev.opts, ev.reasons) for ev in (network, others)), pruned)
 
     def evaluate_option(
         self, child_id: str, option_id: str, kind: str, as_of: date | None = None
@@ -350,17 +369,21 @@ class Matcher:
     ) -> Ranking:
         as_of = as_of or date.today()
         unit = self.unit_for(child_id)
-        network, others, pruned = self.evaluate_unit(unit, as_of)
-        order, eligible = self._order((network, others), top)
-        shown = order
         free = self.pools.free
+        idx = self.candidates(unit)
+        tables = (unit.network, self.options if idx is None else self.options.take(idx))
+        pruned = 0 if idx is None else len(self.options) - len(idx)
+        screens = [self._screen(unit, table, as_of, free) for table in tables]
+        order, eligible = self._order(tuple(ev for _, ev in screens), top)
+        shown = order
         km = self._shown_km(unit, shown)
         proposals = [
             self._proposal(rank, unit, ev, i, free, km[rank - 1])
             for rank, (ev, i) in enumerate(shown, start=1)
         ]
-        excluded = self._excluded_counts((network, others), pruned)
-        listed = self._excluded_options((network, others), pruned) if why_not else None
+        reasons = tuple((table, r) for table, (r, _) in zip(tables, screens, strict=True))
+        excluded = self._excluded_counts(reasons, pruned)
+        listed = self._excluded_options(reasons, pruned) if why_not else None
         return Ranking(
             child_id,
             unit.sibling_group,
@@ -442,10 +465,13 @@ class Matcher:
         )
 
     @staticmethod
-    def _excluded_counts(evaluations: tuple[Evaluation, ...], pruned: int) -> dict[str, int]:
+    def _excluded_counts(
+        screens: Iterable[tuple[OptionTable, IntArray]], pruned: int
+    ) -> dict[str, int]:
+        """How many options each reason leaves out, from (table, reasons) pairs."""
         counts: dict[str, int] = {}
         # Only the options left out, once (most of a national table is).
-        left_out = np.concatenate([ev.reasons[ev.reasons != 0] for ev in evaluations])
+        left_out = np.concatenate([reasons[reasons != 0] for _, reasons in screens])
         for bit, reason in enumerate(REASON_ORDER):
             n = int(np.count_nonzero(left_out & (1 << bit)))
             n += pruned if reason is Reason.TOO_FAR else 0
@@ -454,28 +480,30 @@ class Matcher:
         return counts
 
     def _excluded_options(
-        self, evaluations: tuple[Evaluation, ...], pruned: int
+        self, screens: tuple[tuple[OptionTable, IntArray], ...], pruned: int
     ) -> list[dict[str, Any]]:
+        """Every option left out with its reasons, from (table, reasons) pairs; options the
+        spatial index pruned are TOO_FAR."""
         rows: list[tuple[int, int, dict[str, Any]]] = []
-        for ev in evaluations:
-            for i in np.flatnonzero(ev.reasons):
-                tier = int(ev.opts.tier[i])
+        for opts, reasons in screens:
+            for i in np.flatnonzero(reasons):
+                tier = int(opts.tier[i])
                 rows.append(
                     (
                         tier,
-                        int(ev.opts.order_key[i]),
+                        int(opts.order_key[i]),
                         {
-                            "option_id": str(ev.opts.option_id[i]),
+                            "option_id": str(opts.option_id[i]),
                             "kind": KINDS[tier - 1].value,
-                            "reasons": reasons_of(int(ev.reasons[i])),
+                            "reasons": reasons_of(int(reasons[i])),
                         },
                     )
                 )
         if pruned:
             examined: set[tuple[str, int]] = set()
-            for ev in evaluations[1:]:
+            for opts, _ in screens[1:]:
                 examined |= {
-                    (str(o), int(t)) for o, t in zip(ev.opts.option_id, ev.opts.tier, strict=True)
+                    (str(o), int(t)) for o, t in zip(opts.option_id, opts.tier, strict=True)
                 }
             for j in range(len(self.options)):
                 key = (str(self.options.option_id[j]), int(self.options.tier[j]))

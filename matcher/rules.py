@@ -49,21 +49,21 @@ class View:
         self.as_of_day = as_of_day
 
     @cached_property
-    def _km(self) -> FloatArray:
-        """Km from the unit's home, schools and daycares (rows, in that order) to every
-        option: one call for all of them."""
-        unit = self.unit
-        return arc_km(
-            (unit.home, *unit.schools, *unit.daycares), self.opts.x, self.opts.y, self.opts.z
-        )
-
-    @property
     def home_km(self) -> FloatArray:
-        return self._km[0]
+        """Km from the unit's home: the one distance the hard constraints read."""
+        return arc_km((self.unit.home,), self.opts.x, self.opts.y, self.opts.z)[0]
+
+    @cached_property
+    def _anchor_km(self) -> FloatArray:
+        """Km from the unit's schools, then its daycares (rows), to every option: only the
+        score terms and a warning read them, so ranking computes them on the eligible
+        options alone."""
+        unit = self.unit
+        return arc_km((*unit.schools, *unit.daycares), self.opts.x, self.opts.y, self.opts.z)
 
     @cached_property
     def _school(self) -> tuple[FloatArray | None, FloatArray | None]:
-        return _mean_and_max(self._km[1 : 1 + len(self.unit.schools)])
+        return _mean_and_max(self._anchor_km[: len(self.unit.schools)])
 
     @property
     def school_km(self) -> FloatArray | None:
@@ -76,7 +76,7 @@ class View:
 
     @cached_property
     def daycare_km(self) -> FloatArray | None:
-        return _mean_and_max(self._km[1 + len(self.unit.schools) :])[0]
+        return _mean_and_max(self._anchor_km[len(self.unit.schools) :])[0]
 
 
 def _mean_and_max(km: FloatArray) -> tuple[FloatArray | None, FloatArray | None]:

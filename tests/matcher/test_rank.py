@@ -263,3 +263,33 @@ def test_a_unit_built_alone_is_the_unit_built_with_all(small_dataset: Dataset) -
     assert lazy.unit_for(small_dataset.children[0].child_id) in lazy.units
     with pytest.raises(UnknownChild):
         Matcher(small_dataset).unit_for("no-such-child")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), children=st.integers(5, 40), families=st.integers(5, 40))
+def test_screening_evaluates_the_eligible_options_as_evaluate_does(
+    seed: int, children: int, families: int
+) -> None:
+    """`rank` computes scores, terms and warnings on the eligible options only; they are the
+    numbers `evaluate` gives those options within the whole table, and the reasons are the
+    same for every option. Nation-wide, so that distance rules and keep-away addresses act."""
+    from geo.gazetteer import Gazetteer
+    from tests.conftest import geodata_dir
+
+    schools = Gazetteer.from_directory(geodata_dir()).schools.frame
+    m = Matcher(
+        generate_dataset(SyntheticSpec(children, families, 4, seed, sibling_share=0.3), schools)
+    )
+    for unit in m.units:
+        for table in (unit.network, m.options):
+            full = m.evaluate(unit, table, AS_OF)
+            reasons, ev = m._screen(unit, table, AS_OF, m.pools.free)
+            assert reasons.tolist() == full.reasons.tolist()
+            el = full.eligible
+            assert ev.opts.option_id.tolist() == table.option_id[el].tolist()
+            assert ev.score.tolist() == full.score[el].tolist()
+            assert ev.warnings.tolist() == full.warnings[el].tolist()
+            assert ev.home_km.tolist() == full.home_km[el].tolist()
+            assert ev.terms.keys() <= full.terms.keys()
+            for name, values in ev.terms.items():
+                assert values.tolist() == full.terms[name][el].tolist()
