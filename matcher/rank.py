@@ -32,7 +32,7 @@ from matcher.rules import (
     reasons_of,
     warnings_of,
 )
-from matcher.scoring import score_terms
+from matcher.scoring import NETWORK_ONLY_TERMS, score_terms
 from matcher.tables import (
     KINDS,
     FloatArray,
@@ -371,19 +371,21 @@ class Matcher:
         unit = self.unit_for(child_id)
         free = self.pools.free
         idx = self.candidates(unit)
-        tables = (unit.network, self.options if idx is None else self.options.take(idx))
+        # One table, the network first: screening has a fixed cost per table (some hundred
+        # numpy calls) that a network of three people would pay as much as 7,000 options.
+        table = unit.network.then(self.options if idx is None else self.options.take(idx))
         pruned = 0 if idx is None else len(self.options) - len(idx)
-        screens = [self._screen(unit, table, as_of, free) for table in tables]
-        order, eligible = self._order(tuple(ev for _, ev in screens), top)
+        reasons, ev = self._screen(unit, table, as_of, free)
+        order, eligible = self._order((ev,), top)
         shown = order
         km = self._shown_km(unit, shown)
         proposals = [
             self._proposal(rank, unit, ev, i, free, km[rank - 1])
             for rank, (ev, i) in enumerate(shown, start=1)
         ]
-        reasons = tuple((table, r) for table, (r, _) in zip(tables, screens, strict=True))
-        excluded = self._excluded_counts(reasons, pruned)
-        listed = self._excluded_options(reasons, pruned) if why_not else None
+        screens = ((table, reasons),)
+        excluded = self._excluded_counts(screens, pruned)
+        listed = self._excluded_options(screens, pruned) if why_not else None
         return Ranking(
             child_id,
             unit.sibling_group,
@@ -455,7 +457,11 @@ class Matcher:
             kind=KINDS[tier - 1].value,
             tier=tier,
             score=float(ev.score[i]),
-            terms={name: float(values[i]) for name, values in ev.terms.items()},
+            terms={
+                name: float(values[i])
+                for name, values in ev.terms.items()
+                if tier == 1 or name not in NETWORK_ONLY_TERMS
+            },
             distance_km=distance_km,
             free_places=int(free[ev.opts.pool[i]]),
             warnings=warnings_of(int(ev.warnings[i])),
@@ -501,7 +507,7 @@ class Matcher:
                 )
         if pruned:
             examined: set[tuple[str, int]] = set()
-            for opts, _ in screens[1:]:
+            for opts, _ in screens:  # network rows (tier 1) never match an option's key
                 examined |= {
                     (str(o), int(t)) for o, t in zip(opts.option_id, opts.tier, strict=True)
                 }

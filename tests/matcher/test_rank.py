@@ -293,3 +293,21 @@ def test_screening_evaluates_the_eligible_options_as_evaluate_does(
             assert ev.terms.keys() <= full.terms.keys()
             for name, values in ev.terms.items():
                 assert values.tolist() == full.terms[name][el].tolist()
+
+
+def test_only_network_proposals_list_the_relation_term() -> None:
+    """The network and the options are screened as one table; the relation term (0 on any
+    other offer there) is listed on network proposals only, as when they were apart."""
+    from geo.gazetteer import Gazetteer
+    from tests.conftest import geodata_dir
+
+    schools = Gazetteer.from_directory(geodata_dir()).schools.frame
+    m = Matcher(generate_dataset(SyntheticSpec(60, 80, 10, 7), schools))
+    kinds_seen = set()
+    for unit in m.units:
+        if not len(unit.network):
+            continue
+        for p in m.rank(unit.child_ids[0], top=None, as_of=AS_OF).proposals:
+            assert ("relation" in p.terms) == (p.tier == 1)
+            kinds_seen.add(p.tier == 1)
+    assert kinds_seen == {True, False}
