@@ -303,7 +303,6 @@ def update_child(
 
 
 def proposals(
-    session: Session,
     service: Service,
     who: Principal,
     child_id: str,
@@ -317,8 +316,11 @@ def proposals(
     Holds past their expiry are freed by the service's reaper (and by every writing use
     case), not here: a proposal read takes no write lock. The child's kommune is checked on
     the matcher's copy of the stored children (as current as the data versions), not on a row
-    loaded per request; a child it does not hold (retired) is missing, as for `rank`."""
-    matcher = service.matcher(session)
+    loaded per request; a child it does not hold (retired) is missing, as for `rank`.
+
+    It takes no session: it reads the in-memory matcher and writes its audit row through
+    the audit log, and a session dependency cost an HTTP request about a millisecond."""
+    matcher = service.matcher()
     child = matcher.dataset.child_by_id.get(child_id)
     if child is None or not who.in_scope(child.kommune_code):
         raise NotFound(f"no child {child_id!r} in your kommuner")

@@ -170,16 +170,23 @@ class Service:
         values = dict(session.execute(select(DataVersion.name, DataVersion.value)).all())
         return int(values.get("structure", 0)), int(values.get("capacity", 0))
 
-    def matcher(self, session: Session) -> Matcher:
+    def matcher(self, session: Session | None = None) -> Matcher:
         """The matcher for the database's current state (rebuilt or refreshed if stale).
 
         The counters are read apart from `session` (`versions`): a request that needs only
-        the matcher never touches its session's connection."""
+        the matcher never touches its session's connection. Without a session, a stale
+        matcher is rebuilt from a read session of its own."""
         current = self.versions()
         structure, capacity = current.structure, current.capacity
         cache = self._cache
         if cache is not None and cache.structure == structure and cache.capacity == capacity:
             return cache.matcher
+        if session is None:
+            with self.read_sessions() as own:
+                return self._refreshed(own)
+        return self._refreshed(session)
+
+    def _refreshed(self, session: Session) -> Matcher:
         structure, capacity = self._versions(session)
         with self._lock:
             cache = self._cache

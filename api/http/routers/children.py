@@ -60,18 +60,16 @@ def update_child(
 
 
 @router.post("/{child_id}/proposals")
-@read_only
 def proposals(
     child_id: str,
     who: Coordinator,
-    session: SessionDep,
     service: ServiceDep,
     body: ProposalRequest | None = None,
 ) -> Any:
     """The ranking JSON of `placement rank` for this child (or its sibling group)."""
     body = body or ProposalRequest()
     ranking = children.proposals(
-        session, service, who, child_id, top=body.top, why_not=body.why_not, as_of=body.as_of
+        service, who, child_id, top=body.top, why_not=body.why_not, as_of=body.as_of
     )
     # The ranking dict holds only JSON types already; FastAPI's generic encoder would walk
     # its few hundred values again on every request (a fifth of the route's CPU).
