@@ -93,12 +93,31 @@ def test_identical_input_gives_identical_output(small_dataset: Dataset) -> None:
 def test_pruning_does_not_change_a_single_figure(small_dataset: Dataset, monkeypatch) -> None:
     full = Matcher(small_dataset)
     monkeypatch.setattr(rank_module, "PRUNE_THRESHOLD", 1)
+    monkeypatch.setattr(rank_module, "PRUNE_WHEN_WITHIN", 1.01)  # query the index always
     pruned = Matcher(small_dataset)
     assert pruned._index is not None and full._index is None
+    assert any(
+        pruned.candidates(pruned.unit_for(c.child_id)) is not None for c in small_dataset.children
+    )
     for c in small_dataset.children[:30]:
         a = full.rank(c.child_id, top=None, why_not=True, as_of=AS_OF).as_dict()
         b = pruned.rank(c.child_id, top=None, why_not=True, as_of=AS_OF).as_dict()
         assert a == b
+
+
+def test_the_index_is_queried_only_where_it_prunes_most_options(
+    small_dataset: Dataset, monkeypatch
+) -> None:
+    """Within the practical maximum of most options, a query would return nearly all of
+    them: every option is screened instead. With a short maximum the index prunes."""
+    monkeypatch.setattr(rank_module, "PRUNE_THRESHOLD", 1)
+    m = Matcher(small_dataset)
+    unit = m.unit_for(small_dataset.children[0].child_id)
+    assert m.candidates(unit) is None
+    short = replace(m.policy_for(unit), max_km=0.5)
+    monkeypatch.setattr(m, "policy_for", lambda _unit: short)
+    found = m.candidates(unit)
+    assert found is not None and len(found) < len(m.options) / 2
 
 
 def test_unknown_child(small_dataset: Dataset) -> None:
