@@ -32,7 +32,7 @@ from matcher.rules import (
     reasons_of,
     warnings_of,
 )
-from matcher.scoring import NETWORK_ONLY_TERMS, score_terms
+from matcher.scoring import score_terms
 from matcher.tables import (
     KINDS,
     FloatArray,
@@ -379,21 +379,23 @@ class Matcher:
         unit = self.unit_for(child_id)
         free = self.pools.free
         idx = self.candidates(unit)
-        # One table, the network first: screening has a fixed cost per table (some hundred
-        # numpy calls) that a network of three people would pay as much as 7,000 options.
-        table = unit.network.then(self.options if idx is None else self.options.take(idx))
+        options = self.options if idx is None else self.options.take(idx)
         pruned = 0 if idx is None else len(self.options) - len(idx)
-        reasons, ev = self._screen(unit, table, as_of, free)
-        order, eligible = self._order((ev,), top)
+        # A screen has a fixed cost (some hundred numpy calls): a child without a network
+        # does not pay it for an empty table. (One table of network and options would pay
+        # it once, but copying 50,000 options to join them costs more.)
+        tables = (unit.network, options) if len(unit.network) else (options,)
+        screens = [self._screen(unit, table, as_of, free) for table in tables]
+        order, eligible = self._order(tuple(ev for _, ev in screens), top)
         shown = order
         km = self._shown_km(unit, shown)
         proposals = [
             self._proposal(rank, unit, ev, i, free, km[rank - 1])
             for rank, (ev, i) in enumerate(shown, start=1)
         ]
-        screens = ((table, reasons),)
-        excluded = self._excluded_counts(screens, pruned)
-        listed = self._excluded_options(screens, pruned) if why_not else None
+        left_out = tuple((table, r) for table, (r, _) in zip(tables, screens, strict=True))
+        excluded = self._excluded_counts(left_out, pruned)
+        listed = self._excluded_options(left_out, pruned) if why_not else None
         return Ranking(
             child_id,
             unit.sibling_group,
@@ -465,11 +467,7 @@ class Matcher:
             kind=KINDS[tier - 1].value,
             tier=tier,
             score=float(ev.score[i]),
-            terms={
-                name: float(values[i])
-                for name, values in ev.terms.items()
-                if tier == 1 or name not in NETWORK_ONLY_TERMS
-            },
+            terms={name: float(values[i]) for name, values in ev.terms.items()},
             distance_km=distance_km,
             free_places=int(free[ev.opts.pool[i]]),
             warnings=warnings_of(int(ev.warnings[i])),

@@ -17,7 +17,7 @@ from matcher.policy import Policy, wish_weight
 from matcher.rules import View, local_radius, per_tier
 from matcher.tables import FloatArray
 
-__all__ = ["NETWORK_ONLY_TERMS", "TERMS", "score_terms"]
+__all__ = ["TERMS", "score_terms"]
 
 
 def relation(v: View) -> FloatArray | None:
@@ -70,10 +70,6 @@ def wish(v: View, policy: Policy) -> FloatArray | None:
 
 
 Term = Callable[[View, Policy], FloatArray | None]
-
-# Terms that say something of network offers only: a proposal of any other kind does not
-# list them (they are 0 there when a table holds both kinds).
-NETWORK_ONLY_TERMS = frozenset({"relation"})
 
 
 def _plain(term: Callable[[View], FloatArray | None]) -> Term:

@@ -117,17 +117,6 @@ class OptionTable:
     def __len__(self) -> int:
         return len(self.option_id)
 
-    def then(self, other: OptionTable) -> OptionTable:
-        """This table's rows followed by `other`'s (a child's network before the options)."""
-        if not len(self):
-            return other
-        return OptionTable(
-            **{
-                name: np.concatenate((getattr(self, name), getattr(other, name)))
-                for name in _OPTION_COLUMNS
-            }
-        )
-
     def take(self, index: IntArray) -> OptionTable:
         return OptionTable(**{name: getattr(self, name)[index] for name in _OPTION_COLUMNS})
 

@@ -315,8 +315,8 @@ def test_screening_evaluates_the_eligible_options_as_evaluate_does(
 
 
 def test_only_network_proposals_list_the_relation_term() -> None:
-    """The network and the options are screened as one table; the relation term (0 on any
-    other offer there) is listed on network proposals only, as when they were apart."""
+    """The relation term (closeness in the child's network) is listed on network proposals
+    only, never as a 0 on a family or an institution."""
     from geo.gazetteer import Gazetteer
     from tests.conftest import geodata_dir
 
