@@ -28,6 +28,7 @@ from matcher.rules import (
     evaluate_reasons,
     evaluate_warnings,
     make_view,
+    narrow,
     passes,
     reasons_of,
     warnings_of,
@@ -239,10 +240,11 @@ class Matcher:
         numbers as `evaluate`, elementwise (tested)."""
         policy = self.policy_for(unit)
         day = as_of.toordinal()
-        reasons = evaluate_reasons(make_view(unit, opts, free, day), policy)
+        full = make_view(unit, opts, free, day)
+        reasons = evaluate_reasons(full, policy)
         reasons[(reasons & _TOO_FAR_BIT) != 0] = _TOO_FAR_BIT
-        sub = opts.take(np.flatnonzero(reasons == 0))
-        view = make_view(unit, sub, free, day)
+        view = narrow(full, np.flatnonzero(reasons == 0))
+        sub = view.opts
         score, terms = score_terms(view, policy)
         warnings = evaluate_warnings(view, policy)
         none_left_out = np.zeros(len(sub), dtype=np.int64)
@@ -264,10 +266,11 @@ class Matcher:
         The rules that read no distance go first, on every option; the distances, the
         rules that read them and the score terms only on the options left."""
         policy = self.policy_for(unit)
-        ok = passes(make_view(unit, opts, free, as_of_day), policy, DISTANCE_FREE)
+        full = make_view(unit, opts, free, as_of_day)
+        ok = passes(full, policy, DISTANCE_FREE)
         keep = np.flatnonzero(ok) if candidates is None else candidates[ok[candidates]]
-        sub = opts.take(keep)
-        view = make_view(unit, sub, free, as_of_day)
+        view = narrow(full, keep)
+        sub = view.opts
         eligible = np.flatnonzero(passes(view, policy, DISTANCE_RULES))
         score, _ = score_terms(view, policy)
         return sub, eligible, score[eligible]

@@ -26,6 +26,7 @@ __all__ = [
     "evaluate_reasons",
     "evaluate_warnings",
     "make_view",
+    "narrow",
     "passes",
     "per_tier",
 ]
@@ -89,6 +90,15 @@ def _mean_and_max(km: FloatArray) -> tuple[FloatArray | None, FloatArray | None]
 
 def make_view(unit: Unit, opts: OptionTable, pool_free: IntArray, as_of_day: int) -> View:
     return View(unit, opts, pool_free[opts.pool], as_of_day)
+
+
+def narrow(view: View, rows: IntArray) -> View:
+    """The same unit against some rows of the view's table, keeping the distances from
+    home already computed for them."""
+    out = View(view.unit, view.opts.take(rows), view.free[rows], view.as_of_day)
+    if "home_km" in view.__dict__:  # a cached_property's value lives in the instance dict
+        out.__dict__["home_km"] = view.home_km[rows]
+    return out
 
 
 # ----------------------------------------------------------------------- hard constraints
