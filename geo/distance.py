@@ -1,4 +1,5 @@
-"""Distances: vectorised haversine for ranking and batch, the WGS84 ellipsoid for display.
+"""Distances: `arc_km` (great circle over stored unit vectors) for ranking and batch, the
+WGS84 ellipsoid for display.
 
 Haversine on a sphere stays within 0.34 % (under 1 km) of the WGS84 geodesic inside Denmark
 (SOLVER-NOTES.md), far below what separates two placement options. The km shown to a
@@ -38,7 +39,7 @@ def haversine_km(
 def haversine_km_radians(
     p1: float | FloatArray, l1: float | FloatArray, p2: FloatArray, l2: FloatArray
 ) -> FloatArray:
-    """As haversine_km on coordinates already in radians (the hot path keeps them so)."""
+    """As haversine_km on coordinates already in radians (`ellipsoid_km` works in them)."""
     a = np.sin((p2 - p1) * 0.5) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) * 0.5) ** 2
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 

@@ -288,7 +288,7 @@ class Matcher:
         """Indices of options within the practical maximum; None (all of them) when there is
         no index, or when most options are within reach: with Denmark's 300 km nearly all
         are, and a query that returns 51,700 of 52,000 options, then a copy of them, cost
-        four times the ranking it was to spare (measured)."""
+        half the time of the ranking it was to spare (measured)."""
         if self._index is None or not len(self.options):
             return None
         limit = self.policy_for(unit).max_km

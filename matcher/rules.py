@@ -274,14 +274,16 @@ def passes(v: View, policy: Policy, rules: tuple[Rule, ...]) -> BoolArray:
 def _bit_field(masks: list[BoolArray], n: int) -> IntArray:
     """Bit i set where masks[i] is True: one product instead of a shift and an or per mask.
 
-    The product is in float32, which BLAS does (numpy has no BLAS for integers, a third of
-    the speed); it is exact, every sum being an integer below 2**24."""
+    The product is numpy's own einsum loop in float32: a third of the time of an int64
+    matrix product, exact (every sum is an integer below 2**24), and single-threaded, where
+    a BLAS product of this size would wake OpenBLAS's threads on every ranking of a server
+    already busy with other requests."""
     if not n:
         return np.zeros(0, dtype=np.int64)
     if len(masks) > 24:
         raise ValueError("a bit field of float32 sums holds 24 masks")
     powers = _POWERS[: len(masks)]
-    return (powers @ np.array(masks, dtype=np.float32)).astype(np.int64)
+    return np.einsum("i,in->n", powers, np.array(masks, dtype=np.float32)).astype(np.int64)
 
 
 _POWERS = np.left_shift(1, np.arange(24)).astype(np.float32)

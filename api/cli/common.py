@@ -12,14 +12,16 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
 
 if TYPE_CHECKING:  # imported where used: `placement --help` needs none of them
+    from api.services.errors import DomainError
     from geo.gazetteer import Gazetteer
     from models.dataset import Dataset
+    from models.errors import DatasetError
 
 __all__ = [
     "AsOfOpt",
@@ -84,29 +86,36 @@ def user_errors() -> Iterator[None]:
         raise
 
 
-def _explain(exc: Exception) -> None:
-    """Exit 2 with a message if `exc` is the user's to fix; return (to re-raise) if not.
-    The error types are imported here, on the error's path, not by every command."""
-    from api.services.errors import DomainError
-    from geo.gazetteer import GeodataError
-    from matcher.policy import PolicyError
-    from matcher.rank import UnknownChild
-    from models.errors import DatasetError
+def _raised(exc: Exception, module: str, name: str) -> bool:
+    """Whether `exc` is `module.name`, without importing the module: an error of a module
+    that was never imported cannot have been raised."""
+    found = sys.modules.get(module)
+    cls = getattr(found, name, None) if found is not None else None
+    return isinstance(cls, type) and isinstance(exc, cls)
 
-    if isinstance(exc, DatasetError):
-        err.print(
-            f"[bold red]error:[/] {len(exc.issues)} problem(s) in the dataset:", highlight=False
-        )
-        for issue in exc.issues:
+
+def _explain(exc: Exception) -> None:
+    """Exit 2 with a message if `exc` is the user's to fix; return (to re-raise) if not."""
+    if isinstance(exc, typer.Exit):
+        return
+    if _raised(exc, "models.errors", "DatasetError"):
+        issues = cast("DatasetError", exc).issues
+        err.print(f"[bold red]error:[/] {len(issues)} problem(s) in the dataset:", highlight=False)
+        for issue in issues:
             err.print(f"  - {issue}", highlight=False, markup=False)
         raise typer.Exit(code=2) from None
-    if isinstance(exc, (GeodataError, PolicyError, InputError)):
+    if (
+        isinstance(exc, InputError)
+        or _raised(exc, "geo.gazetteer", "GeodataError")
+        or _raised(exc, "matcher.policy", "PolicyError")
+    ):
         fail(str(exc))
-    if isinstance(exc, UnknownChild):
+    if _raised(exc, "matcher.rank", "UnknownChild"):
         fail(f"no child with child_id {exc.args[0]!r} in the dataset")
-    if isinstance(exc, DomainError):
-        err.print(f"[bold red]error:[/] {exc.detail}", highlight=False)
-        for problem in exc.extra.get("errors", []):
+    if _raised(exc, "api.services.errors", "DomainError"):
+        domain = cast("DomainError", exc)
+        err.print(f"[bold red]error:[/] {domain.detail}", highlight=False)
+        for problem in domain.extra.get("errors", []):
             err.print(f"  - {problem}", highlight=False, markup=False)
         raise typer.Exit(code=2) from None
 

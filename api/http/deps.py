@@ -58,8 +58,8 @@ def read_only(endpoint: F) -> F:
 async def get_session(request: Request, service: ServiceDep) -> AsyncIterator[Session]:
     """One transaction per request, committed after the route (rolled back on any error).
 
-    Making a session does no I/O; a route that never uses it (proposals read the in-memory
-    matcher) costs no round trip and no thread hop here."""
+    Making a session does no I/O; a route that never uses it costs no round trip and no
+    thread hop here. (Proposals take no session at all: they read the in-memory matcher.)"""
     endpoint = request.scope.get("endpoint")
     reading = getattr(endpoint, READ_ONLY, False)
     session = (service.read_sessions if reading else service.sessions)()

@@ -215,6 +215,24 @@ def test_help_with_every_command_imports_no_numpy_pydantic_or_matcher() -> None:
     assert out.strip() == ""
 
 
+def test_a_users_error_is_explained_without_importing_the_core() -> None:
+    """`user_errors` recognises the core's error types only once their modules are loaded:
+    a database command's bad input exits 2 with its message and imports no numpy."""
+    code = (
+        "import sys\n"
+        "import typer\n"
+        "from api.cli.common import InputError, user_errors\n"
+        "try:\n"
+        "    with user_errors():\n"
+        "        raise InputError('--role bogus: coordinator, consultant, planner or admin')\n"
+        "except typer.Exit as done:\n"
+        "    print(done.exit_code, 'numpy' in sys.modules, 'matcher.rank' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["2", "False", "False"]
+    assert "--role bogus" in run.stderr
+
+
 def test_the_geodata_frames_are_what_pandas_reads(gazetteer: Gazetteer) -> None:
     directory = geodata_dir()
     for name, frame in (
