@@ -25,6 +25,7 @@ from matcher.rules import (
     DISTANCE_FREE,
     DISTANCE_RULES,
     REASON_ORDER,
+    View,
     evaluate_reasons,
     evaluate_warnings,
     make_view,
@@ -70,6 +71,14 @@ PRUNE_THRESHOLD = 20_000  # options; below it a full vectorised pass is cheaper 
 PRUNE_WHEN_WITHIN = 0.5
 PRUNE_SAMPLE = 512
 _TOO_FAR_BIT = 1 << REASON_ORDER.index(Reason.TOO_FAR)
+
+
+def _reasons(view: View, policy: Policy) -> IntArray:
+    """The reasons' bit field; beyond the distance limit nothing else is reported (see the
+    module docstring)."""
+    reasons = evaluate_reasons(view, policy)
+    reasons[(reasons & _TOO_FAR_BIT) != 0] = _TOO_FAR_BIT
+    return reasons
 
 
 class UnknownChild(KeyError):
@@ -224,9 +233,7 @@ class Matcher:
         free = self.pools.free if free is None else free
         policy = self.policy_for(unit)
         view = make_view(unit, opts, free, as_of.toordinal())
-        reasons = evaluate_reasons(view, policy)
-        # Beyond the distance limit nothing else is reported (see the module docstring).
-        reasons[(reasons & _TOO_FAR_BIT) != 0] = _TOO_FAR_BIT
+        reasons = _reasons(view, policy)
         warnings = evaluate_warnings(view, policy)
         score, terms = score_terms(view, policy)
         return Evaluation(opts, reasons, warnings, score, terms, view.home_km)
@@ -241,8 +248,7 @@ class Matcher:
         policy = self.policy_for(unit)
         day = as_of.toordinal()
         full = make_view(unit, opts, free, day)
-        reasons = evaluate_reasons(full, policy)
-        reasons[(reasons & _TOO_FAR_BIT) != 0] = _TOO_FAR_BIT
+        reasons = _reasons(full, policy)
         view = narrow(full, np.flatnonzero(reasons == 0))
         sub = view.opts
         score, terms = score_terms(view, policy)
@@ -304,15 +310,20 @@ class Matcher:
         pruned away as TOO_FAR without being examined.
         """
         free = self.pools.free
-        network = self.evaluate(unit, unit.network, as_of, free)
+        options, pruned = self._reachable(unit)
+        return (
+            self.evaluate(unit, unit.network, as_of, free),
+            self.evaluate(unit, options, as_of, free),
+            pruned,
+        )
+
+    def _reachable(self, unit: Unit) -> tuple[OptionTable, int]:
+        """The option table, pruned to the unit's reach where the index prunes, and how many
+        options the pruning left out."""
         idx = self.candidates(unit)
         if idx is None:
-            return network, self.evaluate(unit, self.options, as_of, free), 0
-        return (
-            network,
-            self.evaluate(unit, self.options.take(idx), as_of, free),
-            len(self.options) - len(idx),
-        )
+            return self.options, 0
+        return self.options.take(idx), len(self.options) - len(idx)
 
     def split_units(self, units: list[Unit]) -> tuple[list[Unit], list[str | None]]:
         """Each sibling group as its own children, with the group id beside each."""
@@ -381,9 +392,7 @@ class Matcher:
         as_of = as_of or date.today()
         unit = self.unit_for(child_id)
         free = self.pools.free
-        idx = self.candidates(unit)
-        options = self.options if idx is None else self.options.take(idx)
-        pruned = 0 if idx is None else len(self.options) - len(idx)
+        options, pruned = self._reachable(unit)
         # A screen has a fixed cost (some hundred numpy calls): a child without a network
         # does not pay it for an empty table. (One table of network and options would pay
         # it once, but copying 50,000 options to join them costs more.)
