@@ -5,8 +5,9 @@ of a second to import, which a command that needs neither should not pay)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from models._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from geo.distance import (
@@ -37,32 +38,24 @@ __all__ = [
 ]
 
 
-# Where each name lives, imported on first use (PEP 562): numpy, pandas and scipy.spatial
-# only when a distance, the gazetteer or the index is asked for.
-_HOME = {
-    "EARTH_RADIUS_KM": "geo.distance",
-    "arc_km": "geo.distance",
-    "ellipsoid_km": "geo.distance",
-    "geodesic_km": "geo.distance",
-    "haversine_km": "geo.distance",
-    "to_unit_vectors": "geo.distance",
-    "GEODATA_ENV": "geo.gazetteer",
-    "Gazetteer": "geo.gazetteer",
-    "GeodataError": "geo.gazetteer",
-    "default_gazetteer": "geo.gazetteer",
-    "OfflineGeocoder": "geo.gazetteer",
-    "SpatialIndex": "geo.pruning",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'geo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "geo.distance": (
+            "EARTH_RADIUS_KM",
+            "arc_km",
+            "ellipsoid_km",
+            "geodesic_km",
+            "haversine_km",
+            "to_unit_vectors",
+        ),
+        "geo.gazetteer": (
+            "GEODATA_ENV",
+            "Gazetteer",
+            "GeodataError",
+            "default_gazetteer",
+            "OfflineGeocoder",
+        ),
+        "geo.pruning": ("SpatialIndex",),
+    },
+)

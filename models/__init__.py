@@ -6,8 +6,9 @@ not the dataset loader and numpy (the command line's `--help` pays for what it s
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from models._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from models.dataset import (
@@ -74,46 +75,39 @@ __all__ = [
     "write_dataset",
 ]
 
-# Where each name lives: imported on first use (PEP 562), so that importing one light
-# submodule does not import them all.
-_HOME = {
-    "DENMARK_BBOX": "models.dataset",
-    "FILES": "models.dataset",
-    "Dataset": "models.dataset",
-    "PlaceResolver": "models.dataset",
-    "inside_denmark": "models.dataset",
-    "load_dataset": "models.dataset",
-    "write_dataset": "models.dataset",
-    "Child": "models.domain",
-    "Exclusion": "models.domain",
-    "Family": "models.domain",
-    "Institution": "models.domain",
-    "KeepAway": "models.domain",
-    "NetworkPerson": "models.domain",
-    "Place": "models.domain",
-    "Placement": "models.domain",
-    "NEEDS": "models.enums",
-    "FosterLevel": "models.enums",
-    "InstitutionKind": "models.enums",
-    "Kind": "models.enums",
-    "NetworkStatus": "models.enums",
-    "PlacementStatus": "models.enums",
-    "Reason": "models.enums",
-    "Relation": "models.enums",
-    "Warning": "models.enums",
-    "DatasetError": "models.errors",
-    "ValidationIssue": "models.errors",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "models.dataset": (
+            "DENMARK_BBOX",
+            "FILES",
+            "Dataset",
+            "PlaceResolver",
+            "inside_denmark",
+            "load_dataset",
+            "write_dataset",
+        ),
+        "models.domain": (
+            "Child",
+            "Exclusion",
+            "Family",
+            "Institution",
+            "KeepAway",
+            "NetworkPerson",
+            "Place",
+            "Placement",
+        ),
+        "models.enums": (
+            "NEEDS",
+            "FosterLevel",
+            "InstitutionKind",
+            "Kind",
+            "NetworkStatus",
+            "PlacementStatus",
+            "Reason",
+            "Relation",
+            "Warning",
+        ),
+        "models.errors": ("DatasetError", "ValidationIssue"),
+    },
+)
