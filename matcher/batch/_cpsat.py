@@ -45,10 +45,13 @@ def _cpsat_staged(
     workers: int,
     seed: int,
     hint: IntArray | None = None,
+    counts_only: bool = False,
 ) -> tuple[IntArray | None, bool, list[str]]:
     """The whole packing model in CP-SAT, one stage per (merged) level; each stage keeps the
-    previous stage's optimum as a constraint. Returns the chosen edges (None if no solution
-    in time), whether every stage was proven optimal, and notes."""
+    previous stage's optimum as a constraint (`counts_only`: the count levels alone, the
+    score left to the caller, and the answer never reported as proven). Returns the chosen
+    edges (None if no stage found a solution in time: a hint is not returned as one),
+    whether every stage was proven optimal, and notes."""
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{e}") for e in range(problem.n_edges)]
     edges = problem.edges_of_unit()
@@ -68,11 +71,14 @@ def _cpsat_staged(
     # Count levels merged with proven weights; the score level is its own stage, so that
     # CP-SAT's objective coefficients stay small.
     stages = [*merge_levels(problem, levels[:-1], 2**50), levels[-1]]
+    if counts_only and len(stages) > 1:
+        stages = stages[:-1]
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     values = None if hint is None else _edge_values(problem, hint)
-    proven = True
+    solved = False  # the hint alone is no answer: the caller has it already
+    proven = not counts_only
     notes: list[str] = []
     for k, cost in enumerate(stages):
         expr = sum(int(c) * int(size_e[e]) * x[e] for e, c in enumerate(cost) if c)
@@ -88,12 +94,13 @@ def _cpsat_staged(
             proven = False
             break
         values = [int(solver.value(v)) for v in x]
+        solved = True
         if status != cp_model.OPTIMAL:
             notes.append(f"CP-SAT stage {k + 1}: not proven optimal within the time limit")
             proven = False
             break
         model.add(expr == round(solver.objective_value))
-    if values is None:
+    if values is None or not solved:
         return None, False, notes
     chosen = np.full(problem.n_units, -1, dtype=np.int64)
     for e, v in enumerate(values):
@@ -109,14 +116,6 @@ def _edge_values(problem: BatchProblem, chosen: IntArray) -> list[int]:
     return values
 
 
-def _restrict(
-    problem: BatchProblem, units: IntArray, pool_left: IntArray
-) -> tuple[BatchProblem, IntArray]:
-    """The sub-problem of some units against the places left; returns it and, per edge of
-    the sub-problem, the edge of the full problem it came from."""
-    return problem.subset(units, pool_left)
-
-
 def _repair(
     problem: BatchProblem,
     flows: IntArray,
@@ -126,14 +125,20 @@ def _repair(
     bound: Objective,
     wide: bool = True,
     hubs_out: bool = False,
+    near: IntArray | None = None,
 ) -> tuple[IntArray, list[str]]:
     """Keep every unit the relaxation placed whole (or left out whole); solve the units it
     split, together with the units competing for their homes, exactly with CP-SAT.
 
     Two neighbourhoods, small first: the rivals at the homes where the relaxation sent the
     split units' children, then the rivals at every home a split unit may take (hinted
-    with the first answer). The second runs only while the first falls short of the bound;
-    the better answer is kept."""
+    with the first answer; `near` is that answer when an earlier call found it). The second
+    runs only while the first falls short of the bound; the better answer is kept.
+
+    The wide neighbourhood's count levels go to CP-SAT and its score to `_polish`: its
+    score stage found no solution in 3 s nationally, and an unfinished stage keeps the
+    count stage's answer, whose score nobody minimised (national: 21,000 km-equivalents
+    worse than polished)."""
     whole = flows == problem.size[problem.e_unit]
     base = np.full(problem.n_units, -1, dtype=np.int64)
     base[problem.e_unit[whole]] = np.flatnonzero(whole)
@@ -148,10 +153,12 @@ def _repair(
     dropped = broken & problem.is_hub if hubs_out else np.zeros(problem.n_units, dtype=bool)
     broken_units = np.flatnonzero(broken)
     of_broken = np.isin(problem.e_unit, broken_units)
-    neighbourhoods = [("near", np.unique(problem.e_pool[of_broken & (flows > 0)]))]
+    neighbourhoods = []
+    if near is None:
+        neighbourhoods.append(("near", np.unique(problem.e_pool[of_broken & (flows > 0)])))
     if wide:
         neighbourhoods.append(("wide", np.unique(problem.e_pool[of_broken])))
-    best: IntArray | None = None
+    best = near
     notes: list[str] = []
     for name, homes in neighbourhoods:
         if best is not None and (
@@ -162,29 +169,15 @@ def _repair(
         rivals = (chosen >= 0) & np.isin(problem.e_pool[np.maximum(chosen, 0)], homes)
         free_units = np.flatnonzero(_with_members(problem, broken | rivals) & ~dropped)
         chosen[free_units] = -1
-        left = problem.pool_free.copy()
-        used = chosen[chosen >= 0]
-        np.subtract.at(left, problem.e_pool[used], problem.size[problem.e_unit[used]])
-        sub, origin = _restrict(problem, free_units, left)
+        sub, origin = problem.subset(free_units, _places_left(problem, chosen))
         if best is not None and sub.n_edges > WIDE_REPAIR_EDGES:
             notes.append(f"repair ({name}): not tried, {sub.n_edges} edges")
             break
-        hint = None
-        if best is not None:  # the first answer, as edges of this sub-problem
-            hint = np.full(sub.n_units, -1, dtype=np.int64)
-            had = best[free_units]
-            at = np.searchsorted(origin, np.maximum(had, 0))
-            ok = (had >= 0) & (at < len(origin)) & (origin[np.minimum(at, len(origin) - 1)] == had)
-            hint[ok] = at[ok]
-        # Each neighbourhood gets a few seconds: a stage not proven in them keeps its best
-        # answer, and the proof is the bound's business anyway.
-        remaining = clock.remaining()
-        budget = Clock(
-            REPAIR_SECONDS if remaining is None else min(remaining, REPAIR_SECONDS),
-            clock.deterministic,
+        hint = None if best is None else _as_sub_edges(best[free_units], origin)
+        wide_one = name == "wide"
+        sub_chosen, proven, more = _cpsat_staged(
+            sub, _budget(clock), workers, seed, hint=hint, counts_only=wide_one
         )
-        sub_chosen, _, more = _cpsat_staged(sub, budget, workers, seed, hint=hint)
-        clock.spent += budget.spent
         notes.append(
             f"repair ({name}): {len(broken_units)} units split by the relaxation, "
             f"{len(free_units)} units ({sub.n_edges} edges) re-solved"
@@ -195,12 +188,94 @@ def _repair(
                 continue
             sub_chosen = solve_greedy(sub).chosen
             notes.append(f"repair ({name}): greedy fallback")
+        if not proven:
+            sub_chosen = _polish(sub, sub_chosen, clock, workers, seed)
         placed = sub_chosen >= 0
         chosen[free_units[placed]] = origin[sub_chosen[placed]]
         if best is None or objective_of(problem, chosen).key() > objective_of(problem, best).key():
             best = chosen
     assert best is not None
     return best, notes
+
+
+def _budget(clock: Clock) -> Clock:
+    """A few seconds of `clock` for one neighbourhood: a stage not proven in them keeps its
+    best answer, and the proof is the bound's business anyway. Charged to `clock` as used."""
+    remaining = clock.remaining()
+    return Clock(
+        REPAIR_SECONDS if remaining is None else min(remaining, REPAIR_SECONDS),
+        clock.deterministic,
+        parent=clock,
+    )
+
+
+def _places_left(problem: BatchProblem, chosen: IntArray) -> IntArray:
+    """Free places per pool after the units placed in `chosen`."""
+    left = problem.pool_free.copy()
+    used = chosen[chosen >= 0]
+    np.subtract.at(left, problem.e_pool[used], problem.size[problem.e_unit[used]])
+    return left
+
+
+def _as_sub_edges(edges: IntArray, origin: IntArray) -> IntArray:
+    """Edges of the full problem (-1: none) as edges of a sub-problem whose edges came from
+    `origin` (sorted); -1 where the sub-problem lacks the edge."""
+    if not len(origin):
+        return np.full(len(edges), -1, dtype=np.int64)
+    at = np.searchsorted(origin, np.maximum(edges, 0))
+    inside = at < len(origin)
+    ok = (edges >= 0) & inside & (origin[np.where(inside, at, 0)] == edges)
+    return np.where(ok, at, -1)
+
+
+def _singles(problem: BatchProblem) -> np.ndarray:
+    """Units of one child that share it with no other unit (not a group, member or hub)."""
+    return (problem.size == 1) & (problem.parent < 0) & ~problem.is_hub
+
+
+def _polish(
+    problem: BatchProblem, chosen: IntArray, clock: Clock, workers: int, seed: int
+) -> IntArray:
+    """`chosen` improved by two exact moves, each never worse: the single children by the
+    lexicographic flow with every other unit fixed (exact for them given the groups), then
+    the other units by CP-SAT with the single children fixed, then the singles again."""
+    singles = _singles(problem)
+    chosen = _place_singles(problem, chosen, singles)
+    others = np.flatnonzero(~singles)
+    if not len(others) or clock.expired():
+        return chosen
+    fixed = np.where(singles, chosen, -1)
+    sub, origin = problem.subset(others, _places_left(problem, fixed))
+    hint = _as_sub_edges(chosen[others], origin)
+    sub_chosen, _, _ = _cpsat_staged(sub, _budget(clock), workers, seed, hint=hint)
+    if sub_chosen is None:
+        return chosen
+    out = fixed
+    placed = sub_chosen >= 0
+    out[others[placed]] = origin[sub_chosen[placed]]
+    if objective_of(problem, out).key() <= objective_of(problem, chosen).key():
+        return chosen
+    return _place_singles(problem, out, singles)
+
+
+def _place_singles(problem: BatchProblem, chosen: IntArray, singles: np.ndarray) -> IntArray:
+    """`chosen` with the `singles` re-placed by the lexicographic flow on the places the
+    other units leave."""
+    units = np.flatnonzero(singles)
+    if not len(units):
+        return chosen
+    out = np.where(singles, -1, chosen)
+    sub, origin = problem.subset(units, _places_left(problem, out))
+    if not sub.n_edges:
+        return chosen
+    flows, _ = lexicographic_flow(sub)
+    used = np.flatnonzero(flows > 0)
+    out[units[sub.e_unit[used]]] = origin[used]
+    # The flow is optimal for the singles and their old places are one feasible answer, so
+    # this never loses; the check keeps a numerical surprise from costing a child.
+    if objective_of(problem, out).key() < objective_of(problem, chosen).key():
+        return chosen
+    return out
 
 
 def _with_members(problem: BatchProblem, units: np.ndarray) -> np.ndarray:
@@ -244,7 +319,8 @@ def solve_cpsat(
         problem, flows, clock, workers, seed, bound, wide=False, hubs_out=problem.split
     )
     notes += more
-    basis = flows
+    basis: IntArray = flows
+    near: IntArray | None = chosen
     if (
         objective_of(problem, chosen).key() < bound.key()
         and problem.together_scale > 1
@@ -257,10 +333,13 @@ def solve_cpsat(
         singles = lexicographic_flow(problem, levels=levels[:1] + levels[2:])[0]
         other, more = _repair(problem, singles, clock, workers, seed, bound, wide=False)
         if objective_of(problem, other).key() > objective_of(problem, chosen).key():
-            chosen, basis = other, singles
+            # (without hubs_out: that near answer is the wide repair's start in no-split mode)
+            chosen, basis, near = other, singles, (None if problem.split else other)
             notes += [f"{n} (relaxation without the together level: kept)" for n in more]
     if objective_of(problem, chosen).key() < bound.key() and not clock.expired():
-        other, more = _repair(problem, basis, clock, workers, seed, bound, hubs_out=problem.split)
+        other, more = _repair(
+            problem, basis, clock, workers, seed, bound, hubs_out=problem.split, near=near
+        )
         notes += [n for n in more if not n.startswith("repair (near)")]
         if objective_of(problem, other).key() > objective_of(problem, chosen).key():
             chosen = other

@@ -78,11 +78,14 @@ class Clock:
     """The solver's time budget: wall seconds, or CP-SAT's deterministic time, which gives
     the same answer on a loaded machine, a fast one or a Dask worker."""
 
-    def __init__(self, limit: float | None, deterministic: bool = False) -> None:
+    def __init__(
+        self, limit: float | None, deterministic: bool = False, parent: Clock | None = None
+    ) -> None:
         self.limit = limit
         self.deterministic = deterministic
         self.start = time.perf_counter()
         self.spent = 0.0
+        self.parent = parent  # a budget carved out of a larger one: charged to it too
 
     def remaining(self) -> float | None:
         if self.limit is None:
@@ -104,4 +107,8 @@ class Clock:
             solver.parameters.max_time_in_seconds = max(left, 0.01)
 
     def charge(self, solver: cp_model.CpSolver) -> None:
-        self.spent += float(solver.deterministic_time)
+        used = float(solver.deterministic_time)
+        clock: Clock | None = self
+        while clock is not None:
+            clock.spent += used
+            clock = clock.parent

@@ -65,13 +65,18 @@ def _feasible(problem: Any, combo: tuple[int, ...]) -> bool:
     return all(sum(combo[u] >= 0 for u in cover) <= 1 for cover in _covers(problem))
 
 
-def brute_force(problem: Any, forced: int | None = None) -> tuple[int, ...] | None:
-    """The best objective over every assignment (None if none, e.g. `forced` impossible)."""
+def brute_force(
+    problem: Any, forced: int | None = None, fixed: dict[int, int] | None = None
+) -> tuple[int, ...] | None:
+    """The best objective over every assignment (None if none, e.g. `forced` impossible);
+    `fixed` keeps some units on one edge each (-1: unplaced)."""
     options = [
         [-1] + [int(e) for e in np.flatnonzero(problem.e_unit == u)] for u in range(problem.n_units)
     ]
     if forced is not None:
         options[int(problem.e_unit[forced])] = [forced]
+    for unit, edge in (fixed or {}).items():
+        options[unit] = [edge]
     best: tuple[int, ...] | None = None
     for combo in itertools.product(*options):
         if not _feasible(problem, combo):
