@@ -88,23 +88,50 @@ TERMS: tuple[tuple[str, Term], ...] = (
 )
 
 
-def _weights(v: View, policy: Policy, term: str) -> FloatArray:
-    weights = per_tier(policy, term)
-    if term == "home_km" and v.school_km is None and v.daycare_km is None:
-        # No school and no daycare: the home is the child's everyday anchor.
-        weights = np.maximum(weights, per_tier(policy, "school_km"))
-    return weights[v.opts.tier]
+_WEIGHT_ROWS: dict[tuple[int, tuple[str, ...], bool], tuple[Policy, FloatArray]] = {}
+
+
+def _weight_rows(policy: Policy, names: tuple[str, ...], home_is_anchor: bool) -> FloatArray:
+    """The policy's weights of the terms `names`, one row per term, indexed by tier. Without
+    a school and a daycare the home is the child's everyday anchor: home_km then weighs at
+    least as much as school_km. Built once per policy and set of terms."""
+    key = (id(policy), names, home_is_anchor)
+    hit = _WEIGHT_ROWS.get(key)
+    if hit is None or hit[0] is not policy:  # the policy is held, so its id is not reused
+        if len(_WEIGHT_ROWS) > 1024:  # what-if sweeps make many profiles; keep it small
+            _WEIGHT_ROWS.clear()
+        rows = []
+        for name in names:
+            weights = per_tier(policy, name)
+            if name == "home_km" and home_is_anchor:
+                weights = np.maximum(weights, per_tier(policy, "school_km"))
+            rows.append(weights)
+        table = np.array(rows)
+        table.setflags(write=False)
+        hit = (policy, table)
+        _WEIGHT_ROWS[key] = hit
+    return hit[1]
 
 
 def score_terms(v: View, policy: Policy) -> tuple[FloatArray, dict[str, FloatArray]]:
-    """The score per option and each weighted term (rounded to 0.01) that adds up to it."""
-    terms: dict[str, FloatArray] = {}
-    total = np.zeros(len(v.opts))
+    """The score per option and each weighted term (rounded to 0.01) that adds up to it.
+
+    The terms are weighed, rounded and summed as one array of rows: a ranking has a few
+    hundred options, where a numpy call per term and step cost more than the arithmetic."""
+    names: list[str] = []
+    raws: list[FloatArray] = []
     for name, term in TERMS:
         raw = term(v, policy)
-        if raw is None:
-            continue
-        weighted = np.round(_weights(v, policy, name) * raw, 2) + 0.0  # no -0.0 shown
-        terms[name] = weighted
-        total += weighted
-    return np.round(total, 2), terms
+        if raw is not None:
+            names.append(name)
+            raws.append(raw)
+    if not names:
+        return np.zeros(len(v.opts)), {}
+    home_is_anchor = v.school_km is None and v.daycare_km is None
+    weights = _weight_rows(policy, tuple(names), home_is_anchor)[:, v.opts.tier]
+    weights *= np.array(raws, dtype=np.float64)
+    weighted = np.round(weights, 2, out=weights)
+    weighted += 0.0  # no -0.0 shown
+    # Summed row after row (numpy reduces a leading axis in order), as the terms are listed.
+    total = weighted.sum(axis=0)
+    return np.round(total, 2, out=total), dict(zip(names, weighted, strict=True))

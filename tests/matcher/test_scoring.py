@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from matcher import scoring
 from matcher.policy import load_policy
 from matcher.rank import Matcher
+from matcher.rules import make_view
 from matcher.scoring import score_terms
 from models.enums import FosterLevel, Kind, Relation
 from tests.factories import AS_OF, at, child, dataset, family, person
 from tests.matcher.helpers import by_option, view_of
+from tests.matcher.test_batch import tiny
 
 
 def test_relation_is_the_shortest_weighted_path_in_the_network_graph() -> None:
@@ -103,3 +107,37 @@ def test_home_takes_the_school_weight_when_the_child_has_neither_school_nor_dayc
     _, terms = score_terms(view, policy)
     expected = max(policy.weight(Kind.FOSTER, "home_km"), policy.weight(Kind.FOSTER, "school_km"))
     assert terms["home_km"][0] == pytest.approx(expected * 10.0, rel=0.01)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6))
+def test_score_equals_the_terms_weighed_rounded_and_added_one_by_one(seed: int) -> None:
+    """The score of a whole table at once is, bit for bit, each term weighed by its tier's
+    weight, rounded to 0.01 and added in the order of TERMS (the plain loop, with the
+    weights read from the policy itself)."""
+    m = Matcher(tiny(seed, 12, 30, 4, siblings=0.3))
+    kinds = {k.tier: k for k in Kind}
+    for unit in m.units:
+        policy = m.policy_for(unit)
+        for table in (unit.network, m.options):
+            view = make_view(unit, table, m.pools.free, AS_OF.toordinal())
+            score, terms = score_terms(view, policy)
+            total = np.zeros(len(table))
+            anchorless = view.school_km is None and view.daycare_km is None
+            for name, term in scoring.TERMS:
+                raw = term(view, policy)
+                if raw is None:
+                    assert name not in terms
+                    continue
+                weight = np.array(
+                    [
+                        max(policy.weight(kinds[t], name), policy.weight(kinds[t], "school_km"))
+                        if name == "home_km" and anchorless
+                        else policy.weight(kinds[t], name)
+                        for t in table.tier
+                    ]
+                )
+                weighted = np.round(weight * raw, 2) + 0.0
+                assert np.array_equal(terms[name], weighted), name
+                total += weighted
+            assert np.array_equal(score, np.round(total, 2))
