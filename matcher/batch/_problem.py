@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from matcher.rank import Matcher
-from matcher.tables import IntArray, Unit
+from matcher.rules import offerable_rows
+from matcher.tables import IntArray, OptionTable, Unit
 
 __all__ = [
     "AFTER_PLACED",
@@ -152,12 +153,38 @@ _NO_EDGES = (
 )
 
 
-def _unit_edges(matcher: Matcher, unit: Unit, as_of: date, free: IntArray) -> list[np.ndarray]:
+@dataclass(frozen=True)
+class _Offerable:
+    """The option rows some unit may be offered (`offerable_rows`), and where each row of
+    the matcher's whole table sits among them (-1: not there)."""
+
+    table: OptionTable
+    position: IntArray
+
+    @classmethod
+    def of(cls, matcher: Matcher, free: IntArray) -> _Offerable:
+        rows = offerable_rows(matcher.options, free)
+        position = np.full(len(matcher.options), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        return cls(matcher.options.take(rows), position)
+
+    def candidates(self, matcher: Matcher, unit: Unit) -> IntArray | None:
+        """The unit's reachable rows (`Matcher.candidates`) among these; None: all."""
+        found = matcher.candidates(unit)
+        if found is None:
+            return None
+        at = self.position[found]
+        return at[at >= 0]
+
+
+def _unit_edges(
+    matcher: Matcher, unit: Unit, as_of: date, free: IntArray, offerable: _Offerable
+) -> list[np.ndarray]:
     day = as_of.toordinal()
     parts: list[list[np.ndarray]] = []
     for table, candidates in (
         (unit.network, None),
-        (matcher.options, matcher.candidates(unit)),
+        (offerable.table, offerable.candidates(matcher, unit)),
     ):
         if not len(table):
             continue
@@ -212,9 +239,10 @@ def build_problem(
         group += member_group
         parent += owners
     free = matcher.pools.free
+    offerable = _Offerable.of(matcher, free)
     cols: list[list[np.ndarray]] = [[], [], [], [], [], []]
     for u, unit in enumerate(units):
-        pool, tier, cost, option, order = _unit_edges(matcher, unit, as_of, free)
+        pool, tier, cost, option, order = _unit_edges(matcher, unit, as_of, free, offerable)
         for k, values in enumerate((np.full(len(pool), u), pool, tier, cost, option, order)):
             cols[k].append(values)
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from matcher import rules
 from matcher.policy import load_policy
+from matcher.rank import Matcher
 from models.domain import Exclusion, KeepAway
 from models.enums import FosterLevel, InstitutionKind, NetworkStatus
 from tests.factories import AS_OF, at, child, dataset, family, institution, person
 from tests.matcher.helpers import rule_on
+from tests.matcher.test_batch import tiny
 
 F, C, INST, N = 2, 3, 4, 1  # tiers
 
@@ -233,3 +239,24 @@ def test_warning_school_change() -> None:
         rules.school_change, dataset([child(school=None)], families=[family("f2", place=at(40))])
     )
     assert no_school[("f2", F)] is False
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), full=st.floats(0.0, 1.0))
+def test_no_unit_passes_the_distance_free_rules_outside_the_offerable_rows(
+    seed: int, full: float
+) -> None:
+    """The batch matcher screens units against `offerable_rows` alone; that is only exact if
+    every other row is left out for every unit, whatever its size, age or needs."""
+    m = Matcher(tiny(seed, 15, 25, 4, siblings=0.4))
+    rng = np.random.default_rng(seed)
+    # Some homes full, so that no_capacity has rows to leave out.
+    free = np.where(rng.random(len(m.pools.free)) < full, 0, m.pools.free)
+    offered = np.zeros(len(m.options), dtype=bool)
+    offered[rules.offerable_rows(m.options, free)] = True
+    assert not offered[free[m.options.pool] == 0].any()
+    assert not offered[m.options.paused].any()
+    for unit in m.units:
+        view = rules.make_view(unit, m.options, free, AS_OF.toordinal())
+        passing = rules.passes(view, m.policy_for(unit), rules.DISTANCE_FREE)
+        assert not (passing & ~offered).any()
