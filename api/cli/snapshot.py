@@ -54,11 +54,13 @@ __all__ = [
 ]
 
 CACHE_ENV = "PLACEMENT_CACHE_DIR"
-FORMAT = 1
+FORMAT = 2
 KEEP = 8  # snapshots kept; the oldest go first
 _GEODATA_FILES = ("dk_postcodes.csv", "dk_schools.csv", "dk_kommuner.csv")
 _MODELS = Path(__file__).resolve().parents[2] / "models"
 _DATE = -1  # the tag of a date; record and enum classes have tags 0, 1, ...
+_TABLE, _PLAIN_COLUMN, _ENUM_COLUMN, _DATE_COLUMN, _MIXED_COLUMN = -2, -3, -4, -5, -6
+_OPTIONAL_COLUMN = -7
 _deferred: list[Callable[[], object]] | None = None  # see defer_writes
 
 
@@ -200,6 +202,17 @@ def _run(jobs: list[Callable[[], object]]) -> None:
 # A record is a list [tag, field values...], an enum a list [tag, value], a date [-1, ordinal];
 # tuples stay tuples and frozensets of text stay frozensets. Lists are never a field's value in
 # the records, so a list is always a tagged object.
+#
+# A tuple of two or more records of one class (the dataset's children, families, ...) is
+# stored by columns, [-2, tag, length, column...], and read back with one map(cls, *columns):
+# the records' constructors run from C, not from a Python loop per record and value (national
+# dataset: 0.35 s to read before, 0.2 s after, of a 1 s `placement rank`). A column is:
+#   [-3, values]           every value plain, or a tuple or frozenset of plain values;
+#   [-4, enum tag, values] members of one enum;
+#   [-5, ordinals]         dates (None: no date);
+#   [-2, ...]              records of one class;
+#   [-7, positions of None, length, [-2, ...]]  records of one class or None (a daycare);
+#   [-6, values]           anything else, each value encoded alone.
 
 
 _PLAIN = (type(None), str, int, float, bool)
@@ -244,10 +257,46 @@ class _Encoder:
             return lambda day: [_DATE, day.toordinal()]
         if kind is tuple:
             encode = self.encode
-            return lambda items: tuple(v if type(v) in _PLAIN else encode(v) for v in items)
+            return lambda items: (
+                self._table(items) or tuple(v if type(v) in _PLAIN else encode(v) for v in items)
+            )
         if kind is frozenset:
             return _text_set
         raise TypeError(f"no snapshot encoding for {kind!r}")
+
+    def _table(self, items: tuple[Any, ...]) -> list[Any] | None:
+        """Records of one class by columns; None if `items` are not that."""
+        if len(items) < 2:
+            return None
+        kind = type(items[0])
+        if not dataclasses.is_dataclass(kind) or any(type(v) is not kind for v in items):
+            return None
+        names = [f.name for f in dataclasses.fields(kind)]
+        if not names:
+            return None
+        columns = [self._column([getattr(r, n) for r in items]) for n in names]
+        return [_TABLE, self._tag(kind), len(items), *columns]
+
+    def _column(self, values: list[Any]) -> list[Any]:
+        kinds = {type(v) for v in values}
+        if all(map(_plain, values)):
+            return [_PLAIN_COLUMN, tuple(values)]
+        if kinds <= {date, type(None)}:
+            return [_DATE_COLUMN, tuple(None if v is None else v.toordinal() for v in values)]
+        if len(kinds) == 1:
+            (kind,) = kinds
+            if issubclass(kind, enum.Enum):
+                return [_ENUM_COLUMN, self._tag(kind), tuple(v.value for v in values)]
+            table = self._table(tuple(values))
+            if table is not None:
+                return table
+        if len(kinds) == 2 and type(None) in kinds:
+            present = tuple(v for v in values if v is not None)
+            table = self._table(present)
+            if table is not None:
+                nones = tuple(k for k, v in enumerate(values) if v is None)
+                return [_OPTIONAL_COLUMN, nones, len(values), table]
+        return [_MIXED_COLUMN, tuple(v if type(v) in _PLAIN else self.encode(v) for v in values)]
 
     def encode(self, value: Any) -> Any:
         kind = type(value)
@@ -257,6 +306,18 @@ class _Encoder:
         if handler is None:
             handler = self._handlers[kind] = self._handler(kind)
         return handler(value)
+
+
+def _plain(value: Any) -> bool:
+    """A value marshal keeps as it is: plain, or a tuple or frozenset of plain values."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    return (kind is tuple or kind is frozenset) and all(type(v) in _PLAIN for v in value)
+
+
+def _day(ordinal: int | None) -> date | None:
+    return None if ordinal is None else date.fromordinal(ordinal)
 
 
 def _text_set(values: frozenset[Any]) -> frozenset[Any]:
@@ -272,10 +333,33 @@ def _decoder(classes: list[type]) -> Callable[[Any], Any]:
         tag: cls._value2member_map_ for tag, cls in enumerate(classes) if issubclass(cls, enum.Enum)
     }
 
+    def column(encoded: list[Any]) -> Any:
+        kind = encoded[0]
+        if kind == _PLAIN_COLUMN:
+            return encoded[1]
+        if kind == _ENUM_COLUMN:
+            return map(enums[encoded[1]].__getitem__, encoded[2])
+        if kind == _DATE_COLUMN:
+            return map(_day, encoded[1])
+        if kind == _TABLE:
+            return decode(encoded)
+        if kind == _OPTIONAL_COLUMN:
+            nones, present = frozenset(encoded[1]), iter(decode(encoded[3]))
+            return [None if k in nones else next(present) for k in range(encoded[2])]
+        if kind == _MIXED_COLUMN:
+            return [decode(v) if type(v) in (list, tuple) else v for v in encoded[1]]
+        raise ValueError(f"no snapshot column of kind {kind}")
+
     def decode(value: Any) -> Any:
         kind = type(value)
         if kind is list:
             tag = value[0]
+            if tag == _TABLE:
+                cls, n = classes[value[1]], value[2]
+                records = tuple(map(cls, *[column(c) for c in value[3:]]))
+                if len(records) != n:
+                    raise ValueError("a snapshot table of the wrong length")
+                return records
             if tag == _DATE:
                 return date.fromordinal(value[1])
             members = enums.get(tag)

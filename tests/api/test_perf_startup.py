@@ -3,6 +3,7 @@ libraries load only where used, and the lazily built geodata frames are what pan
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -267,3 +268,38 @@ def test_each_command_is_registered_by_the_module_the_cli_imports_for_it() -> No
     # A stale or missing entry still works (every module loads then), but slowly.
     assert out[0] == "[]", out
     assert out[1] == "[]", out
+
+
+def test_the_snapshot_codec_stores_records_by_columns_and_reads_back_every_kind() -> None:
+    """Records of one class go by columns (plain values, enums, dates or none, places or
+    none, nested records); anything else is encoded value by value. Every kind reads back
+    equal, in order."""
+    from api.cli.snapshot import _decoder, _Encoder
+    from tests.factories import AS_OF, at, child, dataset, family, institution, person
+
+    kids = [
+        child("c1", daycare=at(2), wishes=("f1",), needs=frozenset({"adhd"})),
+        child("c2", daycare=None, school=None),
+        child("c3", daycare=at(5), sibling_group="g"),
+    ]
+    families = [
+        family("f1", vacancy_confirmed=None),
+        family("f2", vacancy_confirmed=AS_OF),
+        family("f3", vacancy_confirmed=AS_OF.replace(day=1)),
+    ]
+    ds = dataset(
+        kids,
+        families=families,
+        institutions=[institution("i1")],  # one record: no table
+        network=[person("p1"), person("p2", via="p1")],
+    )
+    encoder = _Encoder()
+    body = encoder.encode(ds)
+    tag = encoder.classes.index(type(ds))
+    assert body[0] == tag
+    children_column = body[1 + [f.name for f in dataclasses.fields(ds)].index("children")]
+    assert children_column[0] == -2 and children_column[2] == 3  # a table of three children
+    decoded = _decoder(encoder.classes)(body)
+    assert decoded == ds
+    assert [c.daycare for c in decoded.children] == [c.daycare for c in kids]
+    assert [f.vacancy_confirmed for f in decoded.families] == [None, AS_OF, AS_OF.replace(day=1)]
