@@ -45,6 +45,7 @@ __all__ = [
     "network_table",
     "plan_units",
     "shortest_lengths",
+    "stacked",
     "unit_inputs",
 ]
 
@@ -151,6 +152,30 @@ class _TakenRows(OptionTable):
 
     def __len__(self) -> int:
         return len(self._index)
+
+
+def stacked(first: OptionTable, second: OptionTable) -> OptionTable:
+    """The rows of `first`, then those of `second`; a column is joined on first read."""
+    return _StackedRows(first, second)
+
+
+class _StackedRows(OptionTable):
+    """Two option tables one after the other; a column is joined on first read."""
+
+    _parts: tuple[OptionTable, OptionTable]
+
+    def __init__(self, first: OptionTable, second: OptionTable) -> None:  # no dataclass __init__
+        object.__setattr__(self, "_parts", (first, second))
+
+    def __getattr__(self, name: str) -> Any:  # only for attributes not read before
+        if name not in _OPTION_COLUMN_SET:
+            raise AttributeError(name)
+        column = np.concatenate([getattr(part, name) for part in self._parts])
+        object.__setattr__(self, name, column)
+        return column
+
+    def __len__(self) -> int:
+        return len(self._parts[0]) + len(self._parts[1])
 
 
 def _ordinal(day: date | None) -> int:
