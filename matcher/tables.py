@@ -153,6 +153,9 @@ class _TakenRows(OptionTable):
     def __len__(self) -> int:
         return len(self._index)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _as_plain_table(self)
+
 
 def stacked(first: OptionTable, second: OptionTable) -> OptionTable:
     """The rows of `first`, then those of `second`; a column is joined on first read."""
@@ -176,6 +179,14 @@ class _StackedRows(OptionTable):
 
     def __len__(self) -> int:
         return len(self._parts[0]) + len(self._parts[1])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _as_plain_table(self)
+
+
+def _as_plain_table(table: OptionTable) -> tuple[Any, ...]:
+    """How pickle and copy rebuild a lazily copied or joined table: as a plain one."""
+    return OptionTable, tuple(getattr(table, name) for name in _OPTION_COLUMNS)
 
 
 def _ordinal(day: date | None) -> int:

@@ -1,0 +1,58 @@
+"""Option tables taken by rows or joined one after another: the same columns as copying
+them at once, whether read, read again, taken again or pickled."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+from matcher.rank import Matcher
+from matcher.tables import OptionTable, stacked
+from tests.matcher.test_batch import tiny
+
+_COLUMNS = [name for name in OptionTable.__dataclass_fields__]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(tiny(5, 10, 30, 4))
+
+
+def _same(table: OptionTable, expected: dict[str, np.ndarray]) -> None:
+    assert len(table) == len(expected["option_id"])
+    for name in _COLUMNS:
+        assert np.array_equal(getattr(table, name), expected[name], equal_nan=name == "closeness")
+
+
+def test_rows_taken_equal_the_columns_indexed_at_once(matcher: Matcher) -> None:
+    options = matcher.options
+    rows = np.array([5, 0, 3, 3, len(options) - 1])
+    taken = options.take(rows)
+    _same(taken, {n: getattr(options, n)[rows] for n in _COLUMNS})
+    again = taken.take(np.array([4, 1]))  # rows of rows
+    _same(again, {n: getattr(options, n)[rows[[4, 1]]] for n in _COLUMNS})
+    assert len(options.take(np.zeros(0, dtype=np.int64))) == 0
+
+
+def test_two_tables_joined_equal_their_columns_concatenated(matcher: Matcher) -> None:
+    network = next(u.network for u in matcher.units if len(u.network))
+    joined = stacked(network, matcher.options.take(np.arange(3)))
+    expected = {
+        n: np.concatenate([getattr(network, n), getattr(matcher.options, n)[:3]]) for n in _COLUMNS
+    }
+    _same(joined, expected)
+
+
+def test_lazy_tables_pickle_and_copy_as_plain_ones(matcher: Matcher) -> None:
+    taken = matcher.options.take(np.array([2, 1]))
+    joined = stacked(taken, matcher.options.take(np.array([0])))
+    for table in (taken, joined):
+        expected = {n: getattr(table, n) for n in _COLUMNS}
+        for twin in (pickle.loads(pickle.dumps(table)), copy.deepcopy(table)):
+            assert type(twin) is OptionTable
+            _same(twin, expected)
+    with pytest.raises(AttributeError):
+        _ = taken.no_such_column
