@@ -119,11 +119,14 @@ class OptionTable:
     def __len__(self) -> int:
         return len(self.option_id)
 
-    def take(self, index: IntArray) -> OptionTable:
-        """The rows at `index`. Each column is copied when first read: the batch matcher
-        takes each unit's few hundred eligible rows of 7,000 and reads 10 of the 25 columns,
-        and copying them all was a seventh of building the national edges."""
-        return _TakenRows(self, index)
+    def take(self, index: IntArray | BoolArray) -> OptionTable:
+        """The rows at `index` (positions, or a mask). Each column is copied when first read:
+        the batch matcher takes each unit's few hundred eligible rows of 7,000 and reads 10 of
+        the 25 columns, and copying them all was a seventh of building the national edges.
+        Tables are never written after they are built, so a late copy is the same copy;
+        `dataclasses.replace` does not apply to the rows taken (nothing replaces a column)."""
+        rows = np.flatnonzero(index) if index.dtype == np.bool_ else index
+        return _TakenRows(self, rows.astype(np.int64, copy=False))
 
 
 _OPTION_COLUMNS = tuple(f.name for f in fields(OptionTable))

@@ -28,12 +28,18 @@ from matcher.tables import IntArray
 
 __all__ = ["FULL_MODEL_EDGES", "solve_cpsat"]
 
-# A repair neighbourhood is a heuristic improvement (the proof is the bound), so each gets a
-# few seconds, not the whole time limit (national: 200 units improve in 3-4 s, or not at all).
+# A repair neighbourhood is a heuristic improvement (the proof is the bound), so each CP-SAT
+# solve in it (its stages; then, if unproven, the groups of its polish) gets a few seconds, not
+# the whole time limit (national: 200 units improve in 3-4 s, or not at all). The flows of the
+# polish are not counted: they take milliseconds on a neighbourhood.
 REPAIR_SECONDS = 3.0
 # ... and is skipped when its homes have more edges than CP-SAT can presolve in those seconds
 # (measured, national: 5k edges improve in 4 s; 86k edges find nothing in 4 s).
 WIDE_REPAIR_EDGES = 20_000
+# Above this many edges a neighbourhood's score stage is left to the polish: nationally that
+# stage found no solution in 3 s on 7,273 edges. Below it the stage is exact, which the polish
+# (a local search: it never moves a group and a single together) is not.
+SCORE_STAGE_EDGES = 5_000
 # Above this many edges the whole packing model is too large for CP-SAT to improve on the
 # decomposition in seconds (measured: no first solution in 28 s at 523k edges).
 FULL_MODEL_EDGES = 60_000
@@ -135,10 +141,10 @@ def _repair(
     with the first answer; `near` is that answer when an earlier call found it). The second
     runs only while the first falls short of the bound; the better answer is kept.
 
-    The wide neighbourhood's count levels go to CP-SAT and its score to `_polish`: its
-    score stage found no solution in 3 s nationally, and an unfinished stage keeps the
-    count stage's answer, whose score nobody minimised (national: 21,000 km-equivalents
-    worse than polished)."""
+    A large wide neighbourhood's count levels go to CP-SAT and its score to `_polish`
+    (`SCORE_STAGE_EDGES`): its score stage found no solution in 3 s nationally, and an
+    unfinished stage keeps the count stage's answer, whose score nobody minimised (national:
+    21,000 km-equivalents worse than polished). Any neighbourhood left unproven is polished."""
     whole = flows == problem.size[problem.e_unit]
     base = np.full(problem.n_units, -1, dtype=np.int64)
     base[problem.e_unit[whole]] = np.flatnonzero(whole)
@@ -174,9 +180,9 @@ def _repair(
             notes.append(f"repair ({name}): not tried, {sub.n_edges} edges")
             break
         hint = None if best is None else _as_sub_edges(best[free_units], origin)
-        wide_one = name == "wide"
+        counts_only = name == "wide" and sub.n_edges > SCORE_STAGE_EDGES
         sub_chosen, proven, more = _cpsat_staged(
-            sub, _budget(clock), workers, seed, hint=hint, counts_only=wide_one
+            sub, _budget(clock), workers, seed, hint=hint, counts_only=counts_only
         )
         notes.append(
             f"repair ({name}): {len(broken_units)} units split by the relaxation, "

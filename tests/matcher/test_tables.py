@@ -35,6 +35,9 @@ def test_rows_taken_equal_the_columns_indexed_at_once(matcher: Matcher) -> None:
     again = taken.take(np.array([4, 1]))  # rows of rows
     _same(again, {n: getattr(options, n)[rows[[4, 1]]] for n in _COLUMNS})
     assert len(options.take(np.zeros(0, dtype=np.int64))) == 0
+    mask = np.zeros(len(options), dtype=bool)
+    mask[[1, 4]] = True
+    _same(options.take(mask), {n: getattr(options, n)[[1, 4]] for n in _COLUMNS})
 
 
 def test_two_tables_joined_equal_their_columns_concatenated(matcher: Matcher) -> None:
