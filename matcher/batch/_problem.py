@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
+import multiprocessing
+import os
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -24,6 +28,10 @@ __all__ = [
     "objective_levels",
     "objective_of",
 ]
+
+EDGE_WORKERS_ENV = "PLACEMENT_EDGE_WORKERS"
+# Below this many units a fork and the pipe cost more than the edges they share out.
+PARALLEL_FROM_UNITS = 400
 
 # Where "sibling groups kept together" sits in the lexicographic objective (policy
 # `[siblings] priority`): right after the children placed, or after the three tier counts.
@@ -231,30 +239,124 @@ def build_problem(
         group += member_group
         parent += owners
     free = matcher.pools.free
-    offerable = _Offerable.of(matcher, free)
-    cols: list[list[np.ndarray]] = [[], [], [], [], [], []]
-    for u, unit in enumerate(units):
-        pool, tier, cost, option, order = _unit_edges(matcher, unit, as_of, free, offerable)
-        for k, values in enumerate((np.full(len(pool), u), pool, tier, cost, option, order)):
-            cols[k].append(values)
-
-    def cat(k: int, dtype: Any) -> np.ndarray:
-        return np.concatenate(cols[k]).astype(dtype) if cols[k] else np.zeros(0, dtype=dtype)
-
+    edges = _EdgeBuilder(matcher, tuple(units), as_of, free, _Offerable.of(matcher, free))
+    e_unit, e_pool, e_tier, e_cost, e_option, e_order = edges.columns(edge_workers(len(units)))
     return BatchProblem(
         units=tuple(units),
         size=np.array([u.size for u in units], dtype=np.int64),
         group=tuple(group),
         pool_free=free.copy(),
-        e_unit=cat(0, np.int64),
-        e_pool=cat(1, np.int64),
-        e_tier=cat(2, np.int64),
-        e_cost=cat(3, np.int64),
-        e_option=cat(4, object),
-        e_order=cat(5, np.int64),
+        e_unit=e_unit,
+        e_pool=e_pool,
+        e_tier=e_tier,
+        e_cost=e_cost,
+        e_option=e_option,
+        e_order=e_order,
         parent=np.array(parent, dtype=np.int64),
         together_after=together_after,
     )
+
+
+def edge_workers(n_units: int) -> int:
+    """Processes that build the edges: the cores this process may use (at most 4) for a
+    cohort of `PARALLEL_FROM_UNITS` or more, else 1. Only in a process with one Python
+    thread on a system that forks: a fork copies one thread, and a lock another thread held
+    (a server's, a Dask worker's) would never be released in the copy. Not in a worker of a
+    process pool (what-if sweeps): its sibling workers already use the cores.
+    `PLACEMENT_EDGE_WORKERS` sets the number (1: none forked)."""
+    chosen = os.environ.get(EDGE_WORKERS_ENV, "").strip()
+    if chosen.isdigit() and int(chosen) >= 1:
+        wanted = int(chosen)
+    else:
+        wanted = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
+    if n_units < PARALLEL_FROM_UNITS or not hasattr(os, "fork"):
+        return 1
+    if threading.active_count() > 1:
+        return 1
+    if multiprocessing.parent_process() is not None:  # a pool worker: its siblings share the cores
+        return 1
+    return wanted
+
+
+class _EdgeBuilder:
+    """The edge columns of the units: each unit's edges are independent of the others', so
+    slices of units go to forked copies of this process and come back as arrays; the
+    columns are the same, in the same order, as built in one process (tested)."""
+
+    def __init__(
+        self,
+        matcher: Matcher,
+        units: tuple[Unit, ...],
+        as_of: date,
+        free: IntArray,
+        offerable: _Offerable,
+    ) -> None:
+        self.matcher, self.units, self.as_of = matcher, units, as_of
+        self.free, self.offerable = free, offerable
+
+    def columns(self, workers: int = 1) -> list[np.ndarray]:
+        """unit, pool, tier, cost, option id and order of every edge, unit by unit."""
+        bounds = np.linspace(0, len(self.units), max(workers, 1) + 1).astype(np.int64)
+        slices = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+        forked = [self._fork(first, last) for first, last in slices[1:]]
+        parts = [self._slice(*slices[0])]
+        for (first, last), child in zip(slices[1:], forked, strict=True):
+            found = self._collect(child)
+            parts.append(found if found is not None else self._slice(first, last))
+        return [np.concatenate([part[k] for part in parts]) for k in range(6)]
+
+    def _slice(self, first: int, last: int) -> list[np.ndarray]:
+        cols: list[list[np.ndarray]] = [[], [], [], [], [], []]
+        for u in range(first, last):
+            edges = _unit_edges(self.matcher, self.units[u], self.as_of, self.free, self.offerable)
+            for k, values in enumerate((np.full(len(edges[0]), u), *edges)):
+                cols[k].append(values)
+        dtypes = (np.int64, np.int64, np.int64, np.int64, object, np.int64)
+        return [
+            np.concatenate(cols[k]).astype(dtype) if cols[k] else np.zeros(0, dtype=dtype)
+            for k, dtype in enumerate(dtypes)
+        ]
+
+    def _fork(self, first: int, last: int) -> tuple[int, int] | None:
+        """A child process that writes the slice's columns to a pipe; None if none started."""
+        try:
+            read, write = os.pipe()
+            pid = os.fork()
+        except OSError:
+            return None
+        if pid:
+            os.close(write)
+            return pid, read
+        code = 1
+        try:  # the child: its columns down the pipe, then out without any clean-up of ours
+            os.close(read)
+            cols = self._slice(first, last)
+            # Option ids as codes into their distinct values (a text array, no objects), so
+            # that every column goes as plain .npy bytes: no pickle on either side.
+            ids, codes = np.unique(cols[4].astype(str), return_inverse=True)
+            with os.fdopen(write, "wb") as out:
+                for column in (*cols[:4], ids, codes, cols[5]):
+                    np.save(out, column, allow_pickle=False)
+            code = 0
+        finally:
+            os._exit(code)
+
+    @staticmethod
+    def _collect(child: tuple[int, int] | None) -> list[np.ndarray] | None:
+        """The child's columns, or None if it failed (its slice is then built here)."""
+        if child is None:
+            return None
+        pid, read = child
+        with os.fdopen(read, "rb") as pipe:
+            payload = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not payload:
+            return None
+        stream = io.BytesIO(payload)
+        unit, pool, tier, cost, ids, codes, order = (
+            np.load(stream, allow_pickle=False) for _ in range(7)
+        )
+        return [unit, pool, tier, cost, ids.astype(object)[codes], order]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ against a HiGHS MILP, edge cases, determinism, and the staged lexicographic flow
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -274,3 +277,61 @@ def test_cohort_selection_by_kommune_and_ids() -> None:
     } == {"c2"}
     ids = run_match(Matcher(ds), children=["c1"], as_of=AS_OF).as_dict()
     assert [a["child_id"] for a in ids["assignments"]] == ["c1"]
+
+
+_FORKED_EDGES = """
+import os, sys
+import numpy as np
+from matcher.batch import _problem
+from matcher.rank import Matcher
+from tests.factories import AS_OF
+from tests.matcher.test_batch import tiny
+
+m = Matcher(tiny(11, 90, 60, 8, siblings=0.3))
+units = tuple(m.units)
+free = m.pools.free
+parent = os.getpid()
+
+
+class ChildFails(_problem._EdgeBuilder):
+    def _slice(self, first, last):
+        if os.getpid() != parent:
+            raise RuntimeError("a child that fails")
+        return super()._slice(first, last)
+
+
+def columns(kind, workers):
+    return kind(m, units, AS_OF, free, _problem._Offerable.of(m, free)).columns(workers)
+
+
+one = columns(_problem._EdgeBuilder, 1)
+assert len(one[0]) > 100, len(one[0])
+for kind, workers in ((_problem._EdgeBuilder, 3), (ChildFails, 2)):
+    other = columns(kind, workers)
+    for a, b in zip(one, other, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b), (kind.__name__, workers)
+print("same")
+"""
+
+
+def test_edges_built_in_forked_processes_equal_those_built_in_one() -> None:
+    """Slices of units built in forked children (or, where a child fails, here) give the
+    very columns of one process, in the same order. In a fresh interpreter: a fork from
+    this one, which runs pytest-xdist's threads, could inherit a lock held by one of them."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FORKED_EDGES], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "same"
+
+
+def test_edge_workers_fork_only_for_large_cohorts_and_when_asked(monkeypatch) -> None:
+    from matcher.batch._problem import EDGE_WORKERS_ENV, PARALLEL_FROM_UNITS, edge_workers
+
+    monkeypatch.setenv(EDGE_WORKERS_ENV, "1")
+    assert edge_workers(10 * PARALLEL_FROM_UNITS) == 1
+    assert edge_workers(PARALLEL_FROM_UNITS - 1) == 1
+    monkeypatch.setenv(EDGE_WORKERS_ENV, "3")
+    # pytest-xdist runs threads in this process: never a fork here, whatever is asked.
+    threads = threading.active_count() > 1
+    assert edge_workers(PARALLEL_FROM_UNITS) == (1 if threads else 3)
