@@ -334,9 +334,11 @@ class _EdgeBuilder:
             # Option ids as codes into their distinct values (a text array, no objects), so
             # that every column goes as plain .npy bytes: no pickle on either side.
             ids, codes = np.unique(cols[4].astype(str), return_inverse=True)
+            buffer = io.BytesIO()  # np.save writes to a pipe only through a seekable file
+            for column in (*cols[:4], ids, codes, cols[5]):
+                np.save(buffer, column, allow_pickle=False)
             with os.fdopen(write, "wb") as out:
-                for column in (*cols[:4], ids, codes, cols[5]):
-                    np.save(out, column, allow_pickle=False)
+                out.write(buffer.getbuffer())
             code = 0
         finally:
             os._exit(code)

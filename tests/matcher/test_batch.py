@@ -293,7 +293,18 @@ free = m.pools.free
 parent = os.getpid()
 
 
-class ChildFails(_problem._EdgeBuilder):
+collected = []
+
+
+class Counted(_problem._EdgeBuilder):
+    @staticmethod
+    def _collect(child):
+        found = _problem._EdgeBuilder._collect(child)
+        collected.append(found is not None)
+        return found
+
+
+class ChildFails(Counted):
     def _slice(self, first, last):
         if os.getpid() != parent:
             raise RuntimeError("a child that fails")
@@ -306,8 +317,10 @@ def columns(kind, workers):
 
 one = columns(_problem._EdgeBuilder, 1)
 assert len(one[0]) > 100, len(one[0])
-for kind, workers in ((_problem._EdgeBuilder, 3), (ChildFails, 2)):
+for kind, workers, children_answered in ((Counted, 3, [True, True]), (ChildFails, 2, [False])):
+    collected.clear()
     other = columns(kind, workers)
+    assert collected == children_answered, (kind.__name__, collected)
     for a, b in zip(one, other, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b), (kind.__name__, workers)
 print("same")
