@@ -30,6 +30,7 @@ __all__ = [
     "offerable_rows",
     "passes",
     "per_tier",
+    "policy_arrays",
 ]
 
 _REJECTED = STATUS_CODES[NetworkStatus.REJECTED]
@@ -196,28 +197,35 @@ def local_radius(v: View, policy: Policy) -> FloatArray:
 LOCAL_KM = "[local_km]"  # not a term name: the local-area radii in `per_tier`
 
 
-_PER_TIER: dict[int, tuple[Policy, dict[str, FloatArray]]] = {}
+_POLICY_ARRAYS: dict[int, tuple[Policy, dict[object, FloatArray]]] = {}
+
+
+def policy_arrays(policy: Policy) -> dict[object, FloatArray]:
+    """Arrays derived from one policy object, kept for as long as it is in use: every
+    evaluation asks for several, and building them was a tenth of ranking a child. Keys are
+    the caller's (`per_tier` uses names; the score's weight rows, tuples of names)."""
+    hit = _POLICY_ARRAYS.get(id(policy))
+    if hit is None or hit[0] is not policy:  # the policy is held, so its id is not reused
+        if len(_POLICY_ARRAYS) > 256:  # what-if sweeps make many profiles; keep the cache small
+            _POLICY_ARRAYS.clear()
+        hit = (policy, {})
+        _POLICY_ARRAYS[id(policy)] = hit
+    return hit[1]
 
 
 def per_tier(policy: Policy, name: str) -> FloatArray:
     """A policy number per tier as an array indexed by tier (index 0 unused): the local-area
     radii (`LOCAL_KM`), or a score term's weight (by the term's name). Built once per policy
-    object: every evaluation asks for several, and building them was a tenth of ranking a
-    child."""
-    hit = _PER_TIER.get(id(policy))
-    if hit is None or hit[0] is not policy:  # the policy is held, so its id is not reused
-        if len(_PER_TIER) > 256:  # what-if sweeps make many profiles; keep the cache small
-            _PER_TIER.clear()
-        radii = np.array([0.0] + [policy.local_km[k] for k in _KINDS])
-        radii.setflags(write=False)  # shared by every call: nobody may change it in place
-        hit = (policy, {LOCAL_KM: radii})
-        _PER_TIER[id(policy)] = hit
-    tables = hit[1]
-    found = tables.get(name)
+    object (`policy_arrays`)."""
+    arrays = policy_arrays(policy)
+    found = arrays.get(name)
     if found is None:
-        found = np.array([0.0] + [policy.weight(k, name) for k in _KINDS])
-        found.setflags(write=False)
-        tables[name] = found
+        if name == LOCAL_KM:
+            found = np.array([0.0] + [policy.local_km[k] for k in _KINDS])
+        else:
+            found = np.array([0.0] + [policy.weight(k, name) for k in _KINDS])
+        found.setflags(write=False)  # shared by every call: nobody may change it in place
+        arrays[name] = found
     return found
 
 

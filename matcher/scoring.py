@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from matcher.policy import Policy, wish_weight
-from matcher.rules import View, local_radius, per_tier
+from matcher.rules import View, local_radius, per_tier, policy_arrays
 from matcher.tables import FloatArray
 
 __all__ = ["TERMS", "score_terms"]
@@ -88,29 +88,24 @@ TERMS: tuple[tuple[str, Term], ...] = (
 )
 
 
-_WEIGHT_ROWS: dict[tuple[int, tuple[str, ...], bool], tuple[Policy, FloatArray]] = {}
-
-
 def _weight_rows(policy: Policy, names: tuple[str, ...], home_is_anchor: bool) -> FloatArray:
     """The policy's weights of the terms `names`, one row per term, indexed by tier. Without
     a school and a daycare the home is the child's everyday anchor: home_km then weighs at
-    least as much as school_km. Built once per policy and set of terms."""
-    key = (id(policy), names, home_is_anchor)
-    hit = _WEIGHT_ROWS.get(key)
-    if hit is None or hit[0] is not policy:  # the policy is held, so its id is not reused
-        if len(_WEIGHT_ROWS) > 1024:  # what-if sweeps make many profiles; keep it small
-            _WEIGHT_ROWS.clear()
+    least as much as school_km. Built once per policy and set of terms (`policy_arrays`)."""
+    arrays = policy_arrays(policy)
+    key = ("weight rows", names, home_is_anchor)
+    found = arrays.get(key)
+    if found is None:
         rows = []
         for name in names:
             weights = per_tier(policy, name)
             if name == "home_km" and home_is_anchor:
                 weights = np.maximum(weights, per_tier(policy, "school_km"))
             rows.append(weights)
-        table = np.array(rows)
-        table.setflags(write=False)
-        hit = (policy, table)
-        _WEIGHT_ROWS[key] = hit
-    return hit[1]
+        found = np.array(rows)
+        found.setflags(write=False)
+        arrays[key] = found
+    return found
 
 
 def score_terms(v: View, policy: Policy) -> tuple[FloatArray, dict[str, FloatArray]]:

@@ -133,31 +133,43 @@ _OPTION_COLUMNS = tuple(f.name for f in fields(OptionTable))
 _OPTION_COLUMN_SET = frozenset(_OPTION_COLUMNS)
 
 
-class _TakenRows(OptionTable):
+class _LazyColumns(OptionTable):
+    """An option table whose columns are made on first read (`_column`) and then kept;
+    pickle and copy make a plain table of it. No dataclass __init__: the subclasses keep
+    what they derive the columns from."""
+
+    def _column(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def __getattr__(self, name: str) -> Any:  # only for attributes not read before
+        if name not in _OPTION_COLUMN_SET:
+            raise AttributeError(name)
+        column = self._column(name)
+        object.__setattr__(self, name, column)
+        return column
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return OptionTable, tuple(getattr(self, name) for name in _OPTION_COLUMNS)
+
+
+class _TakenRows(_LazyColumns):
     """Some rows of an option table; a column is copied out of the table on first read."""
 
     _table: OptionTable
     _index: IntArray
 
-    def __init__(self, table: OptionTable, index: IntArray) -> None:  # no dataclass __init__
+    def __init__(self, table: OptionTable, index: IntArray) -> None:
         if isinstance(table, _TakenRows):  # rows of rows: index the first table once
             index = table._index[index]
             table = table._table
         object.__setattr__(self, "_table", table)
         object.__setattr__(self, "_index", index)
 
-    def __getattr__(self, name: str) -> Any:  # only for attributes not read before
-        if name not in _OPTION_COLUMN_SET:
-            raise AttributeError(name)
-        column = getattr(self._table, name)[self._index]
-        object.__setattr__(self, name, column)
-        return column
+    def _column(self, name: str) -> np.ndarray:
+        return getattr(self._table, name)[self._index]
 
     def __len__(self) -> int:
         return len(self._index)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _as_plain_table(self)
 
 
 def stacked(first: OptionTable, second: OptionTable) -> OptionTable:
@@ -165,31 +177,19 @@ def stacked(first: OptionTable, second: OptionTable) -> OptionTable:
     return _StackedRows(first, second)
 
 
-class _StackedRows(OptionTable):
+class _StackedRows(_LazyColumns):
     """Two option tables one after the other; a column is joined on first read."""
 
     _parts: tuple[OptionTable, OptionTable]
 
-    def __init__(self, first: OptionTable, second: OptionTable) -> None:  # no dataclass __init__
+    def __init__(self, first: OptionTable, second: OptionTable) -> None:
         object.__setattr__(self, "_parts", (first, second))
 
-    def __getattr__(self, name: str) -> Any:  # only for attributes not read before
-        if name not in _OPTION_COLUMN_SET:
-            raise AttributeError(name)
-        column = np.concatenate([getattr(part, name) for part in self._parts])
-        object.__setattr__(self, name, column)
-        return column
+    def _column(self, name: str) -> np.ndarray:
+        return np.concatenate([getattr(part, name) for part in self._parts])
 
     def __len__(self) -> int:
         return len(self._parts[0]) + len(self._parts[1])
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _as_plain_table(self)
-
-
-def _as_plain_table(table: OptionTable) -> tuple[Any, ...]:
-    """How pickle and copy rebuild a lazily copied or joined table: as a plain one."""
-    return OptionTable, tuple(getattr(table, name) for name in _OPTION_COLUMNS)
 
 
 def _ordinal(day: date | None) -> int:

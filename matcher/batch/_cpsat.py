@@ -106,7 +106,7 @@ def _cpsat_staged(
             proven = False
             break
         model.add(expr == round(solver.objective_value))
-    if values is None or not solved:
+    if not solved or values is None:
         return None, False, notes
     chosen = np.full(problem.n_units, -1, dtype=np.int64)
     for e, v in enumerate(values):
@@ -196,8 +196,7 @@ def _repair(
             notes.append(f"repair ({name}): greedy fallback")
         if not proven:
             sub_chosen = _polish(sub, sub_chosen, clock, workers, seed)
-        placed = sub_chosen >= 0
-        chosen[free_units[placed]] = origin[sub_chosen[placed]]
+        _lift(chosen, free_units, origin, sub_chosen)
         if best is None or objective_of(problem, chosen).key() > objective_of(problem, best).key():
             best = chosen
     assert best is not None
@@ -234,6 +233,14 @@ def _as_sub_edges(edges: IntArray, origin: IntArray) -> IntArray:
     return np.where(ok, at, -1)
 
 
+def _lift(chosen: IntArray, units: IntArray, origin: IntArray, sub_chosen: IntArray) -> IntArray:
+    """`chosen` (changed in place and returned) with a sub-problem's answer for its `units`,
+    mapped back through `origin` (the full problem's edge of each sub-problem edge)."""
+    placed = sub_chosen >= 0
+    chosen[units[placed]] = origin[sub_chosen[placed]]
+    return chosen
+
+
 def _singles(problem: BatchProblem) -> np.ndarray:
     """Units of one child that share it with no other unit (not a group, member or hub)."""
     return (problem.size == 1) & (problem.parent < 0) & ~problem.is_hub
@@ -256,9 +263,7 @@ def _polish(
     sub_chosen, _, _ = _cpsat_staged(sub, _budget(clock), workers, seed, hint=hint)
     if sub_chosen is None:
         return chosen
-    out = fixed
-    placed = sub_chosen >= 0
-    out[others[placed]] = origin[sub_chosen[placed]]
+    out = _lift(fixed, others, origin, sub_chosen)
     if objective_of(problem, out).key() <= objective_of(problem, chosen).key():
         return chosen
     return _place_singles(problem, out, singles)

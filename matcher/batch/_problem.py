@@ -264,18 +264,17 @@ def edge_workers(n_units: int) -> int:
     (a server's, a Dask worker's) would never be released in the copy. Not in a worker of a
     process pool (what-if sweeps): its sibling workers already use the cores.
     `PLACEMENT_EDGE_WORKERS` sets the number (1: none forked)."""
+    if (
+        n_units < PARALLEL_FROM_UNITS
+        or not hasattr(os, "fork")
+        or threading.active_count() > 1
+        or multiprocessing.parent_process() is not None  # a pool worker: siblings share cores
+    ):
+        return 1
     chosen = os.environ.get(EDGE_WORKERS_ENV, "").strip()
     if chosen.isdigit() and int(chosen) >= 1:
-        wanted = int(chosen)
-    else:
-        wanted = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
-    if n_units < PARALLEL_FROM_UNITS or not hasattr(os, "fork"):
-        return 1
-    if threading.active_count() > 1:
-        return 1
-    if multiprocessing.parent_process() is not None:  # a pool worker: its siblings share the cores
-        return 1
-    return wanted
+        return int(chosen)
+    return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
 
 
 class _EdgeBuilder:
