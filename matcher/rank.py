@@ -287,7 +287,10 @@ class Matcher:
 
     @staticmethod
     def _points_sample(opts: OptionTable) -> tuple[FloatArray, FloatArray, FloatArray]:
-        at = np.unique(np.linspace(0, len(opts) - 1, min(len(opts), PRUNE_SAMPLE)).astype(np.int64))
+        # Sorted already: dropping repeats by hand spares np.unique's import of numpy.ma
+        # (20 ms of a CLI ranking).
+        at = np.linspace(0, len(opts) - 1, min(len(opts), PRUNE_SAMPLE)).astype(np.int64)
+        at = at[np.r_[True, at[1:] != at[:-1]]] if len(at) else at
         return opts.x[at], opts.y[at], opts.z[at]
 
     def candidates(self, unit: Unit) -> IntArray | None:

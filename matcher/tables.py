@@ -232,38 +232,49 @@ def build_pools(dataset: Dataset) -> Pools:
     )
 
 
+_OPTION_DTYPES: dict[str, Any] = {
+    "option_id": object,
+    "tier": np.int8,
+    "lat": float,
+    "lon": float,
+    "pool": np.int64,
+    "at_family": bool,
+    "is_network": bool,
+    "level": np.int8,
+    "min_age": np.int8,
+    "max_age": np.int8,
+    "target_mask": np.int32,
+    "max_siblings": np.int16,
+    "acute": bool,
+    "paused": bool,
+    "secure": bool,
+    "confirmed_day": np.int32,
+    "status": np.int8,
+    "willing": bool,
+    "closeness": float,
+    "kommune": object,
+    "label": object,
+}
+_OPTION_FIELDS = tuple(_OPTION_DTYPES)
+
+
 def _rows_to_table(rows: list[dict[str, object]]) -> OptionTable:
-    dtypes = {
-        "option_id": object,
-        "tier": np.int8,
-        "lat": float,
-        "lon": float,
-        "pool": np.int64,
-        "at_family": bool,
-        "is_network": bool,
-        "level": np.int8,
-        "min_age": np.int8,
-        "max_age": np.int8,
-        "target_mask": np.int32,
-        "max_siblings": np.int16,
-        "acute": bool,
-        "paused": bool,
-        "secure": bool,
-        "confirmed_day": np.int32,
-        "status": np.int8,
-        "willing": bool,
-        "closeness": float,
-        "kommune": object,
-        "label": object,
-    }
+    return _tuples_to_table([tuple(r[k] for k in _OPTION_FIELDS) for r in rows])
+
+
+def _tuples_to_table(rows: list[tuple[Any, ...]]) -> OptionTable:
+    """Offers given as tuples in `_OPTION_FIELDS` order."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_OPTION_FIELDS)
     cols = {
-        k: np.array([r[k] for r in rows], dtype=t) if rows else np.zeros(0, dtype=t)
-        for k, t in dtypes.items()
+        k: np.array(v, dtype=t) if rows else np.zeros(0, dtype=t)
+        for (k, t), v in zip(_OPTION_DTYPES.items(), columns, strict=True)
     }
     cols["x"], cols["y"], cols["z"] = (
         np.ascontiguousarray(c) for c in to_unit_vectors(cols["lat"], cols["lon"]).T
     )
-    order = sorted(range(len(rows)), key=lambda i: (str(cols["option_id"][i]), cols["tier"][i]))
+    # Ties of a ranking are broken by option id, then tier: that order as one integer.
+    keys = list(zip(map(str, columns[0]), columns[1], strict=True))
+    order = sorted(range(len(rows)), key=keys.__getitem__)
     key = np.empty(len(rows), dtype=np.int64)
     key[order] = np.arange(len(rows))
     cols["order_key"] = key
@@ -273,60 +284,46 @@ def _rows_to_table(rows: list[dict[str, object]]) -> OptionTable:
 def build_option_table(dataset: Dataset, pools: Pools) -> OptionTable:
     """Foster, combination and institution offers of every family and institution."""
     pool_of = pools.index()
-    rows: list[dict[str, object]] = []
+    rows: list[tuple[Any, ...]] = []
+    # Tuples in `_OPTION_FIELDS` order, and each target set's mask and each level's label
+    # worked out once (per-row dicts and lookups cost half of a CLI ranking's table).
+    masks: dict[frozenset[str], int] = {}
+    labels: dict[Any, tuple[int, str]] = {}
     for f in dataset.families:
-        base = {
-            "option_id": f.family_id,
-            "lat": f.place.lat,
-            "lon": f.place.lon,
-            "pool": pool_of[f.family_id],
-            "at_family": True,
-            "is_network": False,
-            "level": int(f.level),
-            "min_age": f.min_age,
-            "max_age": f.max_age,
-            "target_mask": needs_mask(f.target_groups),
-            "max_siblings": f.max_siblings,
-            "acute": f.acute,
-            "paused": f.paused,
-            "secure": False,
-            "confirmed_day": _ordinal(f.vacancy_confirmed),
-            "status": _NO_STATUS,
-            "willing": True,
-            "closeness": np.nan,
-            "kommune": f.kommune_code,
-            "label": f.level.label,
-        }
-        rows.append(base | {"tier": 2})
-        if f.combination:
-            rows.append(base | {"tier": 3})
+        mask = masks.get(f.target_groups)
+        if mask is None:
+            mask = masks[f.target_groups] = needs_mask(f.target_groups)
+        level = labels.get(f.level)
+        if level is None:
+            level = labels[f.level] = (int(f.level), f.level.label)
+        confirmed = _ordinal(f.vacancy_confirmed)
+        pool = pool_of[f.family_id]
+        for tier in (2, 3) if f.combination else (2,):
+            rows.append(
+                (
+                    f.family_id, tier, f.place.lat, f.place.lon, pool, True, False,
+                    level[0], f.min_age, f.max_age, mask, f.max_siblings, f.acute,
+                    f.paused, False, confirmed, _NO_STATUS, True, np.nan, f.kommune_code,
+                    level[1],
+                )
+            )  # fmt: skip
     for i in dataset.institutions:
-        base = {
-            "option_id": i.institution_id,
-            "lat": i.place.lat,
-            "lon": i.place.lon,
-            "pool": pool_of[i.institution_id],
-            "at_family": False,
-            "is_network": False,
-            "level": i.max_level,
-            "min_age": i.min_age,
-            "max_age": i.max_age,
-            "target_mask": needs_mask(i.target_groups),
-            "max_siblings": UNLIMITED,
-            "acute": i.acute,
-            "paused": False,
-            "secure": i.kind == InstitutionKind.SIKRET,
-            "confirmed_day": _ordinal(i.vacancy_confirmed),
-            "status": _NO_STATUS,
-            "willing": True,
-            "closeness": np.nan,
-            "kommune": i.kommune_code,
-            "label": i.kind.value,
-        }
-        rows.append(base | {"tier": 4})
+        mask = needs_mask(i.target_groups)
+        confirmed = _ordinal(i.vacancy_confirmed)
+        secure = i.kind == InstitutionKind.SIKRET
+        offers = [(4, pool_of[i.institution_id])]
         if i.combination_places > 0:
-            rows.append(base | {"tier": 3, "pool": pool_of[combination_pool(i.institution_id)]})
-    return _rows_to_table(rows)
+            offers.append((3, pool_of[combination_pool(i.institution_id)]))
+        for tier, pool in offers:
+            rows.append(
+                (
+                    i.institution_id, tier, i.place.lat, i.place.lon, pool, False, False,
+                    i.max_level, i.min_age, i.max_age, mask, UNLIMITED, i.acute, False,
+                    secure, confirmed, _NO_STATUS, True, np.nan, i.kommune_code,
+                    i.kind.value,
+                )
+            )  # fmt: skip
+    return _tuples_to_table(rows)
 
 
 @dataclass(frozen=True)
