@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from matcher.batch._ahead import AHEAD_FROM_EDGES, Ahead
 from matcher.batch._flow import lexicographic_flow
 from matcher.batch._greedy import solve_greedy
 from matcher.batch._problem import (
+    AFTER_PLACED,
     BatchProblem,
     Objective,
     merge_levels,
@@ -322,6 +325,60 @@ def solve_cpsat(
     """
     start = time.perf_counter()
     clock = Clock(time_limit, deterministic)
+    second = _SecondRelaxation.plan(problem)
+    try:
+        return _solve_cpsat(problem, clock, start, workers, seed, second)
+    finally:
+        if second is not None:
+            second.close()
+
+
+class _SecondRelaxation:
+    """The flow relaxation without the together level: the repair's second basis when the
+    first falls short of the bound. On a large problem it starts at once in a forked child
+    (`Ahead`), on the other core while the first relaxation runs here, and is dropped if the
+    first repair meets the bound; the flows are the same either way."""
+
+    def __init__(self, problem: BatchProblem) -> None:
+        self.problem = problem
+        levels = objective_levels(problem)
+        together = 1 if problem.together_after == AFTER_PLACED else 4
+        self.levels = [level for k, level in enumerate(levels) if k != together]
+        self.ahead = (
+            Ahead.start(partial(_flows_only, problem, self.levels))
+            if problem.n_edges >= AHEAD_FROM_EDGES
+            else None
+        )
+
+    @classmethod
+    def plan(cls, problem: BatchProblem) -> _SecondRelaxation | None:
+        """None where it is never needed: no group to keep together, or protected groups
+        (their level comes first, and the relaxation keeps them whole)."""
+        if problem.together_scale <= 1 or problem.protected.any():
+            return None
+        return cls(problem)
+
+    def flows(self) -> IntArray:
+        found = self.ahead.result() if self.ahead is not None else None
+        return found if found is not None else _flows_only(self.problem, self.levels)
+
+    def close(self) -> None:
+        if self.ahead is not None:
+            self.ahead.cancel()
+
+
+def _flows_only(problem: BatchProblem, levels: list[IntArray]) -> IntArray:
+    return lexicographic_flow(problem, levels=levels)[0]
+
+
+def _solve_cpsat(
+    problem: BatchProblem,
+    clock: Clock,
+    start: float,
+    workers: int,
+    seed: int,
+    second: _SecondRelaxation | None,
+) -> Solution:
     flows, stages = lexicographic_flow(problem)
     bound = relaxation_bound(problem, flows)
     notes: list[str] = []
@@ -332,16 +389,11 @@ def solve_cpsat(
     notes += more
     basis: IntArray = flows
     near: IntArray | None = chosen
-    if (
-        objective_of(problem, chosen).key() < bound.key()
-        and problem.together_scale > 1
-        and not problem.protected.any()
-    ):
+    if objective_of(problem, chosen).key() < bound.key() and second is not None:
         # The relaxation's reward for whole groups draws groups into homes where they end
         # up split, and rounding them costs children. The same relaxation without that level
         # rounds differently (national: 3 more children placed); the better rounding is kept.
-        levels = objective_levels(problem)
-        singles = lexicographic_flow(problem, levels=levels[:1] + levels[2:])[0]
+        singles = second.flows()
         other, more = _repair(problem, singles, clock, workers, seed, bound, wide=False)
         if objective_of(problem, other).key() > objective_of(problem, chosen).key():
             # (without hubs_out: that near answer is the wide repair's start in no-split mode)

@@ -45,18 +45,8 @@ def _potentials(
     raise RuntimeError("negative cycle in the residual graph: the flow was not optimal")
 
 
-def _preference_order(problem: BatchProblem) -> IntArray:
-    """Edge indices grouped by unit, each unit's edges best first (tier, then score)."""
-    cost = problem.e_cost - int(problem.e_cost.min(initial=0))
-    span = int(cost.max(initial=0)) + 1
-    if problem.n_units * 5 * span < 2**62:  # one int64 key sorts faster than a lexsort
-        key = (problem.e_unit * 5 + problem.e_tier) * span + cost
-        return np.argsort(key, kind="stable")
-    return np.lexsort((problem.e_cost, problem.e_tier, problem.e_unit))
-
-
 def _best_of_each_unit(order: IntArray, e_unit: IntArray, allowed: np.ndarray, k: int) -> IntArray:
-    """The first k allowed edges of every unit, in `order` (from `_preference_order`)."""
+    """The first k allowed edges of every unit, in `order` (`BatchProblem.edge_preference`)."""
     ordered = order[allowed[order]]
     unit = e_unit[ordered]
     position = np.arange(len(ordered))
@@ -129,7 +119,7 @@ def lexicographic_flow(
     relaxation in which a group may be split or partly placed (its LP relaxation).
     `levels` replaces the objective's levels (default `objective_levels`)."""
     n_u = problem.n_units
-    pools = np.unique(problem.e_pool)
+    pools = problem.pools_used
     pool_node = np.zeros(int(pools.max(initial=0)) + 1, dtype=np.int64)
     pool_node[pools] = n_u + np.arange(len(pools))
     sink = n_u + len(pools)
@@ -167,7 +157,7 @@ def lexicographic_flow(
         stage_costs.append(cost)
     # Every stage's working set starts from the edges each unit prefers by the objective's
     # own order of levels (tier, then score), among the edges the stage may still use.
-    preference = _preference_order(problem)
+    preference = problem.edge_preference
     supply = np.zeros(n_nodes, dtype=np.int64)
     supply[:n_u] = own_size
     supply[sink] = -int(own_size.sum())
@@ -176,6 +166,7 @@ def lexicographic_flow(
     flows = np.zeros(n_arcs, dtype=np.int64)
     for k, cost in enumerate(stage_costs):
         arcs = np.flatnonzero(active)
+        seed = _best_of_each_unit(preference, problem.e_unit, active[: problem.n_edges], per_unit)
         stage_flow, dist = _priced_flow(
             n_nodes,
             problem.n_edges,
@@ -185,7 +176,7 @@ def lexicographic_flow(
             cost,
             supply,
             arcs,
-            _best_of_each_unit(preference, problem.e_unit, active[: problem.n_edges], per_unit),
+            seed,
             flows[arcs] - fixed[arcs],
         )
         flows = fixed.copy()
