@@ -111,9 +111,9 @@ def test_the_second_relaxation_drops_exactly_the_together_level() -> None:
         assert len(dropped) == 1
         together = levels[dropped.pop()]
         size = problem.size[problem.e_unit]
-        assert np.array_equal(
-            together, -np.where(size > 1, problem.together_scale // size, 0)
-        ), order
+        assert np.array_equal(together, -np.where(size > 1, problem.together_scale // size, 0)), (
+            order
+        )
 
 
 def test_no_second_relaxation_without_groups() -> None:
