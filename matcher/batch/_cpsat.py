@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from functools import partial
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -61,6 +62,8 @@ def _cpsat_staged(
     score left to the caller, and the answer never reported as proven). Returns the chosen
     edges (None if no stage found a solution in time: a hint is not returned as one),
     whether every stage was proven optimal, and notes."""
+    # Built with weighted sums from arrays: Python sums of terms cost 1.3 s on a 32,000-edge
+    # neighbourhood (0.3 s nationally per model), more than CP-SAT's own presolve.
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{e}") for e in range(problem.n_edges)]
     edges = problem.edges_of_unit()
@@ -68,14 +71,14 @@ def _cpsat_staged(
     for cover in problem.covers():
         ids = np.concatenate([edges[u] for u in cover])
         if len(ids) > 1:
-            model.add_at_most_one(x[int(k)] for k in ids)
+            model.add_at_most_one(x[k] for k in ids.tolist())
     size_e = problem.size[problem.e_unit]
-    by_pool: dict[int, list[int]] = {}
-    for k, p in enumerate(problem.e_pool):
-        by_pool.setdefault(int(p), []).append(k)
-    for p, ks in sorted(by_pool.items()):
-        if int(size_e[ks].sum()) > problem.pool_free[p]:
-            model.add(sum(int(size_e[k]) * x[k] for k in ks) <= int(problem.pool_free[p]))
+    by_pool = np.argsort(problem.e_pool, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(problem.e_pool[by_pool]) != 0])
+    for ks in np.split(by_pool, starts[1:]) if len(by_pool) else []:
+        free = int(problem.pool_free[problem.e_pool[ks[0]]])
+        if int(size_e[ks].sum()) > free:
+            model.add(_weighted(x, ks, size_e[ks]) <= free)
     levels = objective_levels(problem)
     # Count levels merged with proven weights; the score level is its own stage, so that
     # CP-SAT's objective coefficients stay small.
@@ -90,11 +93,14 @@ def _cpsat_staged(
     proven = not counts_only
     notes: list[str] = []
     for k, cost in enumerate(stages):
-        expr = sum(int(c) * int(size_e[e]) * x[e] for e, c in enumerate(cost) if c)
-        model.minimize(expr)
+        used = np.flatnonzero(cost)
+        weights = cost[used] * size_e[used]
+        expr = _weighted(x, used, weights)
+        _minimize(model, [x[e].index for e in used.tolist()], weights.tolist())
         model.clear_hints()
-        for e, v in enumerate(values or []):
-            model.add_hint(x[e], v)
+        if values is not None:
+            model.proto.solution_hint.vars.extend(v.index for v in x)
+            model.proto.solution_hint.values.extend(values)
         clock.arm(solver)
         status = solver.solve(model)
         clock.charge(solver)
@@ -102,7 +108,7 @@ def _cpsat_staged(
             notes.append(f"CP-SAT stage {k + 1}: no solution within the time limit")
             proven = False
             break
-        values = [int(solver.value(v)) for v in x]
+        values = list(solver.response_proto.solution)[: problem.n_edges]
         solved = True
         if status != cp_model.OPTIMAL:
             notes.append(f"CP-SAT stage {k + 1}: not proven optimal within the time limit")
@@ -116,6 +122,21 @@ def _cpsat_staged(
         if v:
             chosen[problem.e_unit[e]] = e
     return chosen, proven, notes
+
+
+def _weighted(x: list[cp_model.IntVar], edges: IntArray, weights: IntArray) -> Any:
+    """The sum of weights[i] * x[edges[i]], as one CP-SAT expression."""
+    return cp_model.LinearExpr.weighted_sum([x[e] for e in edges.tolist()], weights.tolist())
+
+
+def _minimize(model: cp_model.CpModel, variables: list[int], weights: list[int]) -> None:
+    """`model.minimize` of a weighted sum, written to the model's proto at once (the method
+    appends its variables one by one: 0.2 s for 32,000)."""
+    model.clear_objective()
+    objective = model.proto.objective
+    objective.vars.extend(variables)
+    objective.coeffs.extend(weights)
+    objective.scaling_factor = 1.0
 
 
 def _edge_values(problem: BatchProblem, chosen: IntArray) -> list[int]:
