@@ -22,9 +22,14 @@ def free_port() -> int:
 
 
 def start_server(
-    url: str, port: int, workers: int = 1, wait_seconds: float = 30.0
+    url: str,
+    port: int,
+    workers: int = 1,
+    wait_seconds: float = 30.0,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`placement serve` on `url`, returned once /healthz answers."""
+    """`placement serve` on `url` (with `env` added to ours), returned once /healthz
+    answers."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -40,7 +45,7 @@ def start_server(
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=os.environ.copy(),
+        env={**os.environ, **(env or {})},
         start_new_session=True,  # its own group: the parent and its workers stop together
     )
     deadline = time.monotonic() + wait_seconds

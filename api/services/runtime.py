@@ -14,10 +14,12 @@ the ORM session took half a millisecond for each.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ from api.services.keys import hash_key
 from geo.gazetteer import Gazetteer
 from matcher.cohort import run_match
 from matcher.policy import Policy, PolicySet, load_policy_set
-from matcher.rank import Matcher
+from matcher.rank import Matcher, Ranking
 
 __all__ = ["Service", "Versions", "now"]
 
@@ -47,11 +49,54 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+# Rankings kept per data version: a coordinator's proposals of the same child, asked again
+# while nothing changed, are the same ranking. Only short ones (no why-not list: that one
+# holds every option and is read on a case page, not in a loop). `PLACEMENT_RANKINGS_KEPT`
+# sets how many (0: none kept, every request ranks).
+RANKINGS_KEPT_ENV = "PLACEMENT_RANKINGS_KEPT"
+RANKINGS_KEPT = 1024
+
+
+def rankings_kept() -> int:
+    chosen = os.environ.get(RANKINGS_KEPT_ENV, "").strip()
+    return int(chosen) if chosen.isdigit() else RANKINGS_KEPT
+
+
+class _Rankings:
+    """The rankings given for one data version, the most recently asked `kept` of them."""
+
+    def __init__(self, kept: int | None = None) -> None:
+        self.kept = rankings_kept() if kept is None else kept
+        self._found: OrderedDict[tuple[Any, ...], Ranking] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Ranking | None:
+        with self._lock:
+            found = self._found.get(key)
+            if found is not None:
+                self._found.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], ranking: Ranking) -> None:
+        with self._lock:
+            self._found[key] = ranking
+            self._found.move_to_end(key)
+            while len(self._found) > self.kept:
+                self._found.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+
 @dataclass
 class _Cache:
+    """The matcher of one data version, and the rankings it gave (a new version starts with
+    none: a capacity change refreshes the same matcher's arrays in place)."""
+
     matcher: Matcher
     structure: int
     capacity: int
+    rankings: _Rankings = field(default_factory=_Rankings)
 
 
 @dataclass(frozen=True)
@@ -185,6 +230,23 @@ class Service:
             with self.read_sessions() as own:
                 return self._refreshed(own)
         return self._refreshed(session)
+
+    def rank(
+        self, matcher: Matcher, child_id: str, *, top: int | None, why_not: bool, as_of: date
+    ) -> Ranking:
+        """`matcher.rank` (the current one, from `matcher()`). A short ranking (no why-not)
+        is kept for its data version and given again while neither counter moves: the same
+        child asked twice is the same ranking, and any write bumps a counter first. Raises
+        as the matcher does (`UnknownChild`)."""
+        cache = self._cache
+        if why_not or cache is None or cache.matcher is not matcher or not cache.rankings.kept:
+            return matcher.rank(child_id, top=top, why_not=why_not, as_of=as_of)
+        key = (child_id, top, as_of)
+        found = cache.rankings.get(key)
+        if found is None:
+            found = matcher.rank(child_id, top=top, why_not=False, as_of=as_of)
+            cache.rankings.put(key, found)
+        return found
 
     def _refreshed(self, session: Session) -> Matcher:
         structure, capacity = self._versions(session)

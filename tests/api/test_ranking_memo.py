@@ -1,0 +1,99 @@
+"""Rankings kept per data version (`Service.rank`): the same child asked again while nothing
+changed gets the same ranking, every read is still audited, and any change of places or
+options is seen by the very next request."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from api.db.orm import AuditEntry
+from api.services.runtime import _Rankings
+from tests.api.conftest import Env
+
+
+def _single_in_751(env: Env) -> str:
+    return next(
+        c.child_id for c in env.dataset.children if c.kommune_code == "751" and not c.sibling_group
+    )
+
+
+def _proposals(env: Env, child_id: str, **body: object) -> dict:
+    answer = env.client.post(
+        f"/v1/children/{child_id}/proposals", json=body, headers=env.auth("coordinator")
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _reads(env: Env, child_id: str) -> int:
+    with sessionmaker(env.engine)() as s:
+        query = select(func.count()).where(
+            AuditEntry.child_id == child_id, AuditEntry.action == "child.proposals"
+        )
+        return int(s.scalar(query) or 0)
+
+
+def test_the_same_child_asked_twice_gets_one_ranking_and_two_audit_rows(env: Env) -> None:
+    cid = _single_in_751(env)
+    first = _proposals(env, cid, top=5)
+    rankings = env.service._cache.rankings  # type: ignore[union-attr]
+    kept = len(rankings)
+    assert _proposals(env, cid, top=5) == first
+    assert len(rankings) == kept  # given again, not ranked again
+    assert _reads(env, cid) == 2
+    _proposals(env, cid, top=6)  # another question is another ranking
+    assert len(rankings) == kept + 1
+
+
+def test_a_paused_family_is_gone_from_the_next_ranking_and_back_after(env: Env) -> None:
+    cid = _single_in_751(env)
+    before = _proposals(env, cid, top=50)["proposals"]
+    family = next(p["option_id"] for p in before if p["kind"] == "foster")
+
+    def pause(paused: bool) -> None:
+        answer = env.client.patch(
+            f"/v1/families/{family}/capacity",
+            json={"paused": paused},
+            headers=env.auth("consultant"),
+        )
+        assert answer.status_code == 200, answer.text
+
+    pause(True)
+    assert family not in {p["option_id"] for p in _proposals(env, cid, top=50)["proposals"]}
+    pause(False)
+    assert _proposals(env, cid, top=50)["proposals"] == before
+
+
+def test_why_not_rankings_are_not_kept(env: Env) -> None:
+    cid = _single_in_751(env)
+    full = _proposals(env, cid, top=3, why_not=True)
+    assert full["excluded_options"]
+    rankings = env.service._cache.rankings  # type: ignore[union-attr]
+    assert len(rankings) == 0
+    assert _proposals(env, cid, top=3, why_not=True) == full
+
+
+def test_the_rankings_kept_are_the_most_recently_asked() -> None:
+    kept = _Rankings(kept=2)
+    a, b, c = (object() for _ in range(3))
+    day = date(2026, 11, 29)
+    kept.put(("a", 10, day), a)  # type: ignore[arg-type]
+    kept.put(("b", 10, day), b)  # type: ignore[arg-type]
+    assert kept.get(("a", 10, day)) is a  # asked again: now the most recent
+    kept.put(("c", 10, day), c)  # type: ignore[arg-type]
+    assert len(kept) == 2
+    assert kept.get(("b", 10, day)) is None
+    assert kept.get(("a", 10, day)) is a and kept.get(("c", 10, day)) is c
+
+
+def test_none_are_kept_when_the_setting_says_0(env: Env, monkeypatch) -> None:
+    from api.services.runtime import RANKINGS_KEPT_ENV
+
+    monkeypatch.setenv(RANKINGS_KEPT_ENV, "0")
+    cid = _single_in_751(env)
+    first = _proposals(env, cid, top=5)
+    assert _proposals(env, cid, top=5) == first
+    assert len(env.service._cache.rankings) == 0  # type: ignore[union-attr]
