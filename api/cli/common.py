@@ -207,10 +207,21 @@ def migrated_engine(database: str | None) -> Any:
     return engine
 
 
+def json_text(payload: dict[str, Any]) -> str:
+    """Indented JSON, UTF-8 as it is. By orjson: the stdlib encoder took 0.35 s of a
+    national `placement match --format json`; the stdlib's where orjson refuses a value."""
+    import orjson
+
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()
+    except TypeError:
+        return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
 def save_json(payload: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    path.write_text(json_text(payload), encoding="utf-8")
 
 
 def emit_json(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json_text(payload) + "\n")

@@ -391,3 +391,16 @@ def test_review_and_simulate_on_a_generated_dataset_with_placements(tmp_path: Pa
     months = json.loads(sim.stdout)["months"]
     assert [m["month"] for m in months] == [1, 2]
     assert all(m["children_accounted"] == m["children_total"] for m in months)
+
+
+def test_json_output_reads_back_as_the_payload_with_danish_letters_as_they_are() -> None:
+    import json
+
+    from api.cli.common import json_text
+
+    payload = {"navn": "Søs Ærø", "km": [0.1, 137637.79, 1e-05], "n": 3, "none": None}
+    text = json_text(payload)
+    assert json.loads(text) == payload
+    assert "Søs Ærø" in text and text.startswith('{\n  "navn"')
+    huge = {"n": 2**70}  # orjson refuses integers past 64 bits: the stdlib writes them
+    assert json.loads(json_text(huge)) == huge
