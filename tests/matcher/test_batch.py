@@ -348,3 +348,27 @@ def test_edge_workers_fork_only_for_large_cohorts_and_when_asked(monkeypatch) ->
     # pytest-xdist runs threads in this process: never a fork here, whatever is asked.
     threads = threading.active_count() > 1
     assert edge_workers(PARALLEL_FROM_UNITS) == (1 if threads else 3)
+
+
+def test_option_info_reads_network_persons_as_the_units_tables_have_them() -> None:
+    """`cohort._option_info` reads network persons from the dataset, not from each unit's
+    network table; it must give what the tables give (a later unit's row winning)."""
+    from matcher.cohort import _option_info
+    from models.enums import InstitutionKind
+
+    m = Matcher(tiny(4, 60, 30, 4, siblings=0.4))
+    kinds = {x.value for x in InstitutionKind}
+    rates = {i.institution_id: i.daily_rate for i in m.dataset.institutions}
+    expected = {}
+    for table in [m.options] + [u.network for u in m.units]:
+        for k in range(len(table)):
+            oid = str(table.option_id[k])
+            expected[(oid, int(table.tier[k]))] = (
+                float(table.lat[k]),
+                float(table.lon[k]),
+                str(table.kommune[k]),
+                str(table.label[k]),
+                rates.get(oid) if table.label[k] in kinds else None,
+            )
+    assert any(tier == 1 for _, tier in expected)
+    assert _option_info(m) == expected
