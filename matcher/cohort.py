@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -194,11 +195,17 @@ def run_match(
     )
 
 
+@lru_cache(maxsize=1 << 16)
+def _pair_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle km of one pair, remembered: the assignments and the KPIs (and every
+    scenario of a sweep) ask for the same child-home pairs, one numpy call each."""
+    return float(haversine_km(lat1, lon1, np.array([lat2]), np.array([lon2]))[0])
+
+
 def _km(place: Place | None, lat: float, lon: float) -> float | None:
     if place is None:
         return None
-    d = haversine_km(place.lat, place.lon, np.array([lat]), np.array([lon]))[0]
-    return round(float(d), 2)
+    return round(_pair_km(place.lat, place.lon, lat, lon), 2)
 
 
 def _assignments(
@@ -289,7 +296,7 @@ def compute_kpis(
             by_level[label] = by_level.get(label, 0) + 1
         for name, place in (("school", c.school), ("daycare", c.daycare), ("home", c.home)):
             if place is not None:
-                d = float(haversine_km(place.lat, place.lon, np.array([lat]), np.array([lon]))[0])
+                d = _pair_km(place.lat, place.lon, lat, lon)
                 km[name].append(d)
                 if name == "school":
                     with_school += 1
