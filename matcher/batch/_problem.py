@@ -353,8 +353,13 @@ class _EdgeBuilder:
             os.close(read)
             cols = self._slice(first, last)
             # Option ids as codes into their distinct values (a text array, no objects), so
-            # that every column goes as plain .npy bytes: no pickle on either side.
-            ids, codes = np.unique(cols[4].astype(str), return_inverse=True)
+            # that every column goes as plain .npy bytes: no pickle on either side. Coded by
+            # a dict in order of appearance: np.unique sorted the strings for 0.37 s.
+            seen: dict[object, int] = {}
+            codes = np.fromiter(
+                (seen.setdefault(o, len(seen)) for o in cols[4]), np.int64, len(cols[4])
+            )
+            ids = np.array([str(o) for o in seen], dtype=str)
             buffer = io.BytesIO()  # np.save writes to a pipe only through a seekable file
             for column in (*cols[:4], ids, codes, cols[5]):
                 np.save(buffer, column, allow_pickle=False)
