@@ -45,14 +45,31 @@ def _potentials(
     raise RuntimeError("negative cycle in the residual graph: the flow was not optimal")
 
 
+def _reduced_costs(
+    arcs: IntArray, cost: IntArray, dist: IntArray, tails: IntArray, heads: IntArray
+) -> IntArray:
+    """cost + dist[tail] - dist[head] of `arcs`, summed in place: one arc-sized temporary at a
+    time instead of six (the flow's memory peak nationally)."""
+    reduced = cost[arcs]
+    reduced += dist[tails[arcs]]
+    reduced -= dist[heads[arcs]]
+    return reduced
+
+
 def _best_of_each_unit(order: IntArray, e_unit: IntArray, allowed: np.ndarray, k: int) -> IntArray:
-    """The first k allowed edges of every unit, in `order` (`BatchProblem.edge_preference`)."""
+    """The first k allowed edges of every unit, in `order` (`BatchProblem.edge_preference`).
+    Positions in int32 and no array kept longer than needed: this ran at the flow's peak of
+    memory (46 MB of temporaries nationally)."""
     ordered = order[allowed[order]]
     unit = e_unit[ordered]
-    position = np.arange(len(ordered))
-    starts = np.r_[True, unit[1:] != unit[:-1]] if len(unit) else np.zeros(0, dtype=bool)
-    first = np.maximum.accumulate(np.where(starts, position, 0))
-    return ordered[position - first < k]
+    starts = np.ones(len(unit), dtype=bool)
+    np.not_equal(unit[1:], unit[:-1], out=starts[1:])
+    del unit
+    position = np.arange(len(ordered), dtype=np.int32)
+    rank = np.where(starts, position, np.int32(0))
+    np.maximum.accumulate(rank, out=rank)  # the position where each unit's run starts
+    np.subtract(position, rank, out=rank)  # the place within the run
+    return ordered[rank < k]
 
 
 def _min_cost_flow(
@@ -99,7 +116,7 @@ def _priced_flow(
         work = arcs[working]
         flow = _min_cost_flow(n_nodes, tails[work], heads[work], caps[work], cost[work], supply)
         dist = _potentials(n_nodes, tails[work], heads[work], caps[work], cost[work], flow)
-        reduced = cost[arcs] + dist[tails[arcs]] - dist[heads[arcs]]
+        reduced = _reduced_costs(arcs, cost, dist, tails, heads)
         priced_in = (reduced < 0) & ~working
         if not priced_in.any():
             full = np.zeros(len(arcs), dtype=np.int64)
@@ -184,7 +201,7 @@ def lexicographic_flow(
         if k == len(stage_costs) - 1:
             break
         # Restrict the next stage to this stage's optimal face.
-        reduced = cost[arcs] + dist[tails[arcs]] - dist[heads[arcs]]
+        reduced = _reduced_costs(arcs, cost, dist, tails, heads)
         saturate = arcs[reduced < 0]
         forbid = arcs[reduced > 0]
         fixed[saturate] = caps[saturate]

@@ -457,19 +457,23 @@ def objective_levels(problem: BatchProblem) -> list[IntArray]:
 def _objective_levels(problem: BatchProblem) -> list[IntArray]:
     """Per-child costs of the six levels on each edge, each to be minimised in turn, in the
     problem's order. A group kept together earns `together_scale` over its children."""
+    # The count levels in the narrowest integer type that holds them (a national problem's
+    # six int64 levels took 55 MB); whoever combines them widens to int64 first.
     tier = problem.e_tier
-    one = np.ones(problem.n_edges, dtype=np.int64)
+    one = np.ones(problem.n_edges, dtype=np.int8)
     size = problem.size[problem.e_unit]
-    together = -np.where(size > 1, problem.together_scale // np.maximum(size, 1), 0)
-    t1, t2, t3 = (-(tier == k).astype(np.int64) for k in (1, 2, 3))
-    score = problem.e_cost.astype(np.int64)
+    per_child = np.int32 if problem.together_scale < 2**30 else np.int64
+    whole = (problem.together_scale // np.maximum(size, 1)).astype(per_child)
+    together = -np.where(size > 1, whole, per_child(0))
+    t1, t2, t3 = (-(tier == k).astype(np.int8) for k in (1, 2, 3))
+    score = np.asarray(problem.e_cost, dtype=np.int64).view()  # shared: its own read-only flag
     if problem.together_after == AFTER_TIERS:
-        levels = [-one, t1, t2, t3, together.astype(np.int64), score]
+        levels = [-one, t1, t2, t3, together, score]
     else:
-        levels = [-one, together.astype(np.int64), t1, t2, t3, score]
+        levels = [-one, together, t1, t2, t3, score]
     if problem.protected.any():
         kept = problem.protected[problem.e_unit]
-        levels.insert(0, -np.where(kept, problem.together_scale // np.maximum(size, 1), 0))
+        levels.insert(0, -np.where(kept, whole, per_child(0)))
     return levels
 
 
@@ -477,11 +481,12 @@ def level_range(problem: BatchProblem, cost: IntArray) -> int:
     """Largest difference of a level's total between two assignments: each unit adds its
     size times at most one edge's per-child cost (or nothing), so the total lies between the
     sums of the units' minima and maxima."""
-    lo = np.zeros(problem.n_units, dtype=np.int64)
-    hi = np.zeros(problem.n_units, dtype=np.int64)
+    # In the level's own type: ufunc.at takes its fast path only without casting.
+    lo = np.zeros(problem.n_units, dtype=cost.dtype)
+    hi = np.zeros(problem.n_units, dtype=cost.dtype)
     np.minimum.at(lo, problem.e_unit, cost)
     np.maximum.at(hi, problem.e_unit, cost)
-    return int((problem.size * (hi - lo)).sum())
+    return int((problem.size * (hi.astype(np.int64) - lo)).sum())
 
 
 def merge_levels(problem: BatchProblem, levels: list[IntArray], budget: int) -> list[IntArray]:
