@@ -137,9 +137,8 @@ class BatchProblem:
         new_index[units] = np.arange(len(units))
         old_parent = self.parent[units]
         parent = np.where(old_parent >= 0, new_index[np.maximum(old_parent, 0)], -1)
-        keep = np.flatnonzero(
-            (new_index[self.e_unit] >= 0) & (free[self.e_pool] >= self.size[self.e_unit])
-        )
+        keep = self._edges_of_units(units, new_index)
+        keep = keep[free[self.e_pool[keep]] >= self.size[self.e_unit[keep]]]
         sub = BatchProblem(
             units=tuple(self.units[u] for u in units),
             size=self.size[units],
@@ -156,6 +155,25 @@ class BatchProblem:
             protected=self.protected[units] if protected is None else protected,
         )
         return sub, keep
+
+    @cached_property
+    def _units_in_order(self) -> bool:
+        """Whether the edges come unit by unit (as built): a unit's edges are then a range."""
+        return bool(np.all(self.e_unit[1:] >= self.e_unit[:-1]))
+
+    def _edges_of_units(self, units: IntArray, new_index: IntArray) -> IntArray:
+        """The edges of `units`, ascending. Gathered as ranges where the edges come unit by
+        unit: a repair's few hundred units then cost no pass over a national problem's
+        million edges (five per solve, 40 MB of temporaries each)."""
+        if not self._units_in_order:
+            return np.flatnonzero(new_index[self.e_unit] >= 0)
+        ordered = np.sort(units)
+        starts = np.searchsorted(self.e_unit, ordered, side="left")
+        lengths = np.searchsorted(self.e_unit, ordered, side="right") - starts
+        total = int(lengths.sum())
+        # Each range start repeated over its length, plus the place within the range.
+        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        return offsets + np.arange(total, dtype=np.int64)
 
     def covers(self) -> list[IntArray]:
         """Sets of units of which at most one may be placed: per child, the units covering it

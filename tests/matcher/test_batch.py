@@ -372,3 +372,28 @@ def test_option_info_reads_network_persons_as_the_units_tables_have_them() -> No
             )
     assert any(tier == 1 for _, tier in expected)
     assert _option_info(m) == expected
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), share=st.floats(0.0, 1.0), shuffled=st.booleans())
+def test_a_subset_has_exactly_the_edges_of_its_units(
+    seed: int, share: float, shuffled: bool
+) -> None:
+    """`subset` gathers a unit's edges as a range when the edges come unit by unit, and by a
+    pass over all edges otherwise; both give the edges of the chosen units that fit the
+    places, in the order of the whole problem."""
+    m = Matcher(tiny(seed % 50, 30, 20, 3, siblings=0.3))
+    problem = build_problem(m, m.units, AS_OF)
+    rng = np.random.default_rng(seed)
+    if shuffled:  # edges in any order: the range gathering must not be used
+        order = rng.permutation(problem.n_edges)
+        columns = ("e_unit", "e_pool", "e_tier", "e_cost", "e_option", "e_order")
+        problem = replace(problem, **{c: getattr(problem, c)[order] for c in columns})
+    units = np.flatnonzero(rng.random(problem.n_units) < share)
+    units = rng.permutation(units)
+    free = problem.pool_free - rng.integers(0, 2, len(problem.pool_free))
+    sub, origin = problem.subset(units, free)
+    chosen = np.isin(problem.e_unit, units) & (free[problem.e_pool] >= problem.size[problem.e_unit])
+    assert np.array_equal(origin, np.flatnonzero(chosen))
+    assert np.array_equal(units[sub.e_unit], problem.e_unit[origin])
+    assert np.array_equal(sub.e_cost, problem.e_cost[origin])
