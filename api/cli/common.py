@@ -209,11 +209,14 @@ def migrated_engine(database: str | None) -> Any:
 
 def json_text(payload: dict[str, Any]) -> str:
     """Indented JSON, UTF-8 as it is. By orjson: the stdlib encoder took 0.35 s of a
-    national `placement match --format json`; the stdlib's where orjson refuses a value."""
+    national `placement match --format json`; the stdlib's where orjson refuses a value
+    (an integer past 64 bits). A NaN is written as null (valid JSON; the stdlib wrote NaN)."""
     import orjson
 
     try:
-        return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()
+        return orjson.dumps(
+            payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
+        ).decode()
     except TypeError:
         return json.dumps(payload, ensure_ascii=False, indent=2)
 

@@ -326,9 +326,7 @@ def proposals(
         raise NotFound(f"no child {child_id!r} in your kommuner")
     service.audit_read(who, "child.proposals", [child_id])
     try:
-        return service.rank(
-            matcher, child_id, top=top, why_not=why_not, as_of=as_of or date.today()
-        )
+        return service.rank(child_id, top=top, why_not=why_not, as_of=as_of or date.today())
     except UnknownChild:
         raise NotFound(f"no child {child_id!r} in your kommuner") from None
 

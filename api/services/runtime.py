@@ -55,6 +55,8 @@ def now() -> datetime:
 # sets how many (0: none kept, every request ranks).
 RANKINGS_KEPT_ENV = "PLACEMENT_RANKINGS_KEPT"
 RANKINGS_KEPT = 1024
+# A proposal is about 1 KB: longer lists are ranked on every request (at most 50 MB kept).
+RANKINGS_TOP_KEPT = 50
 
 
 def rankings_kept() -> int:
@@ -221,37 +223,47 @@ class Service:
         The counters are read apart from `session` (`versions`): a request that needs only
         the matcher never touches its session's connection. Without a session, a stale
         matcher is rebuilt from a read session of its own."""
+        return self._current(session).matcher
+
+    def rank(self, child_id: str, *, top: int | None, why_not: bool, as_of: date) -> Ranking:
+        """`Matcher.rank` on the current data. A short ranking (no why-not, `top` at most
+        `RANKINGS_TOP_KEPT`) is kept with the matcher of its data version and given again
+        while neither counter moves: the same child asked twice is the same ranking, and any
+        write bumps a counter before it commits. Raises as the matcher does
+        (`UnknownChild`)."""
+        current = self._current()
+        matcher, rankings = current.matcher, current.rankings
+        if why_not or top is None or top > RANKINGS_TOP_KEPT or not rankings.kept:
+            return matcher.rank(child_id, top=top, why_not=why_not, as_of=as_of)
+        key = (child_id, top, as_of)
+        found = rankings.get(key)
+        if found is None:
+            found = matcher.rank(child_id, top=top, why_not=False, as_of=as_of)
+            rankings.put(key, found)
+        return found
+
+    def _current(self, session: Session | None = None) -> _Cache:
         current = self.versions()
-        structure, capacity = current.structure, current.capacity
         cache = self._cache
-        if cache is not None and cache.structure == structure and cache.capacity == capacity:
-            return cache.matcher
+        if (
+            cache is not None
+            and cache.structure == current.structure
+            and cache.capacity == current.capacity
+        ):
+            return cache
         if session is None:
             with self.read_sessions() as own:
                 return self._refreshed(own)
         return self._refreshed(session)
 
-    def rank(
-        self, matcher: Matcher, child_id: str, *, top: int | None, why_not: bool, as_of: date
-    ) -> Ranking:
-        """`matcher.rank` (the current one, from `matcher()`). A short ranking (no why-not)
-        is kept for its data version and given again while neither counter moves: the same
-        child asked twice is the same ranking, and any write bumps a counter first. Raises
-        as the matcher does (`UnknownChild`)."""
-        cache = self._cache
-        if why_not or cache is None or cache.matcher is not matcher or not cache.rankings.kept:
-            return matcher.rank(child_id, top=top, why_not=why_not, as_of=as_of)
-        key = (child_id, top, as_of)
-        found = cache.rankings.get(key)
-        if found is None:
-            found = matcher.rank(child_id, top=top, why_not=False, as_of=as_of)
-            cache.rankings.put(key, found)
-        return found
-
-    def _refreshed(self, session: Session) -> Matcher:
+    def _refreshed(self, session: Session) -> _Cache:
         structure, capacity = self._versions(session)
         with self._lock:
             cache = self._cache
+            if cache is not None and (structure, capacity) < (cache.structure, cache.capacity):
+                # This session's snapshot began before the one in memory was read: keep the
+                # newer (going back would serve, and keep rankings of, older data).
+                return cache
             if cache is None or cache.structure != structure:
                 matcher = Matcher(load_from_db(session), self.policies)
                 self._load_capacity(session, matcher)
@@ -260,7 +272,7 @@ class Service:
                 self._load_capacity(session, cache.matcher)
                 self._cache = _Cache(cache.matcher, structure, capacity)
             assert self._cache is not None
-            return self._cache.matcher
+            return self._cache
 
     @staticmethod
     def _load_capacity(session: Session, matcher: Matcher) -> None:

@@ -4,8 +4,10 @@ The sibling-group solver may need a second flow relaxation (without the together
 after the first one and its repair: on a national problem each takes 2 s, on the stress
 instance 5-9 s. Both depend on the problem alone, so the second can run on the other core
 while the first runs here, and is thrown away when the first repair already meets the bound.
-The answer is the same array either way (the child runs the same deterministic code on a
-copy of the same memory); only the wall time changes.
+The flows are the same array either way (the child runs the same deterministic code on a
+copy of the same memory). With a time limit in wall seconds (not `--deterministic`), the
+child's work shares the machine with the parent's repair while both run, as any other load
+would. `PLACEMENT_EDGE_WORKERS=1` forks nothing, here as for the edges.
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ import contextlib
 import io
 import multiprocessing
 import os
+import select
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
 
 from matcher.tables import IntArray
 
-__all__ = ["AHEAD_FROM_EDGES", "Ahead", "can_fork", "cores"]
+__all__ = ["AHEAD_FROM_EDGES", "FORK_OFF_ENV", "Ahead", "can_fork", "cores"]
 
 # Below this many edges a relaxation takes a fraction of a second: not worth a process.
 AHEAD_FROM_EDGES = 200_000
+# "1": nothing forked (the variable that sets the edge builder's processes).
+FORK_OFF_ENV = "PLACEMENT_EDGE_WORKERS"
 
 
 def can_fork() -> bool:
@@ -55,12 +61,17 @@ class Ahead:
     @classmethod
     def start(cls, job: Callable[[], IntArray]) -> Ahead | None:
         """The job running in a child; None where forking is not safe or did not work."""
-        if not can_fork() or cores() < 2:
+        if not can_fork() or cores() < 2 or os.environ.get(FORK_OFF_ENV, "").strip() == "1":
             return None
         try:
             read, write = os.pipe()
+        except OSError:
+            return None
+        try:
             pid = os.fork()
         except OSError:
+            os.close(read)
+            os.close(write)
             return None
         if pid:
             os.close(write)
@@ -81,27 +92,51 @@ class Ahead:
         finally:
             os._exit(code)
 
-    def result(self) -> IntArray | None:
+    def result(self, timeout: float | None = None) -> IntArray | None:
+        """The child's array; None if it failed or gave none within `timeout` seconds (it is
+        then stopped: the caller computes the array itself)."""
         if self._pid is None:
             return None
-        with os.fdopen(self._read, "rb") as pipe:
-            payload = pipe.read()
-        _, status = os.waitpid(self._pid, 0)
-        self._pid = None
-        if status != 0 or not payload:
+        payload = b""
+        try:
+            payload = self._read_all(timeout)
+        finally:
+            self.cancel()  # reaps the child whether it answered, failed or hung
+        if not payload:
             return None
         stream = io.BytesIO(payload)
-        length, used, values = (np.load(stream, allow_pickle=False) for _ in range(3))
+        try:
+            length, used, values = (np.load(stream, allow_pickle=False) for _ in range(3))
+        except (ValueError, OSError, EOFError):
+            return None  # a child killed mid-write
         out = np.zeros(int(length[0]), dtype=np.int64)
         out[used] = values
         return out
 
+    def _read_all(self, timeout: float | None) -> bytes:
+        """Everything the child writes until it closes the pipe, or b"" past the deadline."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        chunks: list[bytes] = []
+        while True:
+            wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            ready, _, _ = select.select([self._read], [], [], wait)
+            if not ready:
+                return b""
+            chunk = os.read(self._read, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
     def cancel(self) -> None:
-        """Stop the child if it still runs (a no-op after `result`)."""
-        if self._pid is None:
+        """Stop the child if it still runs and reap it; close the pipe. Idempotent."""
+        pid, self._pid = self._pid, None
+        if self._read >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._read)
+            self._read = -1
+        if pid is None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self._pid, signal.SIGKILL)
-        os.close(self._read)
-        os.waitpid(self._pid, 0)
-        self._pid = None
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)

@@ -114,7 +114,10 @@ def _cpsat_staged(
             notes.append(f"CP-SAT stage {k + 1}: not proven optimal within the time limit")
             proven = False
             break
-        model.add(expr == round(solver.objective_value))
+        # The stage's optimum in exact integers: the float objective value loses units past
+        # 2**53, and merged levels come near that.
+        reached = sum(w for w, e in zip(weights.tolist(), used.tolist(), strict=True) if values[e])
+        model.add(expr == reached)
     if not solved or values is None:
         return None, False, notes
     chosen = np.full(problem.n_units, -1, dtype=np.int64)
@@ -379,8 +382,10 @@ class _SecondRelaxation:
             return None
         return cls(problem)
 
-    def flows(self) -> IntArray:
-        found = self.ahead.result() if self.ahead is not None else None
+    def flows(self, wait: float | None = None) -> IntArray:
+        """The flows, from the child if it answers within `wait` seconds, else worked out
+        here (a child that hangs, say on a lock it inherited, costs that wait, not the run)."""
+        found = self.ahead.result(wait) if self.ahead is not None else None
         return found if found is not None else _flows_only(self.problem, self.levels)
 
     def close(self) -> None:
@@ -400,7 +405,10 @@ def _solve_cpsat(
     seed: int,
     second: _SecondRelaxation | None,
 ) -> Solution:
+    first_started = time.perf_counter()
     flows, stages = lexicographic_flow(problem)
+    # The child's relaxation is as large as this one: twice its time and then some is ample.
+    ahead_wait = 2 * (time.perf_counter() - first_started) + 10.0
     bound = relaxation_bound(problem, flows)
     notes: list[str] = []
     # Split mode: a group whose hub the relaxation fills only in part goes as its members.
@@ -414,7 +422,7 @@ def _solve_cpsat(
         # The relaxation's reward for whole groups draws groups into homes where they end
         # up split, and rounding them costs children. The same relaxation without that level
         # rounds differently (national: 3 more children placed); the better rounding is kept.
-        singles = second.flows()
+        singles = second.flows(ahead_wait)
         other, more = _repair(problem, singles, clock, workers, seed, bound, wide=False)
         if objective_of(problem, other).key() > objective_of(problem, chosen).key():
             # (without hubs_out: that near answer is the wide repair's start in no-split mode)

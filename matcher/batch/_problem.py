@@ -360,8 +360,13 @@ class _EdgeBuilder:
         """A child process that writes the slice's columns to a pipe; None if none started."""
         try:
             read, write = os.pipe()
+        except OSError:
+            return None
+        try:
             pid = os.fork()
         except OSError:
+            os.close(read)
+            os.close(write)
             return None
         if pid:
             os.close(write)

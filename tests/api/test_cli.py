@@ -404,3 +404,4 @@ def test_json_output_reads_back_as_the_payload_with_danish_letters_as_they_are()
     assert "Søs Ærø" in text and text.startswith('{\n  "navn"')
     huge = {"n": 2**70}  # orjson refuses integers past 64 bits: the stdlib writes them
     assert json.loads(json_text(huge)) == huge
+    assert json.loads(json_text({"x": float("nan")})) == {"x": None}  # valid JSON, not NaN

@@ -5,12 +5,15 @@ options is seen by the very next request."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from api.db.orm import AuditEntry
-from api.services.runtime import _Rankings
+from api.services.runtime import RANKINGS_KEPT_ENV, RANKINGS_TOP_KEPT, _Rankings
+from matcher.rank import Matcher
 from tests.api.conftest import Env
 
 
@@ -36,19 +39,42 @@ def _reads(env: Env, child_id: str) -> int:
         return int(s.scalar(query) or 0)
 
 
-def test_the_same_child_asked_twice_gets_one_ranking_and_two_audit_rows(env: Env) -> None:
+@pytest.fixture
+def ranked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The children the matcher actually ranks, in order."""
+    calls: list[str] = []
+    real = Matcher.rank
+
+    def counting(self: Matcher, child_id: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(child_id)
+        return real(self, child_id, *args, **kwargs)
+
+    monkeypatch.setattr(Matcher, "rank", counting)
+    return calls
+
+
+def test_the_same_child_asked_twice_is_ranked_once_and_audited_twice(
+    env: Env, ranked: list[str]
+) -> None:
     cid = _single_in_751(env)
     first = _proposals(env, cid, top=5)
-    rankings = env.service._cache.rankings  # type: ignore[union-attr]
-    kept = len(rankings)
     assert _proposals(env, cid, top=5) == first
-    assert len(rankings) == kept  # given again, not ranked again
+    assert ranked == [cid]  # given again, not ranked again
     assert _reads(env, cid) == 2
     _proposals(env, cid, top=6)  # another question is another ranking
-    assert len(rankings) == kept + 1
+    assert ranked == [cid, cid]
 
 
-def test_a_paused_family_is_gone_from_the_next_ranking_and_back_after(env: Env) -> None:
+def test_long_lists_are_ranked_every_time(env: Env, ranked: list[str]) -> None:
+    cid = _single_in_751(env)
+    top = RANKINGS_TOP_KEPT + 1
+    assert _proposals(env, cid, top=top) == _proposals(env, cid, top=top)
+    assert ranked == [cid, cid]
+
+
+def test_a_paused_family_is_gone_from_the_next_ranking_and_back_after(
+    env: Env, ranked: list[str]
+) -> None:
     cid = _single_in_751(env)
     before = _proposals(env, cid, top=50)["proposals"]
     family = next(p["option_id"] for p in before if p["kind"] == "foster")
@@ -65,15 +91,15 @@ def test_a_paused_family_is_gone_from_the_next_ranking_and_back_after(env: Env) 
     assert family not in {p["option_id"] for p in _proposals(env, cid, top=50)["proposals"]}
     pause(False)
     assert _proposals(env, cid, top=50)["proposals"] == before
+    assert ranked == [cid, cid, cid]  # each change made the next request rank afresh
 
 
-def test_why_not_rankings_are_not_kept(env: Env) -> None:
+def test_why_not_rankings_are_not_kept(env: Env, ranked: list[str]) -> None:
     cid = _single_in_751(env)
     full = _proposals(env, cid, top=3, why_not=True)
     assert full["excluded_options"]
-    rankings = env.service._cache.rankings  # type: ignore[union-attr]
-    assert len(rankings) == 0
     assert _proposals(env, cid, top=3, why_not=True) == full
+    assert ranked == [cid, cid]
 
 
 def test_the_rankings_kept_are_the_most_recently_asked() -> None:
@@ -89,11 +115,11 @@ def test_the_rankings_kept_are_the_most_recently_asked() -> None:
     assert kept.get(("a", 10, day)) is a and kept.get(("c", 10, day)) is c
 
 
-def test_none_are_kept_when_the_setting_says_0(env: Env, monkeypatch) -> None:
-    from api.services.runtime import RANKINGS_KEPT_ENV
-
+def test_none_are_kept_when_the_setting_says_0(
+    env: Env, ranked: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(RANKINGS_KEPT_ENV, "0")
     cid = _single_in_751(env)
     first = _proposals(env, cid, top=5)
     assert _proposals(env, cid, top=5) == first
-    assert len(env.service._cache.rankings) == 0  # type: ignore[union-attr]
+    assert ranked == [cid, cid]
