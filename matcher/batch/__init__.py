@@ -32,7 +32,7 @@ the optimal solutions of the one before:
   change of every level if it were forced (a re-solve with that one assignment fixed).
 """
 
-from matcher.batch._cpsat import solve_cpsat
+from matcher.batch._cpsat import import_solvers, solve_cpsat
 from matcher.batch._dispatch import solve
 from matcher.batch._explain import LEVELS, explain, first_choice, forced_objective
 from matcher.batch._flow import solve_flow
@@ -62,6 +62,7 @@ __all__ = [
     "explain",
     "first_choice",
     "forced_objective",
+    "import_solvers",
     "merge_levels",
     "objective_levels",
     "solve",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from matcher.batch._ahead import AHEAD_FROM_EDGES, Ahead
 from matcher.batch._flow import lexicographic_flow
@@ -30,7 +29,10 @@ from matcher.batch._solution import (
 )
 from matcher.tables import IntArray
 
-__all__ = ["FULL_MODEL_EDGES", "solve_cpsat"]
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+
+__all__ = ["FULL_MODEL_EDGES", "import_solvers", "solve_cpsat"]
 
 # A repair neighbourhood is a heuristic improvement (the proof is the bound), so each CP-SAT
 # solve in it (its stages; then, if unproven, the groups of its polish) gets a few seconds, not
@@ -49,6 +51,12 @@ SCORE_STAGE_EDGES = 5_000
 FULL_MODEL_EDGES = 60_000
 
 
+def import_solvers() -> None:
+    """Load OR-Tools' CP-SAT module now (0.5 s: it imports pandas). `run_match` has it done
+    while forked children build the edges, when the cohort has sibling groups."""
+    import ortools.sat.python.cp_model  # noqa: F401
+
+
 def _cpsat_staged(
     problem: BatchProblem,
     clock: Clock,
@@ -62,6 +70,8 @@ def _cpsat_staged(
     score left to the caller, and the answer never reported as proven). Returns the chosen
     edges (None if no stage found a solution in time: a hint is not returned as one),
     whether every stage was proven optimal, and notes."""
+    from ortools.sat.python import cp_model  # 0.5 s with pandas: see `import_solvers`
+
     # Built with weighted sums from arrays: Python sums of terms cost 1.3 s on a 32,000-edge
     # neighbourhood (0.3 s nationally per model), more than CP-SAT's own presolve.
     model = cp_model.CpModel()
@@ -129,6 +139,8 @@ def _cpsat_staged(
 
 def _weighted(x: list[cp_model.IntVar], edges: IntArray, weights: IntArray) -> Any:
     """The sum of weights[i] * x[edges[i]], as one CP-SAT expression."""
+    from ortools.sat.python import cp_model
+
     return cp_model.LinearExpr.weighted_sum([x[e] for e in edges.tolist()], weights.tolist())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -263,6 +264,7 @@ def build_problem(
     as_of: date,
     allow_split: bool = False,
     together_after: str | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> BatchProblem:
     """Eligible edges of every unit, from the ranking core's rules and terms. The level of
     "groups kept together" comes from the default policy's `siblings_priority` unless
@@ -285,7 +287,9 @@ def build_problem(
         parent += owners
     free = matcher.pools.free
     edges = _EdgeBuilder(matcher, tuple(units), as_of, free, _Offerable.of(matcher, free))
-    e_unit, e_pool, e_tier, e_cost, e_option, e_order = edges.columns(edge_workers(len(units)))
+    e_unit, e_pool, e_tier, e_cost, e_option, e_order = edges.columns(
+        edge_workers(len(units)), meanwhile
+    )
     return BatchProblem(
         units=tuple(units),
         size=np.array([u.size for u in units], dtype=np.int64),
@@ -333,12 +337,18 @@ class _EdgeBuilder:
         self.matcher, self.units, self.as_of = matcher, units, as_of
         self.free, self.offerable = free, offerable
 
-    def columns(self, workers: int = 1) -> list[np.ndarray]:
-        """unit, pool, tier, cost, option id and order of every edge, unit by unit."""
+    def columns(
+        self, workers: int = 1, meanwhile: Callable[[], object] | None = None
+    ) -> list[np.ndarray]:
+        """unit, pool, tier, cost, option id and order of every edge, unit by unit.
+        `meanwhile` runs here after this process's slice, while the forked children may
+        still be at theirs (only if some were forked: it would otherwise only add time)."""
         bounds = np.linspace(0, len(self.units), max(workers, 1) + 1).astype(np.int64)
         slices = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
         forked = [self._fork(first, last) for first, last in slices[1:]]
         parts = [self._slice(*slices[0])]
+        if meanwhile is not None and any(child is not None for child in forked):
+            meanwhile()
         for (first, last), child in zip(slices[1:], forked, strict=True):
             found = self._collect(child)
             parts.append(found if found is not None else self._slice(first, last))

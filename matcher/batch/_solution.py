@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-from ortools.sat.python import cp_model
+from typing import TYPE_CHECKING, Any
 
 from matcher.batch._problem import BatchProblem, Objective
 from matcher.tables import IntArray
+
+if TYPE_CHECKING:  # imported where a model is solved: ortools' CP-SAT module loads pandas
+    from ortools.sat.python import cp_model
 
 __all__ = [
     "FEASIBLE",

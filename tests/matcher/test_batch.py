@@ -323,6 +323,12 @@ for kind, workers, children_answered in ((Counted, 3, [True, True]), (ChildFails
     assert collected == children_answered, (kind.__name__, collected)
     for a, b in zip(one, other, strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b), (kind.__name__, workers)
+called = []
+builder = _problem._EdgeBuilder(m, units, AS_OF, free, _problem._Offerable.of(m, free))
+builder.columns(1, lambda: called.append(1))
+assert called == [], called  # nothing forked: nothing to do meanwhile
+builder.columns(2, lambda: called.append(2))
+assert called == [2], called
 print("same")
 """
 
@@ -397,3 +403,17 @@ def test_a_subset_has_exactly_the_edges_of_its_units(
     assert np.array_equal(origin, np.flatnonzero(chosen))
     assert np.array_equal(units[sub.e_unit], problem.e_unit[origin])
     assert np.array_equal(sub.e_cost, problem.e_cost[origin])
+
+
+def test_the_batch_package_loads_cp_sat_only_when_asked() -> None:
+    """OR-Tools' CP-SAT module (0.5 s with pandas) is loaded by a solve or `import_solvers`,
+    which `run_match` calls while forked children build edges; not on import."""
+    code = (
+        "import sys\n"
+        "import matcher.cohort, matcher.batch\n"
+        "before = 'ortools.sat.python.cp_model' in sys.modules\n"
+        "matcher.batch.import_solvers()\n"
+        "print(before, 'ortools.sat.python.cp_model' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
