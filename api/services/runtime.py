@@ -260,10 +260,6 @@ class Service:
         structure, capacity = self._versions(session)
         with self._lock:
             cache = self._cache
-            if cache is not None and (structure, capacity) < (cache.structure, cache.capacity):
-                # This session's snapshot began before the one in memory was read: keep the
-                # newer (going back would serve, and keep rankings of, older data).
-                return cache
             if cache is None or cache.structure != structure:
                 matcher = Matcher(load_from_db(session), self.policies)
                 self._load_capacity(session, matcher)

@@ -117,10 +117,11 @@ class Ahead:
         """Everything the child writes until it closes the pipe, or b"" past the deadline."""
         deadline = None if timeout is None else time.monotonic() + timeout
         chunks: list[bytes] = []
+        poller = select.poll()  # not select.select: it refuses descriptors past 1023
+        poller.register(self._read, select.POLLIN | select.POLLHUP)
         while True:
             wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            ready, _, _ = select.select([self._read], [], [], wait)
-            if not ready:
+            if not poller.poll(None if wait is None else int(wait * 1000)):
                 return b""
             chunk = os.read(self._read, 1 << 20)
             if not chunk:

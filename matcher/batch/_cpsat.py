@@ -420,6 +420,8 @@ def _solve_cpsat(
     first_started = time.perf_counter()
     flows, stages = lexicographic_flow(problem)
     # The child's relaxation is as large as this one: twice its time and then some is ample.
+    # (Not capped by the time limit: the limit bounds the CP-SAT stages, and a child given
+    # up would leave the same relaxation to be worked out here, later still.)
     ahead_wait = 2 * (time.perf_counter() - first_started) + 10.0
     bound = relaxation_bound(problem, flows)
     notes: list[str] = []

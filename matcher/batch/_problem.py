@@ -168,7 +168,7 @@ class BatchProblem:
         million edges (five per solve, 40 MB of temporaries each)."""
         if not self._units_in_order:
             return np.flatnonzero(new_index[self.e_unit] >= 0)
-        ordered = np.sort(units)
+        ordered = np.unique(units)  # each unit's range once, ascending
         starts = np.searchsorted(self.e_unit, ordered, side="left")
         lengths = np.searchsorted(self.e_unit, ordered, side="right") - starts
         total = int(lengths.sum())
