@@ -221,8 +221,8 @@ class Service:
         """The matcher for the database's current state (rebuilt or refreshed if stale).
 
         The counters are read apart from `session` (`versions`): a request that needs only
-        the matcher never touches its session's connection. Without a session, a stale
-        matcher is rebuilt from a read session of its own."""
+        the matcher never touches its session's connection, and a stale matcher is rebuilt
+        from committed data (`_current`). `session` is accepted for the callers' sake."""
         return self._current(session).matcher
 
     def rank(self, child_id: str, *, top: int | None, why_not: bool, as_of: date) -> Ranking:
@@ -243,18 +243,21 @@ class Service:
         return found
 
     def _current(self, session: Session | None = None) -> _Cache:
-        current = self.versions()
+        """The shared matcher of the committed counters, refreshed from a read session of
+        its own when stale. Never from the caller's `session`: a writing use case's session
+        may hold bumps not committed (`expire_holds` before a hold is checked), and a
+        matcher refreshed from it, with the rankings kept with it, would outlive a rollback.
+        (When the matcher is current, such a session always got the committed one anyway.)"""
+        committed = self.versions()
         cache = self._cache
         if (
             cache is not None
-            and cache.structure == current.structure
-            and cache.capacity == current.capacity
+            and cache.structure == committed.structure
+            and cache.capacity == committed.capacity
         ):
             return cache
-        if session is None:
-            with self.read_sessions() as own:
-                return self._refreshed(own)
-        return self._refreshed(session)
+        with self.read_sessions() as own:
+            return self._refreshed(own)
 
     def _refreshed(self, session: Session) -> _Cache:
         structure, capacity = self._versions(session)

@@ -123,3 +123,29 @@ def test_none_are_kept_when_the_setting_says_0(
     first = _proposals(env, cid, top=5)
     assert _proposals(env, cid, top=5) == first
     assert ranked == [cid, cid]
+
+
+def test_the_shared_matcher_is_refreshed_from_committed_data_only(env: Env) -> None:
+    """A writing use case's session may hold counter bumps not committed. A stale matcher
+    is refreshed from committed data, never from that session: after its rollback nothing
+    of its change remains in the matcher or in the rankings kept with it."""
+    from api.db.orm import CapacityPool
+    from api.services.runtime import Service
+
+    service = env.service
+    shared = service.matcher()
+    pool = shared.pools.pool_id[0]
+    before = int(shared.pools.occupied[0])
+
+    def occupy(s: Any, occupied: int) -> None:
+        s.get_one(CapacityPool, pool).occupied = occupied
+        Service.bump(s, "capacity")
+        s.flush()
+
+    with sessionmaker(env.engine).begin() as s:  # committed: the matcher is now stale
+        occupy(s, before + 1)
+    with sessionmaker(env.engine)() as s:
+        occupy(s, before + 2)  # not committed
+        assert int(service.matcher(s).pools.occupied[0]) == before + 1
+        s.rollback()
+    assert int(service.matcher().pools.occupied[0]) == before + 1
