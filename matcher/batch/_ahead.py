@@ -20,13 +20,15 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Self
 
 import numpy as np
 
 from matcher.tables import IntArray
 
-__all__ = ["AHEAD_FROM_EDGES", "FORK_OFF_ENV", "Ahead", "can_fork", "cores"]
+__all__ = ["AHEAD_FROM_EDGES", "FORK_OFF_ENV", "Ahead", "Forked", "can_fork", "cores"]
 
 # Below this many edges a relaxation takes a fraction of a second: not worth a process.
 AHEAD_FROM_EDGES = 200_000
@@ -50,19 +52,20 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
-class Ahead:
-    """An integer array `job()` computes in a forked child. `result()` waits for it (None if
-    the child failed: the caller then computes it itself); `cancel()` stops the child."""
+class Forked:
+    """Arrays `job()` returns, computed in a forked child and sent back down a pipe as .npy
+    bytes (no pickle on either side). `arrays()` waits for them (None if the child failed
+    or did not answer in time: the caller then works them out itself); `cancel()` stops and
+    reaps the child. The forked edge builder and `Ahead` both use it."""
 
     def __init__(self, pid: int, read: int) -> None:
         self._pid: int | None = pid
         self._read = read
 
     @classmethod
-    def start(cls, job: Callable[[], IntArray]) -> Ahead | None:
-        """The job running in a child; None where forking is not safe or did not work."""
-        if not can_fork() or cores() < 2 or os.environ.get(FORK_OFF_ENV, "").strip() == "1":
-            return None
+    def fork(cls, job: Callable[[], Sequence[np.ndarray]]) -> Self | None:
+        """The job running in a child; None if no child could be started. Whether a fork is
+        safe here (`can_fork`) is the caller's to ask."""
         try:
             read, write = os.pipe()
         except OSError:
@@ -77,24 +80,19 @@ class Ahead:
             os.close(write)
             return cls(pid, read)
         code = 1
-        try:  # the child: the array down the pipe, then out without any clean-up of ours
+        try:  # the child: the arrays down the pipe, then out without any clean-up of ours
             os.close(read)
-            values = np.asarray(job(), dtype=np.int64)
-            # Sent sparse: a relaxation's flow is zero on nearly every edge (national: 3,200
-            # of 1.15 million).
-            used = np.flatnonzero(values)
             buffer = io.BytesIO()  # np.save writes to a pipe only through a seekable file
-            for column in (np.array([len(values)]), used, values[used]):
-                np.save(buffer, column, allow_pickle=False)
+            for array in job():
+                np.save(buffer, array, allow_pickle=False)
             with os.fdopen(write, "wb") as out:
                 out.write(buffer.getbuffer())
             code = 0
         finally:
             os._exit(code)
 
-    def result(self, timeout: float | None = None) -> IntArray | None:
-        """The child's array; None if it failed or gave none within `timeout` seconds (it is
-        then stopped: the caller computes the array itself)."""
+    def arrays(self, timeout: float | None = None) -> list[np.ndarray] | None:
+        """The child's arrays; None if it failed or gave none within `timeout` seconds."""
         if self._pid is None:
             return None
         payload = b""
@@ -102,16 +100,14 @@ class Ahead:
             payload = self._read_all(timeout)
         finally:
             self.cancel()  # reaps the child whether it answered, failed or hung
-        if not payload:
-            return None
         stream = io.BytesIO(payload)
+        found = []
         try:
-            length, used, values = (np.load(stream, allow_pickle=False) for _ in range(3))
+            while stream.tell() < len(payload):
+                found.append(np.load(stream, allow_pickle=False))
         except (ValueError, OSError, EOFError):
             return None  # a child killed mid-write
-        out = np.zeros(int(length[0]), dtype=np.int64)
-        out[used] = values
-        return out
+        return found or None
 
     def _read_all(self, timeout: float | None) -> bytes:
         """Everything the child writes until it closes the pipe, or b"" past the deadline."""
@@ -141,3 +137,35 @@ class Ahead:
             os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
+
+
+class Ahead(Forked):
+    """An integer array `job()` computes in a forked child, started only where forking is
+    safe and a second core is there. `result()` waits for it (None if the child failed: the
+    caller then computes it itself); `cancel()` stops the child."""
+
+    @classmethod
+    def start(cls, job: Callable[[], IntArray]) -> Ahead | None:
+        """The job running in a child; None where forking is not safe or did not work."""
+        if not can_fork() or cores() < 2 or os.environ.get(FORK_OFF_ENV, "").strip() == "1":
+            return None
+        return cls.fork(partial(_sparse, job))
+
+    def result(self, timeout: float | None = None) -> IntArray | None:
+        """The child's array; None if it failed or gave none within `timeout` seconds (it is
+        then stopped: the caller computes the array itself)."""
+        found = self.arrays(timeout)
+        if found is None or len(found) != 3:
+            return None
+        length, used, values = found
+        out = np.zeros(int(length[0]), dtype=np.int64)
+        out[used] = values
+        return out
+
+
+def _sparse(job: Callable[[], IntArray]) -> tuple[np.ndarray, ...]:
+    """The job's array as (length, nonzero positions, their values): a relaxation's flow is
+    zero on nearly every edge (national: 3,200 of 1.15 million)."""
+    values = np.asarray(job(), dtype=np.int64)
+    used = np.flatnonzero(values)
+    return np.array([len(values)]), used, values[used]

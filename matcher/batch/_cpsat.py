@@ -131,9 +131,8 @@ def _cpsat_staged(
     if not solved or values is None:
         return None, False, notes
     chosen = np.full(problem.n_units, -1, dtype=np.int64)
-    for e, v in enumerate(values):
-        if v:
-            chosen[problem.e_unit[e]] = e
+    taken = np.flatnonzero(values)
+    chosen[problem.e_unit[taken]] = taken
     return chosen, proven, notes
 
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
 
-from matcher.batch._ahead import can_fork, cores
+from matcher.batch._ahead import FORK_OFF_ENV, Forked, can_fork, cores
 from matcher.rank import Matcher
 from matcher.rules import offerable_rows
 from matcher.tables import IntArray, OptionTable, Unit, stacked
@@ -30,7 +29,7 @@ __all__ = [
     "objective_of",
 ]
 
-EDGE_WORKERS_ENV = "PLACEMENT_EDGE_WORKERS"
+EDGE_WORKERS_ENV = FORK_OFF_ENV  # one variable for every fork: "1" forks nothing
 # Below this many units a fork and the pipe cost more than the edges they share out.
 PARALLEL_FROM_UNITS = 400
 
@@ -366,57 +365,29 @@ class _EdgeBuilder:
             for k, dtype in enumerate(dtypes)
         ]
 
-    def _fork(self, first: int, last: int) -> tuple[int, int] | None:
-        """A child process that writes the slice's columns to a pipe; None if none started."""
-        try:
-            read, write = os.pipe()
-        except OSError:
-            return None
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read)
-            os.close(write)
-            return None
-        if pid:
-            os.close(write)
-            return pid, read
-        code = 1
-        try:  # the child: its columns down the pipe, then out without any clean-up of ours
-            os.close(read)
-            cols = self._slice(first, last)
-            # Option ids as codes into their distinct values (a text array, no objects), so
-            # that every column goes as plain .npy bytes: no pickle on either side. Coded by
-            # a dict in order of appearance: np.unique sorted the strings for 0.37 s.
-            seen: dict[object, int] = {}
-            codes = np.fromiter(
-                (seen.setdefault(o, len(seen)) for o in cols[4]), np.int64, len(cols[4])
-            )
-            ids = np.array([str(o) for o in seen], dtype=str)
-            buffer = io.BytesIO()  # np.save writes to a pipe only through a seekable file
-            for column in (*cols[:4], ids, codes, cols[5]):
-                np.save(buffer, column, allow_pickle=False)
-            with os.fdopen(write, "wb") as out:
-                out.write(buffer.getbuffer())
-            code = 0
-        finally:
-            os._exit(code)
+    def _fork(self, first: int, last: int) -> Forked | None:
+        """A child process that builds the slice's columns; None if none started."""
+        return Forked.fork(partial(self._encoded_slice, first, last))
+
+    def _encoded_slice(self, first: int, last: int) -> tuple[np.ndarray, ...]:
+        """The slice's columns with the option ids as codes into their distinct values (a
+        text array, no objects), so that every column goes as plain .npy bytes. Coded by a
+        dict in order of appearance: np.unique sorted the strings for 0.37 s."""
+        cols = self._slice(first, last)
+        seen: dict[object, int] = {}
+        codes = np.fromiter(
+            (seen.setdefault(o, len(seen)) for o in cols[4]), np.int64, len(cols[4])
+        )
+        ids = np.array([str(o) for o in seen], dtype=str)
+        return (*cols[:4], ids, codes, cols[5])
 
     @staticmethod
-    def _collect(child: tuple[int, int] | None) -> list[np.ndarray] | None:
+    def _collect(child: Forked | None) -> list[np.ndarray] | None:
         """The child's columns, or None if it failed (its slice is then built here)."""
-        if child is None:
+        found = None if child is None else child.arrays()
+        if found is None or len(found) != 7:
             return None
-        pid, read = child
-        with os.fdopen(read, "rb") as pipe:
-            payload = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if status != 0 or not payload:
-            return None
-        stream = io.BytesIO(payload)
-        unit, pool, tier, cost, ids, codes, order = (
-            np.load(stream, allow_pickle=False) for _ in range(7)
-        )
+        unit, pool, tier, cost, ids, codes, order = found
         return [unit, pool, tier, cost, ids.astype(object)[codes], order]
 
 
