@@ -4,19 +4,32 @@ commit together), a key refused from the very next request after its revocation.
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import sqlite3
 import threading
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import sessionmaker
 
-from api.db.engine import session_scope
+from api.db.engine import make_engine, session_scope
 from api.db.orm import ApiKey, AuditEntry, Base
+from api.http.app import create_app
+from api.services import children, runtime
 from api.services.audit_log import AuditLog, AuditNotWritten
+from api.services.errors import NotFound
 from api.services.keys import hash_key, revoke_key
-from tests.api.conftest import Env
+from api.services.runtime import Service
+from geo.gazetteer import Gazetteer
+from matcher.rank import Matcher
+from models.dataset import Dataset
+from tests.api.conftest import Env, fresh_engine, load, make_keys
 
 
 def _audit_rows(env: Env, child_id: str) -> list[AuditEntry]:
@@ -165,3 +178,155 @@ def test_the_event_loops_key_read_sees_a_revocation_at_once(env: Env) -> None:
         s.execute(update(ApiKey).where(ApiKey.key_hash == hash_key(key)).values(revoked=True))
     assert env.service.principal_inline(key) is None
     assert env.service.principal_inline("pk_no-such-key") is None
+
+
+def _row(child: str, action: str = "perf.locked") -> AuditEntry:
+    return AuditEntry(at=datetime.now(UTC), key_id=None, role="test", action=action, child_id=child)
+
+
+@pytest.fixture
+def audit_file(tmp_path: Path) -> tuple[AuditLog, Path]:
+    """An audit log on a SQLite file of its own, with the audit table."""
+    path = tmp_path / "audit.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine, tables=[AuditEntry.__table__])  # type: ignore[list-item]
+    return AuditLog(sessionmaker(engine)), path
+
+
+def _written(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return [r[0] for r in conn.execute("SELECT child_id FROM audit ORDER BY id")]
+
+
+def test_the_event_loop_waits_for_a_held_write_lock_without_being_blocked(
+    audit_file: tuple[AuditLog, Path],
+) -> None:
+    """Another process holds SQLite's write lock: the request's audit row waits for it (no
+    answer before the row is committed), and the loop goes on serving meanwhile. Were the
+    loop blocked on the lock, the coroutine that releases it could never run."""
+    log, path = audit_file
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    async def scenario() -> int:
+        writing = asyncio.create_task(log.write_async([_row("waited")]))
+        ticks = 0
+        for _ in range(10):
+            await asyncio.sleep(0.005)
+            ticks += 1
+            assert not writing.done()  # the lock is still held: no answer yet
+        holder.execute("COMMIT")
+        await asyncio.wait_for(writing, timeout=20)
+        return ticks
+
+    try:
+        assert asyncio.run(scenario()) == 10
+    finally:
+        holder.close()
+        log.close()
+    assert _written(path) == ["waited"]
+
+
+def test_a_worker_thread_waits_for_a_held_write_lock_and_then_commits(
+    audit_file: tuple[AuditLog, Path],
+) -> None:
+    log, path = audit_file
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    writer = threading.Thread(target=log.write, args=([_row("after the lock")],))
+    writer.start()
+    writer.join(timeout=0.2)
+    try:
+        assert writer.is_alive()  # still waiting for the lock
+        assert _written(path) == []
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    writer.join(timeout=20)
+    log.close()
+    assert not writer.is_alive()
+    assert _written(path) == ["after the lock"]
+
+
+def test_an_audit_row_on_the_loop_that_fails_refuses_the_answer(tmp_path: Path) -> None:
+    path = tmp_path / "no_table.sqlite3"
+    log = AuditLog(sessionmaker(make_engine(f"sqlite:///{path}")))
+    with pytest.raises(AuditNotWritten):
+        asyncio.run(log.write_async([_row("refused")]))
+    log.close()
+
+
+def test_proposals_on_the_event_loop_are_the_thread_paths_answer_and_audited(env: Env) -> None:
+    service = env.service
+    who = service.principal(env.keys["coordinator"])
+    assert who is not None
+    for cid in [c.child_id for c in env.dataset.children if c.kommune_code == "751"][:4]:
+        on_loop = asyncio.run(children.proposals_async(service, who, cid, top=7))
+        in_thread = children.proposals(service, who, cid, top=7)
+        assert on_loop.as_dict() == in_thread.as_dict()
+        assert len(_audit_rows(env, cid)) == 2
+    outside = _child(env, "727")
+    with pytest.raises(NotFound):
+        asyncio.run(children.proposals_async(service, who, outside, top=7))
+    assert _audit_rows(env, outside) == []
+
+
+def test_the_matcher_is_built_before_the_first_request(
+    tmp_path: Path, api_dataset: Dataset, gazetteer: Gazetteer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[int] = []
+    real = Matcher.__init__
+
+    def counting(self: Matcher, *args: Any, **kwargs: Any) -> None:
+        built.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Matcher, "__init__", counting)
+    engine = fresh_engine("sqlite", tmp_path)
+    load(engine, api_dataset)
+    keys = make_keys(engine)
+    with TestClient(create_app(Service(engine, gazetteer))) as client:
+        assert built == [1]  # by the server's start
+        child = next(c.child_id for c in api_dataset.children if c.kommune_code == "751")
+        answer = client.post(
+            f"/v1/children/{child}/proposals",
+            json={"top": 3},
+            headers={"Authorization": f"Bearer {keys['coordinator']}"},
+        )
+        assert answer.status_code == 200
+        assert built == [1]  # not again by the request
+    engine.dispose()
+
+
+class _Node:
+    """Something that only the cyclic collector can free: it refers to itself."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_rebuilt_matcher_lets_the_old_one_go(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The heap is frozen after each build (`_settle_heap`) and unfrozen at the next: the
+    cycles an old matcher held are collected then, not kept for the life of the process."""
+    monkeypatch.setattr(runtime, "SETTLE_FROM_OPTIONS", 0)
+    service = env.service
+
+    def rebuild() -> Matcher:
+        with sessionmaker(env.engine).begin() as session:
+            Service.bump(session, "structure")
+        return service.matcher()
+
+    try:
+        old = rebuild()
+        node = _Node()
+        old.__dict__["_test_cycle"] = node
+        runtime._settle_heap()  # as if the node had come with the build: frozen with it
+        assert gc.get_freeze_count() > 0
+        gone = weakref.ref(node)
+        del node, old
+        gc.collect()
+        assert gone() is not None  # frozen, and the matcher is still the current one
+        rebuild()
+        assert gone() is None
+    finally:
+        gc.unfreeze()

@@ -60,7 +60,7 @@ def update_child(
 
 
 @router.post("/{child_id}/proposals")
-def proposals(
+async def proposals(
     child_id: str,
     who: Coordinator,
     service: ServiceDep,
@@ -68,7 +68,7 @@ def proposals(
 ) -> Any:
     """The ranking JSON of `placement rank` for this child (or its sibling group)."""
     body = body or ProposalRequest()
-    ranking = children.proposals(
+    ranking = await children.proposals_async(
         service, who, child_id, top=body.top, why_not=body.why_not, as_of=body.as_of
     )
     # The ranking dict holds only JSON types already; FastAPI's generic encoder would walk
