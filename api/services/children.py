@@ -344,12 +344,13 @@ async def proposals_async(
 ) -> Ranking:
     """`proposals` for a caller on the event loop, the same answer and the same audit row.
 
-    When the matcher is current (its counters read on the loop's own connection) and no
-    why-not list is asked, all of it runs on the loop: a kept ranking takes microseconds and
-    a fresh one a few milliseconds of CPU, which a worker thread would take from the same
-    interpreter anyway, after two thread switches and a wait for the interpreter lock behind
-    every other request's thread. The audit row never blocks the loop (`audit_read_async`).
-    A stale matcher (a rebuild takes seconds) or a why-not list goes to a worker thread."""
+    When the matcher is current (its counters read on the loop's own connection), no why-not
+    list is asked and the ranking is kept (`Service.kept_ranking`), all of it runs on the
+    loop, in microseconds besides the audit row, which never blocks the loop
+    (`audit_read_async`): a worker thread would add two thread switches and a wait for the
+    interpreter lock behind every other request's thread. A ranking to be made goes to a
+    worker thread, and so does the whole request for a stale matcher (a rebuild takes
+    seconds) or a why-not list."""
     current = None if why_not else service.current_now()
     if current is None:
         return await asyncio.to_thread(
@@ -359,9 +360,17 @@ async def proposals_async(
     if child is None or not who.in_scope(child.kommune_code):
         raise NotFound(f"no child {child_id!r} in your kommuner")
     await service.audit_read_async(who, "child.proposals", [child_id])
+    day = as_of or date.today()
+    kept = service.kept_ranking(current, child_id, top=top, as_of=day)
+    if kept is not None:
+        return kept
     try:
-        return service.rank(
-            child_id, top=top, why_not=False, as_of=as_of or date.today(), current=current
+        # A fresh ranking (milliseconds) in a worker thread: on the loop it would lengthen
+        # every turn of the loop by that much, and a loop that turns slowly accepts new
+        # connections slowly (a cold server under 32 new connections: the last accepted
+        # after seconds).
+        return await asyncio.to_thread(
+            service.rank, child_id, top=top, why_not=False, as_of=day, current=current
         )
     except UnknownChild:
         raise NotFound(f"no child {child_id!r} in your kommuner") from None

@@ -91,6 +91,11 @@ class _Rankings:
         return len(self._found)
 
 
+def _kept(rankings: _Rankings, top: int | None) -> bool:
+    """Whether a ranking with this `top` (and no why-not list) is kept."""
+    return top is not None and top <= RANKINGS_TOP_KEPT and rankings.kept > 0
+
+
 @dataclass
 class _Cache:
     """The matcher of one data version, and the rankings it gave (a new version starts with
@@ -283,7 +288,7 @@ class Service:
         as the matcher does (`UnknownChild`)."""
         current = current or self._current()
         matcher, rankings = current.matcher, current.rankings
-        if why_not or top is None or top > RANKINGS_TOP_KEPT or not rankings.kept:
+        if why_not or not _kept(rankings, top):
             return matcher.rank(child_id, top=top, why_not=why_not, as_of=as_of)
         key = (child_id, top, as_of)
         found = rankings.get(key)
@@ -291,6 +296,15 @@ class Service:
             found = matcher.rank(child_id, top=top, why_not=False, as_of=as_of)
             rankings.put(key, found)
         return found
+
+    @staticmethod
+    def kept_ranking(
+        current: _Cache, child_id: str, *, top: int | None, as_of: date
+    ) -> Ranking | None:
+        """The short ranking `rank` keeps for this question on `current`, if it has it."""
+        if not _kept(current.rankings, top):
+            return None
+        return current.rankings.get((child_id, top, as_of))
 
     def current_now(self) -> _Cache | None:
         """The shared matcher if it is current, for a caller on the event loop: the counters
