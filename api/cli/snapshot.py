@@ -35,7 +35,8 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,12 +46,12 @@ if TYPE_CHECKING:  # the dataset layer (numpy) only when a dataset is read or wr
 
 __all__ = [
     "CACHE_ENV",
-    "after_the_answer",
     "cache_directory",
     "cached_dataset",
     "dataset_key",
     "defer_writes",
     "write_deferred",
+    "written_at_once",
 ]
 
 CACHE_ENV = "PLACEMENT_CACHE_DIR"
@@ -72,12 +73,18 @@ def defer_writes() -> None:
         _deferred = []
 
 
-def after_the_answer(job: Callable[[], object]) -> None:
-    """Run `job` with the deferred snapshot writes (on the command line: in the background
-    after the answer); elsewhere, not at all. `placement generate` uses it to load what it
-    wrote once, so that the next command finds the snapshot."""
-    if _deferred is not None:
-        _deferred.append(job)
+@contextmanager
+def written_at_once() -> Iterator[None]:
+    """Snapshots made inside the block are written before it ends, not after the answer.
+    `placement generate` reads what it wrote back once this way, so that the command run
+    right after it (a script's next line) finds the snapshot instead of parsing the files
+    beside a writer still busy with them."""
+    global _deferred
+    kept, _deferred = _deferred, None
+    try:
+        yield
+    finally:
+        _deferred = kept
 
 
 def write_deferred() -> None:
