@@ -9,8 +9,9 @@ shows the median and the best wall time beside two baselines measured in the sam
 Rows: `placement --help`; `placement rank` on the national dataset, cold (a dataset never
 loaded before: the snapshot cache is empty; the command writes the snapshot in a background
 process after its answer, which the wall time does not include) and warm (its snapshot, keyed
-by the files' hashes, is there); and the same warm run with the cache turned off
-(`PLACEMENT_CACHE_DIR=off`), which is what the CSV reading and checking cost.
+by the files' hashes, is there); the same warm run with the cache turned off
+(`PLACEMENT_CACHE_DIR=off`), which is what the CSV reading and checking cost; and `rank` run
+at once on a dataset `placement generate` has just written (which leaves its snapshot).
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def _wall(args: list[str], env: dict[str, str], runs: int) -> list[float]:
         subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)
     return times
+
+
+def _first_child(data: Path) -> str:
+    with (data / "children.csv").open(encoding="utf-8") as rows:
+        next(rows)
+        return next(rows).split(",", 1)[0]
 
 
 def run(quick: bool = False) -> None:
@@ -74,6 +81,22 @@ def run(quick: bool = False) -> None:
         rows.append(("placement rank, warm (snapshot)", _wall(rank, env, runs)))
         off = env | {"PLACEMENT_CACHE_DIR": "off"}
         rows.append(("placement rank, cache off", _wall(rank, off, runs)))
+        # The issue's check: a dataset just made by `placement generate`, ranked at once.
+        after = []
+        for n in range(min(runs, 3)):
+            fresh = root / f"generated-{n}"
+            env_gen = env | {"PLACEMENT_CACHE_DIR": str(root / f"gen-cache-{n}")}
+            sizes = {"--children": 3400, "--families": 5300, "--institutions": 700}
+            subprocess.run(
+                [*cli, "generate", "--out", str(fresh), "--seed", str(20 + n)]
+                + [a for name, size in sizes.items() for a in (name, str(size // scale))],
+                env=env_gen,
+                check=True,
+                capture_output=True,
+            )
+            first = _first_child(fresh)
+            after += _wall([*cli, "rank", "--data", str(fresh), "--child", first], env_gen, 1)
+        rows.append(("placement rank right after placement generate", after))
     floor = statistics.median(rows[0][1])
     print_table(
         f"`placement` wall time, {runs} fresh processes each, national dataset "
