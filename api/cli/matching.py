@@ -3,7 +3,6 @@ batch optimum."""
 
 from __future__ import annotations
 
-from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,7 +53,7 @@ def generate(
     geodata: GeoOpt = None,
 ) -> None:
     """Write a synthetic Denmark dataset, deterministic by seed."""
-    from api.cli.snapshot import written_at_once
+    from api.cli.snapshot import read_back
     from models.dataset import write_dataset
     from models.synthetic import REFERENCE_DATE, SyntheticSpec, generate_dataset
 
@@ -86,8 +85,7 @@ def generate(
         # The next command (`rank`, `match`) finds the snapshot of these files: they are read
         # back once now (nationally 0.6-0.8 s more here), not in the background after the
         # answer, where a command started right after parsed them beside the writer.
-        with written_at_once(), suppress(Exception):  # a snapshot only saves time
-            load(out_dir, geodata)
+        read_back(lambda: load(out_dir, geodata))
     err.print(
         f"wrote {len(dataset.children)} children, {len(dataset.network)} network rows, "
         f"{len(dataset.families)} families, {len(dataset.institutions)} institutions, "

@@ -35,8 +35,7 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,8 +49,8 @@ __all__ = [
     "cached_dataset",
     "dataset_key",
     "defer_writes",
+    "read_back",
     "write_deferred",
-    "written_at_once",
 ]
 
 CACHE_ENV = "PLACEMENT_CACHE_DIR"
@@ -73,16 +72,21 @@ def defer_writes() -> None:
         _deferred = []
 
 
-@contextmanager
-def written_at_once() -> Iterator[None]:
-    """Snapshots made inside the block are written before it ends, not after the answer.
-    `placement generate` reads what it wrote back once this way, so that the command run
-    right after it (a script's next line) finds the snapshot instead of parsing the files
-    beside a writer still busy with them."""
+def read_back(job: Callable[[], object]) -> None:
+    """On the command line (`defer_writes` called), run `job` now with the snapshots it
+    makes written before it returns, not after the answer; elsewhere (a test, another
+    caller in process) not at all, leaving the user's cache alone. `placement generate`
+    reads what it wrote back this way, so that the command run right after it (a script's
+    next line) finds the snapshot instead of parsing the files beside a background writer.
+    A failure only costs the next command a load: a snapshot only saves time."""
     global _deferred
+    if _deferred is None:
+        return
     kept, _deferred = _deferred, None
     try:
-        yield
+        job()
+    except Exception:
+        return
     finally:
         _deferred = kept
 

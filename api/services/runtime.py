@@ -41,7 +41,7 @@ from matcher.cohort import run_match
 from matcher.policy import Policy, PolicySet, load_policy_set
 from matcher.rank import Matcher, Ranking
 
-__all__ = ["Service", "Versions", "now"]
+__all__ = ["CachedMatcher", "Service", "Versions", "now"]
 
 log = logging.getLogger("placement.service")
 
@@ -97,7 +97,7 @@ def _kept(rankings: _Rankings, top: int | None) -> bool:
 
 
 @dataclass
-class _Cache:
+class CachedMatcher:
     """The matcher of one data version, and the rankings it gave (a new version starts with
     none: a capacity change refreshes the same matcher's arrays in place)."""
 
@@ -120,19 +120,23 @@ class Versions:
 SETTLE_FROM_OPTIONS = 5_000
 
 
-def _settle_heap() -> None:
-    """After a new matcher: collect the old one and exempt the heap from later collections.
+def _settle_heap(freeze: bool) -> None:
+    """After a new matcher: collect the old one, and (`freeze`) exempt the heap from later
+    collections.
 
     A national matcher holds some 150,000 objects that live until the next rebuild, and a
     full collection of the cyclic garbage collector walks them all: 110-150 ms measured, in
     which every request of the process waits (the tail of the proposals' latency). Frozen,
     they are skipped; a full collection then walks only the rankings and requests made since
-    (8-30 ms). What was frozen is unfrozen at each rebuild, so an old matcher's cycles (one
-    still held by a request during the collection) are collected at the next rebuild at the
-    latest."""
+    (8-30 ms). Whatever was frozen is unfrozen at each rebuild, also one too small to freeze
+    again, so an old matcher's cycles (one still held by a request during the collection)
+    are collected at the next rebuild at the latest."""
+    if not freeze and not gc.get_freeze_count():
+        return  # a small matcher, nothing frozen: the collector's own pace is fine
     gc.unfreeze()
     gc.collect()
-    gc.freeze()
+    if freeze:
+        gc.freeze()
 
 
 class Service:
@@ -158,7 +162,7 @@ class Service:
         self.policies = policy if isinstance(policy, PolicySet) else PolicySet(policy, forced=True)
         self.policy = self.policies.default
         self._lock = threading.Lock()
-        self._cache: _Cache | None = None
+        self._cache: CachedMatcher | None = None
         url = engine.url
         file = url.database if url.get_backend_name() == "sqlite" else None
         self._inline_path = str(Path(file).resolve()) if file and file != ":memory:" else None
@@ -279,14 +283,15 @@ class Service:
         top: int | None,
         why_not: bool,
         as_of: date,
-        current: _Cache | None = None,
+        current: CachedMatcher | None = None,
     ) -> Ranking:
         """`Matcher.rank` on the current data (or on `current`, from `current_now`). A short
         ranking (no why-not, `top` at most `RANKINGS_TOP_KEPT`) is kept with the matcher of
         its data version and given again while neither counter moves: the same child asked
         twice is the same ranking, and any write bumps a counter before it commits. Raises
         as the matcher does (`UnknownChild`)."""
-        current = current or self._current()
+        if current is None:
+            current = self._current()
         matcher, rankings = current.matcher, current.rankings
         if why_not or not _kept(rankings, top):
             return matcher.rank(child_id, top=top, why_not=why_not, as_of=as_of)
@@ -299,14 +304,14 @@ class Service:
 
     @staticmethod
     def kept_ranking(
-        current: _Cache, child_id: str, *, top: int | None, as_of: date
+        current: CachedMatcher, child_id: str, *, top: int | None, as_of: date
     ) -> Ranking | None:
         """The short ranking `rank` keeps for this question on `current`, if it has it."""
         if not _kept(current.rankings, top):
             return None
         return current.rankings.get((child_id, top, as_of))
 
-    def current_now(self) -> _Cache | None:
+    def current_now(self) -> CachedMatcher | None:
         """The shared matcher if it is current, for a caller on the event loop: the counters
         read on the loop's own read-only connection (`versions_now`). None when that cannot
         be answered at once or the matcher is stale: then ask in a worker thread."""
@@ -321,7 +326,7 @@ class Service:
             return None
         return cache
 
-    def _current(self, session: Session | None = None) -> _Cache:
+    def _current(self, session: Session | None = None) -> CachedMatcher:
         """The shared matcher of the committed counters, refreshed from a read session of
         its own when stale. Never from the caller's `session`: a writing use case's session
         may hold bumps not committed (`expire_holds` before a hold is checked), and a
@@ -338,11 +343,11 @@ class Service:
         del cache  # an old matcher held here would survive the collection below
         with self.read_sessions() as own:
             current, rebuilt = self._refreshed(own)
-        if rebuilt and len(current.matcher.options) >= SETTLE_FROM_OPTIONS:
-            _settle_heap()
+        if rebuilt:
+            _settle_heap(freeze=len(current.matcher.options) >= SETTLE_FROM_OPTIONS)
         return current
 
-    def _refreshed(self, session: Session) -> tuple[_Cache, bool]:
+    def _refreshed(self, session: Session) -> tuple[CachedMatcher, bool]:
         """The shared matcher brought up to `session`'s counters, and whether it was built
         anew (rather than its capacity reloaded)."""
         structure, capacity = self._versions(session)
@@ -352,10 +357,10 @@ class Service:
             if rebuilt:
                 matcher = Matcher(load_from_db(session), self.policies)
                 self._load_capacity(session, matcher)
-                self._cache = _Cache(matcher, structure, capacity)
+                self._cache = CachedMatcher(matcher, structure, capacity)
             elif cache is not None and cache.capacity != capacity:
                 self._load_capacity(session, cache.matcher)
-                self._cache = _Cache(cache.matcher, structure, capacity)
+                self._cache = CachedMatcher(cache.matcher, structure, capacity)
             assert self._cache is not None
             return self._cache, rebuilt
 
