@@ -352,8 +352,7 @@ async def proposals_async(
     worker thread, and so does the whole request for a stale matcher (a rebuild takes
     seconds) or a why-not list. The threads are asyncio's default pool (six on two cores),
     not the 40 of FastAPI's for sync routes: rankings are CPU work under one interpreter
-    lock, and with 40 at once a two-worker server under 32 connections answered at p99
-    152-178 ms against 52-119 ms (`python -m benchmarks api` conditions, three runs each)."""
+    lock, which more threads would only share more ways."""
     current = None if why_not else service.current_now()
     if current is None:
         return await asyncio.to_thread(
