@@ -123,20 +123,22 @@ class AuditLog:
         deadline = time.monotonic() + WAIT_SECONDS
         pause = _FIRST_YIELD_SECONDS
         rounds = 0
-        while True:
-            spin_until = time.perf_counter() + (_SPIN_SECONDS if rounds < _SPIN_ROUNDS else 0.0)
-            while True:
-                if self._write_now(parameters):
-                    return
-                if time.perf_counter() >= spin_until:
-                    break
-                time.sleep(_SPIN_PAUSE_SECONDS)
+        while not self._spin(parameters, _SPIN_SECONDS if rounds < _SPIN_ROUNDS else 0.0):
             rounds += 1
             if time.monotonic() > deadline:
                 raise AuditNotWritten(f"the database stayed locked for {WAIT_SECONDS:.0f} s")
             await asyncio.sleep(pause)
             if rounds >= _SPIN_ROUNDS:
                 pause = min(pause * 2, _LONGEST_YIELD_SECONDS)
+
+    def _spin(self, parameters: list[Any], seconds: float) -> bool:
+        """`_write_now`, tried again after short pauses during `seconds` (once if 0)."""
+        until = time.perf_counter() + seconds
+        while not self._write_now(parameters):
+            if time.perf_counter() >= until:
+                return False
+            time.sleep(_SPIN_PAUSE_SECONDS)
+        return True
 
     def _write_now(self, parameters: list[Any]) -> bool:
         """Commit the rows on this log's own SQLite connection if its write lock is free this

@@ -32,7 +32,7 @@ from api.services.errors import Conflict, Forbidden, Invalid, NotFound
 from api.services.inputs import ChildCreate
 from api.services.runtime import Service
 from api.services.validation import issues_to_errors
-from matcher.rank import Ranking, UnknownChild
+from matcher.rank import Matcher, Ranking, UnknownChild
 from models.dataset import parse_record
 from models.domain import Child, Exclusion, KeepAway, NetworkPerson
 
@@ -322,15 +322,24 @@ def proposals(
 
     It takes no session: it reads the in-memory matcher and writes its audit row through
     the audit log, and a session dependency cost an HTTP request about a millisecond."""
-    matcher = service.matcher()
-    child = matcher.dataset.child_by_id.get(child_id)
-    if child is None or not who.in_scope(child.kommune_code):
-        raise NotFound(f"no child {child_id!r} in your kommuner")
+    _check_proposed(service.matcher(), who, child_id)
     service.audit_read(who, "child.proposals", [child_id])
     try:
         return service.rank(child_id, top=top, why_not=why_not, as_of=as_of or date.today())
     except UnknownChild:
-        raise NotFound(f"no child {child_id!r} in your kommuner") from None
+        raise _no_proposals(child_id) from None
+
+
+def _check_proposed(matcher: Matcher, who: Principal, child_id: str) -> None:
+    """NotFound unless the matcher holds the child in one of the caller's kommuner."""
+    child = matcher.dataset.child_by_id.get(child_id)
+    if child is None or not who.in_scope(child.kommune_code):
+        raise _no_proposals(child_id)
+
+
+def _no_proposals(child_id: str) -> NotFound:
+    # The same answer for a child missing and one outside the caller's kommuner.
+    return NotFound(f"no child {child_id!r} in your kommuner")
 
 
 async def proposals_async(
@@ -358,9 +367,7 @@ async def proposals_async(
         return await asyncio.to_thread(
             proposals, service, who, child_id, top=top, why_not=why_not, as_of=as_of
         )
-    child = current.matcher.dataset.child_by_id.get(child_id)
-    if child is None or not who.in_scope(child.kommune_code):
-        raise NotFound(f"no child {child_id!r} in your kommuner")
+    _check_proposed(current.matcher, who, child_id)
     await service.audit_read_async(who, "child.proposals", [child_id])
     day = as_of or date.today()
     kept = service.kept_ranking(current, child_id, top=top, as_of=day)
@@ -375,7 +382,7 @@ async def proposals_async(
             service.rank, child_id, top=top, why_not=False, as_of=day, current=current
         )
     except UnknownChild:
-        raise NotFound(f"no child {child_id!r} in your kommuner") from None
+        raise _no_proposals(child_id) from None
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,10 @@ class CachedMatcher:
     capacity: int
     rankings: _Rankings = field(default_factory=_Rankings)
 
+    def is_at(self, versions: Versions) -> bool:
+        """Whether this is the matcher of those counters."""
+        return self.structure == versions.structure and self.capacity == versions.capacity
+
 
 @dataclass(frozen=True)
 class Versions:
@@ -317,14 +321,11 @@ class Service:
         be answered at once or the matcher is stale: then ask in a worker thread."""
         committed = self.versions_now()
         cache = self._cache
-        if (
-            committed is None
-            or cache is None
-            or cache.structure != committed.structure
-            or cache.capacity != committed.capacity
-        ):
-            return None
-        return cache
+        return (
+            cache
+            if committed is not None and cache is not None and cache.is_at(committed)
+            else None
+        )
 
     def _current(self, session: Session | None = None) -> CachedMatcher:
         """The shared matcher of the committed counters, refreshed from a read session of
@@ -334,11 +335,7 @@ class Service:
         (When the matcher is current, such a session always got the committed one anyway.)"""
         committed = self.versions()
         cache = self._cache
-        if (
-            cache is not None
-            and cache.structure == committed.structure
-            and cache.capacity == committed.capacity
-        ):
+        if cache is not None and cache.is_at(committed):
             return cache
         del cache  # an old matcher held here would survive the collection below
         with self.read_sessions() as own:
