@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
 from matcher.batch._problem import BatchProblem, merge_levels, objective_levels, objective_of
@@ -16,15 +17,19 @@ __all__ = ["PRICED_EDGES_PER_UNIT", "lexicographic_flow", "solve_flow"]
 # OR-Tools' cost-scaling min-cost flow multiplies costs by (nodes + 1); keep a factor of 4
 # of headroom below int64 for the sums it forms.
 _INT64_BUDGET = 2**61
+# Nodes and capacities of arcs: int32, as they live through every stage of the flow.
+Int32Array = npt.NDArray[np.int32]
+# Arcs per slice where a pass over every arc would otherwise build arc-sized temporaries.
+_SLICE = 1 << 18
 # First working set of the priced flow: a unit's best edges (measured on the stress instance).
 PRICED_EDGES_PER_UNIT = 24
 
 
 def _potentials(
     n_nodes: int,
-    tails: IntArray,
-    heads: IntArray,
-    caps: IntArray,
+    tails: Int32Array,
+    heads: Int32Array,
+    caps: Int32Array,
     costs: IntArray,
     flows: IntArray,
 ) -> IntArray:
@@ -46,34 +51,53 @@ def _potentials(
 
 
 def _reduced_costs(
-    arcs: IntArray, cost: IntArray, dist: IntArray, tails: IntArray, heads: IntArray
+    arcs: IntArray, cost: IntArray, dist: IntArray, tails: Int32Array, heads: Int32Array
 ) -> IntArray:
-    """cost + dist[tail] - dist[head] of `arcs`, summed in place: one arc-sized temporary at a
-    time instead of six (the flow's memory peak nationally)."""
-    reduced = cost[arcs]
-    reduced += dist[tails[arcs]]
-    reduced -= dist[heads[arcs]]
+    """cost + dist[tail] - dist[head] of `arcs`, summed in place and a slice of arcs at a
+    time: the temporaries of the whole arc set at once were the flow's memory peak
+    nationally (37 MB on 1.2 M arcs)."""
+    reduced = _arc_costs(cost, arcs)
+    for start in range(0, len(arcs), _SLICE):
+        part = arcs[start : start + _SLICE]
+        out = reduced[start : start + _SLICE]
+        out += dist[tails[part]]
+        out -= dist[heads[part]]
     return reduced
 
 
+def _arc_costs(level: IntArray, arcs: IntArray) -> IntArray:
+    """A stage's cost of `arcs` (sorted): the level's per-child cost on the edges (the first
+    len(level) arcs), 0 on the other arcs. Levels are not padded to every arc: two padded
+    copies were 19 MB of the flow's memory peak nationally."""
+    out = np.zeros(len(arcs), dtype=np.int64)
+    on_edges = int(np.searchsorted(arcs, len(level)))
+    np.take(level, arcs[:on_edges], out=out[:on_edges])  # no arc-sized temporary
+    return out
+
+
 def _best_of_each_unit(order: IntArray, e_unit: IntArray, allowed: np.ndarray, k: int) -> IntArray:
-    """The first k allowed edges of every unit, in `order` (`BatchProblem.edge_preference`).
-    Positions in int32 and no array kept longer than needed: this ran at the flow's peak of
-    memory (46 MB of temporaries nationally)."""
-    ordered = order[allowed[order]]
-    unit = e_unit[ordered]
-    starts = np.ones(len(unit), dtype=bool)
-    np.not_equal(unit[1:], unit[:-1], out=starts[1:])
-    del unit
-    position = np.arange(len(ordered), dtype=np.int32)
-    rank = np.where(starts, position, np.int32(0))
-    np.maximum.accumulate(rank, out=rank)  # the position where each unit's run starts
-    np.subtract(position, rank, out=rank)  # the place within the run
-    return ordered[rank < k]
+    """The first k allowed edges of every unit, in `order` (`BatchProblem.edge_preference`:
+    the edges grouped by unit, units ascending). Counted in int32 over each unit's block of
+    `order`, with no edge-sized gather of units: this ran at the flow's memory peak."""
+    blocks = np.bincount(e_unit).astype(np.int32)  # each unit's block of `order`
+    allowed_in_order = allowed[order]
+    rank = np.cumsum(allowed_in_order, dtype=np.int32)  # allowed edges up to each position
+    ends = np.cumsum(blocks)
+    before = np.zeros(len(blocks), dtype=np.int32)  # allowed edges before each block
+    if len(rank):
+        inner = ends[:-1]
+        before[1:] = np.where(inner > 0, rank[np.maximum(inner, 1) - 1], 0)
+    rank -= np.repeat(before, blocks)  # now 1, 2, ... within each block
+    return order[allowed_in_order & (rank <= k)]
 
 
 def _min_cost_flow(
-    n_nodes: int, tails: IntArray, heads: IntArray, caps: IntArray, cost: IntArray, supply: IntArray
+    n_nodes: int,
+    tails: Int32Array,
+    heads: Int32Array,
+    caps: Int32Array,
+    cost: IntArray,
+    supply: IntArray,
 ) -> IntArray:
     smcf = min_cost_flow.SimpleMinCostFlow()
     for node in range(n_nodes):  # every node first, so arc-less nodes exist too
@@ -90,38 +114,39 @@ def _min_cost_flow(
 def _priced_flow(
     n_nodes: int,
     n_edges: int,
-    tails: IntArray,
-    heads: IntArray,
-    caps: IntArray,
+    tails: Int32Array,
+    heads: Int32Array,
+    caps: Int32Array,
     cost: IntArray,
     supply: IntArray,
     arcs: IntArray,
     seed: IntArray,
-    feasible: IntArray,
-) -> tuple[IntArray, IntArray]:
+    carrying: np.ndarray,
+) -> tuple[IntArray, IntArray, IntArray]:
     """An optimal flow over `arcs`, found on a few of them.
 
     Most of a unit's edges never carry flow. The solve starts from `seed` (each unit's best
-    few edges), every non-edge arc and the arcs of a known feasible flow (`feasible`: the
+    few edges), every non-edge arc and the arcs `carrying` a known feasible flow (the
     previous stage's optimum, so no working set is infeasible). It then adds every left-out
     arc whose reduced cost under the working optimum's potentials is negative, and solves
     again, until none is. A flow with no negative reduced-cost residual arc is optimal (the
     optimality condition the stages use), so the answer is exact for all of `arcs`.
-    Returns the flow on `arcs` and the potentials.
+    Returns the positions in `arcs` of the working set, the flow on them, and the reduced
+    cost of every arc of `arcs` under the optimum's potentials.
     """
     working = arcs >= n_edges
     working[np.searchsorted(arcs, seed)] = True
-    working[feasible > 0] = True
+    working |= carrying
     while True:
         work = arcs[working]
-        flow = _min_cost_flow(n_nodes, tails[work], heads[work], caps[work], cost[work], supply)
-        dist = _potentials(n_nodes, tails[work], heads[work], caps[work], cost[work], flow)
+        work_cost = _arc_costs(cost, work)
+        flow = _min_cost_flow(n_nodes, tails[work], heads[work], caps[work], work_cost, supply)
+        dist = _potentials(n_nodes, tails[work], heads[work], caps[work], work_cost, flow)
         reduced = _reduced_costs(arcs, cost, dist, tails, heads)
         priced_in = (reduced < 0) & ~working
         if not priced_in.any():
-            full = np.zeros(len(arcs), dtype=np.int64)
-            full[working] = flow
-            return full, dist
+            return np.flatnonzero(working), flow, reduced
+        del reduced  # arc-sized: not to be held beside the next round's
         working |= priced_in
 
 
@@ -137,7 +162,7 @@ def lexicographic_flow(
     `levels` replaces the objective's levels (default `objective_levels`)."""
     n_u = problem.n_units
     pools = problem.pools_used
-    pool_node = np.zeros(int(pools.max(initial=0)) + 1, dtype=np.int64)
+    pool_node = np.zeros(int(pools.max(initial=0)) + 1, dtype=np.int32)
     pool_node[pools] = n_u + np.arange(len(pools))
     sink = n_u + len(pools)
     n_nodes = sink + 1
@@ -147,15 +172,19 @@ def lexicographic_flow(
     own_size = np.where(hub, 0, problem.size)
     members = np.flatnonzero(problem.parent >= 0)
     # Arcs: unit->pool (the edges), unit->sink (left unplaced), pool->sink (capacity),
-    # member->group hub.
-    tails = np.concatenate([problem.e_unit, np.arange(n_u), np.arange(n_u, sink), members])
+    # member->group hub. Nodes and capacities in int32: these arrays live through every
+    # stage, at the flow's memory peak.
+    tails = np.concatenate(
+        [problem.e_unit, np.arange(n_u), np.arange(n_u, sink), members], dtype=np.int32
+    )
     heads = np.concatenate(
         [
             pool_node[problem.e_pool],
             np.full(n_u, sink),
             np.full(len(pools), sink),
             problem.parent[members],
-        ]
+        ],
+        dtype=np.int32,
     )
     caps = np.concatenate(
         [
@@ -163,28 +192,25 @@ def lexicographic_flow(
             own_size,
             problem.pool_free[pools],
             np.ones(len(members), dtype=np.int64),
-        ]
-    ).astype(np.int64)
+        ],
+        dtype=np.int32,
+    )
     n_arcs = len(tails)
     budget = budget if budget is not None else _INT64_BUDGET // (n_nodes + 1)
-    stage_costs = []
-    for level in merge_levels(problem, levels or objective_levels(problem), budget):
-        cost = np.zeros(n_arcs, dtype=np.int64)
-        cost[: problem.n_edges] = level
-        stage_costs.append(cost)
+    stage_costs = merge_levels(problem, levels or objective_levels(problem), budget)
     # Every stage's working set starts from the edges each unit prefers by the objective's
     # own order of levels (tier, then score), among the edges the stage may still use.
     preference = problem.edge_preference
     supply = np.zeros(n_nodes, dtype=np.int64)
     supply[:n_u] = own_size
     supply[sink] = -int(own_size.sum())
-    fixed = np.zeros(n_arcs, dtype=np.int64)  # flow fixed by earlier stages
+    fixed = np.zeros(n_arcs, dtype=np.int32)  # flow fixed by earlier stages
     active = np.ones(n_arcs, dtype=bool)
-    flows = np.zeros(n_arcs, dtype=np.int64)
+    flows = np.zeros(n_arcs, dtype=np.int32)
     for k, cost in enumerate(stage_costs):
         arcs = np.flatnonzero(active)
         seed = _best_of_each_unit(preference, problem.e_unit, active[: problem.n_edges], per_unit)
-        stage_flow, dist = _priced_flow(
+        working, stage_flow, reduced = _priced_flow(
             n_nodes,
             problem.n_edges,
             tails,
@@ -194,14 +220,13 @@ def lexicographic_flow(
             supply,
             arcs,
             seed,
-            flows[arcs] - fixed[arcs],
+            (flows > fixed)[arcs],
         )
         flows = fixed.copy()
-        flows[arcs] += stage_flow
+        flows[arcs[working]] += stage_flow.astype(np.int32)
         if k == len(stage_costs) - 1:
             break
         # Restrict the next stage to this stage's optimal face.
-        reduced = _reduced_costs(arcs, cost, dist, tails, heads)
         saturate = arcs[reduced < 0]
         forbid = arcs[reduced > 0]
         fixed[saturate] = caps[saturate]
@@ -209,7 +234,7 @@ def lexicographic_flow(
         np.add.at(supply, heads[saturate], caps[saturate])
         active[saturate] = False
         active[forbid] = False
-    return flows[: problem.n_edges], len(stage_costs)
+    return flows[: problem.n_edges].astype(np.int64), len(stage_costs)
 
 
 def solve_flow(

@@ -107,6 +107,8 @@ class BatchProblem:
             order = np.argsort((self.e_unit * 5 + self.e_tier) * span + cost, kind="stable")
         else:
             order = np.lexsort((self.e_cost, self.e_tier, self.e_unit))
+        if self.n_edges < 2**31:  # kept for the whole solve: half the memory in int32
+            order = order.astype(np.int32)
         order.flags.writeable = False
         return order
 
@@ -512,5 +514,5 @@ def merge_levels(problem: BatchProblem, levels: list[IntArray], budget: int) -> 
             if top <= budget:
                 merged[-1] = merged[-1] * weight + cost
                 continue
-        merged.append(cost.astype(np.int64))
+        merged.append(np.asarray(cost, dtype=np.int64))  # no copy of a level already int64
     return merged

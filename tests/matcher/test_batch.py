@@ -18,6 +18,7 @@ from matcher.batch import (
     FEASIBLE,
     OPTIMAL,
     BatchProblem,
+    _flow,
     build_problem,
     solve_cpsat,
     solve_flow,
@@ -126,6 +127,43 @@ def test_best_of_each_unit_keeps_each_units_k_best_allowed_edges() -> None:
     assert _best_of_each_unit(order, e_unit, allowed, 1).tolist() == [0, 4]
     assert _best_of_each_unit(order, e_unit, allowed, 2).tolist() == [0, 1, 4, 3]
     assert _best_of_each_unit(order, e_unit, allowed, 0).tolist() == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(sizes=st.lists(st.integers(0, 5), min_size=1, max_size=8), seed=st.integers(0, 10**6))
+def test_best_of_each_unit_equals_a_loop_over_units(sizes: list[int], seed: int) -> None:
+    """Units without edges (their blocks empty, first or anywhere) and units with every edge
+    forbidden keep nothing; the others their first k allowed edges in preference order."""
+    rng = np.random.default_rng(seed)
+    e_unit = np.repeat(np.arange(len(sizes)), sizes)
+    starts = np.cumsum(sizes) - sizes
+    order = np.concatenate(
+        [s + rng.permutation(n) for s, n in zip(starts, sizes, strict=True)] + [np.zeros(0, int)]
+    ).astype(np.int64)
+    allowed = rng.random(len(e_unit)) < 0.6
+    for k in (0, 1, 2, 6):
+        want = [
+            e
+            for s, n in zip(starts, sizes, strict=True)
+            for e in [e for e in order[s : s + n] if allowed[e]][:k]
+        ]
+        assert _best_of_each_unit(order, e_unit, allowed, k).tolist() == want
+
+
+def test_reduced_costs_by_slices_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slices of arcs give the same reduced costs as one pass over all of them; arcs past
+    the level's edges cost nothing."""
+    rng = np.random.default_rng(7)
+    n_nodes, n_arcs, n_edges = 40, 300, 220
+    tails = rng.integers(0, n_nodes, n_arcs).astype(np.int32)
+    heads = rng.integers(0, n_nodes, n_arcs).astype(np.int32)
+    level = rng.integers(-(2**40), 2**40, n_edges)
+    dist = rng.integers(-(2**30), 2**30, n_nodes)
+    arcs = np.sort(rng.choice(n_arcs, 250, replace=False))
+    cost = np.where(arcs < n_edges, level[np.minimum(arcs, n_edges - 1)], 0)
+    want = cost + dist[tails[arcs]] - dist[heads[arcs]]
+    monkeypatch.setattr(_flow, "_SLICE", 7)
+    assert _flow._reduced_costs(arcs, level, dist, tails, heads).tolist() == want.tolist()
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
