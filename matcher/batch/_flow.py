@@ -37,8 +37,9 @@ def _potentials(
     node by a 0-cost arc (Bellman-Ford, vectorised). No negative cycle exists at optimum."""
     fwd = flows < caps
     back = flows > 0
-    rt = np.concatenate([tails[fwd], heads[back]])
-    rh = np.concatenate([heads[fwd], tails[back]])
+    # Indices as intp once: each round indexes with them, and int32 would be converted there.
+    rt = np.concatenate([tails[fwd], heads[back]], dtype=np.intp)
+    rh = np.concatenate([heads[fwd], tails[back]], dtype=np.intp)
     rc = np.concatenate([costs[fwd], -costs[back]])
     dist = np.zeros(n_nodes, dtype=np.int64)
     for _ in range(n_nodes + 1):
