@@ -82,9 +82,11 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     from api.cli import snapshot
+    from api.cli.common import freeze_loaded_data
 
     _register_for(sys.argv[1:])
     snapshot.defer_writes()  # the answer first, the dataset's snapshot after (in background)
+    freeze_loaded_data()  # this process ends with the command
     try:
         _app()
     except KeyboardInterrupt:  # pragma: no cover

@@ -4,6 +4,7 @@ libraries load only where used, and the lazily built geodata frames are what pan
 from __future__ import annotations
 
 import dataclasses
+import gc
 import shutil
 import subprocess
 import sys
@@ -13,9 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from api.cli import common, snapshot
 from api.cli.snapshot import CACHE_ENV, cached_dataset, dataset_key
 from geo.gazetteer import Gazetteer
 from models.dataset import Dataset, DatasetEncodingWarning, load_dataset
+from models.errors import DatasetError
 from tests.conftest import geodata_dir
 
 
@@ -102,6 +105,68 @@ def test_the_cache_can_be_turned_off(
     cached_dataset(copy, geodata_dir(), load)
     cached_dataset(copy, geodata_dir(), load)
     assert load.calls == 2
+
+
+def _collector_seen_by_the_load(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether the cyclic collector was on while the dataset was made, call by call."""
+    seen: list[bool] = []
+    real = snapshot.cached_dataset
+
+    def watched(*args: object) -> Dataset:
+        seen.append(gc.isenabled())
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snapshot, "cached_dataset", watched)
+    return seen
+
+
+def test_a_load_pauses_the_collector_and_a_caller_in_process_gets_nothing_frozen(
+    copy: Path, small_dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _collector_seen_by_the_load(monkeypatch)
+    frozen = gc.get_freeze_count()
+    assert common.load(copy, geodata_dir()) == small_dataset
+    assert seen == [False]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen  # a test process loads dataset after dataset
+
+
+def test_on_the_command_line_the_loaded_dataset_is_frozen(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(common, "_FREEZE_LOADED", True)
+    frozen = gc.get_freeze_count()
+    try:
+        dataset = common.load(copy, geodata_dir())
+        assert gc.get_freeze_count() > frozen
+        # Frozen: no collection scans its records any more.
+        assert not any(o is dataset.children[0] for o in gc.get_objects())
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()  # this test process goes on
+
+
+def test_a_failed_load_turns_the_collector_back_on_and_freezes_nothing(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (copy / "children.csv").write_text("child_id,age\nc1,not a number\n", encoding="utf-8")
+    monkeypatch.setattr(common, "_FREEZE_LOADED", True)
+    frozen = gc.get_freeze_count()
+    with pytest.raises(DatasetError, match=r"children\.csv"):
+        common.load(copy, geodata_dir())
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+
+
+def test_a_collector_turned_off_by_the_caller_stays_off(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gc.disable()
+    try:
+        common.load(copy, geodata_dir())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_the_command_line_answers_first_and_leaves_the_snapshot_behind(
