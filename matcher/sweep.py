@@ -31,6 +31,7 @@ from typing import Any
 
 from geo.gazetteer import default_gazetteer
 from matcher.cohort import run_match
+from matcher.heap import collector_paused
 from matcher.policy import load_policy_set
 from matcher.rank import Matcher
 from matcher.scenario import Scenario, ScenarioError, ScenarioFile, apply_changes
@@ -146,13 +147,14 @@ def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
     scenario = job.scenario
     try:
         cached = _base_dataset.cache_info().currsize
-        base = _base_dataset(job.base, job.geodata)
-        loaded = time.perf_counter()
-        read = loaded - start if _base_dataset.cache_info().currsize > cached else 0.0
-        dataset = apply_changes(base, scenario, job.seed, job.as_of)
-        matcher = _matcher(job, dataset)
-        policies = matcher.policies
-        units = _units(matcher, scenario)
+        with collector_paused():  # records and tables made in bulk (matcher.heap)
+            base = _base_dataset(job.base, job.geodata)
+            loaded = time.perf_counter()
+            read = loaded - start if _base_dataset.cache_info().currsize > cached else 0.0
+            dataset = apply_changes(base, scenario, job.seed, job.as_of)
+            matcher = _matcher(job, dataset)
+            policies = matcher.policies
+            units = _units(matcher, scenario)
         built = time.perf_counter()
         result = run_match(
             matcher,

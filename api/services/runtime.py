@@ -38,6 +38,7 @@ from api.services.caller import Principal, Role
 from api.services.keys import hash_key
 from geo.gazetteer import Gazetteer
 from matcher.cohort import run_match
+from matcher.heap import collector_paused
 from matcher.policy import Policy, PolicySet, load_policy_set
 from matcher.rank import Matcher, Ranking
 
@@ -352,7 +353,8 @@ class Service:
             cache = self._cache
             rebuilt = cache is None or cache.structure != structure
             if rebuilt:
-                matcher = Matcher(load_from_db(session), self.policies)
+                with collector_paused():  # see matcher.heap; settled after (_current)
+                    matcher = Matcher(load_from_db(session), self.policies)
                 self._load_capacity(session, matcher)
                 self._cache = CachedMatcher(matcher, structure, capacity)
             elif cache is not None and cache.capacity != capacity:

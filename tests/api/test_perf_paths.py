@@ -348,6 +348,25 @@ def test_the_matcher_is_built_before_the_first_request(
     engine.dispose()
 
 
+def test_a_matcher_is_built_with_the_collector_paused(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its records and tables are long-lived and without cycles (`matcher.heap`)."""
+    seen: list[bool] = []
+    real = Matcher.__init__
+
+    def watched(self: Matcher, *args: Any, **kwargs: Any) -> None:
+        seen.append(gc.isenabled())
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Matcher, "__init__", watched)
+    with sessionmaker(env.engine).begin() as session:
+        Service.bump(session, "structure")
+    env.service.matcher()
+    assert seen == [False]
+    assert gc.isenabled()
+
+
 class _Node:
     """Something that only the cyclic collector can free: it refers to itself."""
 
