@@ -25,9 +25,12 @@ _was_enabled = False  # the collector's state when the first of them began
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """The cyclic collector off for the block, and back as it was found when the last of
-    the blocks under way in any thread ends (the switch is the process's, not the
-    thread's). Reference counting still frees everything without cycles meanwhile."""
+    """The cyclic collector off for the block, and back as it was found when the first of
+    the blocks under way in any thread began, once the last of them ends. The switch is the
+    process's, not the thread's: while a build runs, cyclic garbage of other threads (a
+    server's requests) waits for the collector too; reference counting still frees
+    everything without cycles meanwhile. A `gc.enable()` or `gc.disable()` by someone else
+    during the blocks is undone at their end."""
     global _pauses, _was_enabled
     with _lock:
         if _pauses == 0:

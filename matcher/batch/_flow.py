@@ -72,7 +72,9 @@ def _arc_costs(level: IntArray, arcs: IntArray) -> IntArray:
     copies were 19 MB of the flow's memory peak nationally."""
     out = np.zeros(len(arcs), dtype=np.int64)
     on_edges = int(np.searchsorted(arcs, len(level)))
-    np.take(level, arcs[:on_edges], out=out[:on_edges])  # no arc-sized temporary
+    # mode="clip": the default "raise" gathers into a temporary before it writes `out`; the
+    # positions are in range by construction (arcs below len(level)).
+    np.take(level, arcs[:on_edges], out=out[:on_edges], mode="clip")
     return out
 
 
@@ -199,6 +201,7 @@ def lexicographic_flow(
     n_arcs = len(tails)
     budget = budget if budget is not None else _INT64_BUDGET // (n_nodes + 1)
     stage_costs = merge_levels(problem, levels or objective_levels(problem), budget)
+    assert all(len(cost) == problem.n_edges for cost in stage_costs)  # read by `_arc_costs`
     # Every stage's working set starts from the edges each unit prefers by the objective's
     # own order of levels (tier, then score), among the edges the stage may still use.
     preference = problem.edge_preference
@@ -231,8 +234,9 @@ def lexicographic_flow(
         saturate = arcs[reduced < 0]
         forbid = arcs[reduced > 0]
         fixed[saturate] = caps[saturate]
-        np.subtract.at(supply, tails[saturate], caps[saturate])
-        np.add.at(supply, heads[saturate], caps[saturate])
+        moved = caps[saturate].astype(np.int64)  # ufunc.at's fast path takes no casting
+        np.subtract.at(supply, tails[saturate], moved)
+        np.add.at(supply, heads[saturate], moved)
         active[saturate] = False
         active[forbid] = False
     return flows[: problem.n_edges].astype(np.int64), len(stage_costs)

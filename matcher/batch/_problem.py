@@ -501,7 +501,9 @@ def merge_levels(problem: BatchProblem, levels: list[IntArray], budget: int) -> 
     Merging a with b as a * (R_b + 1) + b, where R_b bounds how much b's total can differ
     between two assignments, orders assignments exactly as (a, then b): a difference of 1 in
     a outweighs any difference in b. A merge happens only if the merged per-child costs,
-    times the largest unit, stay within `budget`; otherwise b starts a new stage.
+    times the largest unit, stay within `budget`; otherwise b starts a new stage. A level
+    left alone and already int64 is returned itself, not copied: it may be the problem's own
+    read-only array, so callers only read what they get.
     """
     biggest = int(problem.size.max(initial=1))
     merged: list[IntArray] = []

@@ -130,8 +130,14 @@ def test_best_of_each_unit_keeps_each_units_k_best_allowed_edges() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(sizes=st.lists(st.integers(0, 5), min_size=1, max_size=8), seed=st.integers(0, 10**6))
-def test_best_of_each_unit_equals_a_loop_over_units(sizes: list[int], seed: int) -> None:
+@given(
+    sizes=st.lists(st.integers(0, 5), min_size=1, max_size=8),
+    seed=st.integers(0, 10**6),
+    dtype=st.sampled_from([np.int32, np.int64]),  # edge_preference is int32 below 2**31 edges
+)
+def test_best_of_each_unit_equals_a_loop_over_units(
+    sizes: list[int], seed: int, dtype: type[np.integer]
+) -> None:
     """Units without edges (their blocks empty, first or anywhere) and units with every edge
     forbidden keep nothing; the others their first k allowed edges in preference order."""
     rng = np.random.default_rng(seed)
@@ -139,7 +145,7 @@ def test_best_of_each_unit_equals_a_loop_over_units(sizes: list[int], seed: int)
     starts = np.cumsum(sizes) - sizes
     order = np.concatenate(
         [s + rng.permutation(n) for s, n in zip(starts, sizes, strict=True)] + [np.zeros(0, int)]
-    ).astype(np.int64)
+    ).astype(dtype)
     allowed = rng.random(len(e_unit)) < 0.6
     for k in (0, 1, 2, 6):
         want = [

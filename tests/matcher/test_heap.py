@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from matcher import heap
 from matcher.heap import collector_paused
 
 
@@ -15,6 +16,7 @@ from matcher.heap import collector_paused
 def collector_on() -> Iterator[None]:
     gc.enable()
     yield
+    assert heap._pauses == 0  # every pause ended
     gc.enable()
 
 
