@@ -11,6 +11,7 @@ from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from matcher.batch._ahead import FORK_OFF_ENV, Forked, can_fork, cores
 from matcher.rank import Matcher
@@ -55,10 +56,12 @@ class BatchProblem:
     pool_free: IntArray  # free places per pool (all pools of the matcher)
     e_unit: IntArray
     e_pool: IntArray
-    e_tier: IntArray
+    # Tier and tie-break in the narrowest types that hold them: a national problem has 1.2 M
+    # edges and these columns live through the whole solve.
+    e_tier: npt.NDArray[np.integer[Any]]  # int8 as built
     e_cost: IntArray  # within-tier score per child, in hundredths
     e_option: np.ndarray  # option id per edge
-    e_order: IntArray  # deterministic tie-break (option order key)
+    e_order: npt.NDArray[np.integer[Any]]  # deterministic tie-break (option order key), int32
     parent: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     together_after: str = AFTER_PLACED
     # Split mode, second phase: groups the no-split optimum keeps together. Keeping them
@@ -361,7 +364,7 @@ class _EdgeBuilder:
             edges = _unit_edges(self.matcher, self.units[u], self.as_of, self.free, self.offerable)
             for k, values in enumerate((np.full(len(edges[0]), u), *edges)):
                 cols[k].append(values)
-        dtypes = (np.int64, np.int64, np.int64, np.int64, object, np.int64)
+        dtypes = (np.int64, np.int64, np.int8, np.int64, object, np.int32)
         return [
             np.concatenate(cols[k]).astype(dtype) if cols[k] else np.zeros(0, dtype=dtype)
             for k, dtype in enumerate(dtypes)
