@@ -62,6 +62,16 @@ _LONGEST_YIELD_SECONDS = 0.02
 _COLUMNS = ("at", "key_id", "role", "action", "child_id", "detail")
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """The write lock was taken. By the primary code: SQLITE_BUSY_RECOVERY and its kin are
+    busy too."""
+    return exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _not_committed(exc: sqlite3.Error) -> AuditNotWritten:
+    return AuditNotWritten(f"audit rows not committed: {type(exc).__name__}")
+
+
 class AuditNotWritten(RuntimeError):
     """The audit rows could not be committed: the request must not return its data."""
 
@@ -153,15 +163,11 @@ class AuditLog:
             try:
                 connection = self._now or self._connect()
                 connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                # The primary code: SQLITE_BUSY_RECOVERY and its kin are busy too.
-                if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            except sqlite3.Error as exc:
+                if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
                     return False
                 self._drop_connection()
-                raise AuditNotWritten(f"audit rows not committed: {type(exc).__name__}") from exc
-            except sqlite3.Error as exc:
-                self._drop_connection()
-                raise AuditNotWritten(f"audit rows not committed: {type(exc).__name__}") from exc
+                raise _not_committed(exc) from exc
             try:
                 connection.executemany(self._sql, parameters)
                 connection.execute("COMMIT")
@@ -171,7 +177,7 @@ class AuditLog:
                         connection.execute("ROLLBACK")
                 except sqlite3.Error:
                     self._drop_connection()
-                raise AuditNotWritten(f"audit rows not committed: {type(exc).__name__}") from exc
+                raise _not_committed(exc) from exc
             return True
         finally:
             self._now_lock.release()

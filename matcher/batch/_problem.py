@@ -204,7 +204,7 @@ class BatchProblem:
 
 _NO_EDGES = (
     np.zeros(0, dtype=np.int64),
-    np.zeros(0, dtype=np.int64),
+    np.zeros(0, dtype=np.int8),
     np.zeros(0, dtype=np.int64),
     np.zeros(0, dtype=object),
     np.zeros(0, dtype=np.int64),
@@ -251,7 +251,7 @@ def _unit_edges(
     if not len(eligible):
         return list(_NO_EDGES)
     pool = sub.pool[eligible]
-    tier = sub.tier[eligible].astype(np.int64)
+    tier = sub.tier[eligible]  # int8, as the column it goes to (`_EdgeBuilder._slice`)
     cost = np.rint(score * 100).astype(np.int64)
     option = sub.option_id[eligible]
     order = sub.order_key[eligible]
@@ -366,7 +366,9 @@ class _EdgeBuilder:
                 cols[k].append(values)
         dtypes = (np.int64, np.int64, np.int8, np.int64, object, np.int32)
         return [
-            np.concatenate(cols[k]).astype(dtype) if cols[k] else np.zeros(0, dtype=dtype)
+            np.concatenate(cols[k]).astype(dtype, copy=False)
+            if cols[k]
+            else np.zeros(0, dtype=dtype)
             for k, dtype in enumerate(dtypes)
         ]
 
