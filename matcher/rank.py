@@ -342,9 +342,17 @@ class Matcher:
         return out, group
 
     def excluded_counts(self, unit: Unit, as_of: date) -> dict[str, int]:
-        """How many options each reason leaves out for this unit."""
-        network, others, pruned = self.evaluate_unit(unit, as_of)
-        return self._excluded_counts(((ev.opts, ev.reasons) for ev in (network, others)), pruned)
+        """How many options each reason leaves out for this unit: the reasons of
+        `evaluate_unit`, without the scores and warnings it works out as well (a batch asks
+        this of every unit left without a place: 0.4 s nationally)."""
+        options, pruned = self._reachable(unit)
+        policy = self.policy_for(unit)
+        day = as_of.toordinal()
+        screens = [
+            (table, _reasons(make_view(unit, table, self.pools.free, day), policy))
+            for table in (unit.network, options)
+        ]
+        return self._excluded_counts(screens, pruned)
 
     def evaluate_option(
         self, child_id: str, option_id: str, kind: str, as_of: date | None = None

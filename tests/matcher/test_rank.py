@@ -314,6 +314,26 @@ def test_screening_evaluates_the_eligible_options_as_evaluate_does(
                 assert values.tolist() == full.terms[name][el].tolist()
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), children=st.integers(5, 30), families=st.integers(0, 30))
+def test_excluded_counts_are_those_of_a_full_ranking(
+    seed: int, children: int, families: int
+) -> None:
+    """The counts the batch reports for a unit left without a place (reasons alone, no
+    scores) are those of `evaluate_unit`, which works out everything; nation-wide, so that
+    the spatial index and the distance rules act."""
+    from geo.gazetteer import Gazetteer
+    from tests.conftest import geodata_dir
+
+    schools = Gazetteer.from_directory(geodata_dir()).schools.frame
+    spec = SyntheticSpec(children, families, 4, seed, sibling_share=0.3)
+    m = Matcher(generate_dataset(spec, schools))
+    for unit in m.units:
+        network, others, pruned = m.evaluate_unit(unit, AS_OF)
+        full = m._excluded_counts([(ev.opts, ev.reasons) for ev in (network, others)], pruned)
+        assert m.excluded_counts(unit, AS_OF) == full
+
+
 def test_only_network_proposals_list_the_relation_term() -> None:
     """The relation term (closeness in the child's network) is listed on network proposals
     only, never as a 0 on a family or an institution."""
