@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.batch._ahead import FORK_OFF_ENV, Forked, can_fork, cores
+from matcher.batch._pairs import pair_edges
 from matcher.rank import Matcher
 from matcher.rules import offerable_rows
 from matcher.tables import IntArray, OptionTable, Unit, stacked
@@ -33,6 +34,9 @@ __all__ = [
 EDGE_WORKERS_ENV = FORK_OFF_ENV  # one variable for every fork: "1" forks nothing
 # Below this many units a fork and the pipe cost more than the edges they share out.
 PARALLEL_FROM_UNITS = 400
+# Units whose pairs the edge kernel holds at once: its arrays grow with units x options
+# (national: 1,000 units make about 400,000 pairs, some 60 MB of columns at the peak).
+PAIR_UNITS = 1000
 
 # Where "sibling groups kept together" sits in the lexicographic objective (policy
 # `[siblings] priority`): right after the children placed, or after the three tier counts.
@@ -238,6 +242,9 @@ class _Offerable:
 def _unit_edges(
     matcher: Matcher, unit: Unit, as_of: date, free: IntArray, offerable: _Offerable
 ) -> list[np.ndarray]:
+    """One unit's edges by the ranking core's own rules and terms (`Matcher.edges`): the
+    statement the batch's pair kernel (`_pairs.pair_edges`) is tested against, edge for
+    edge, and the baseline of `python -m benchmarks batch`'s edge table."""
     # The unit's network and the options in one table: one pass of the rules and terms
     # instead of two (every rule and term reads row by row; tested against `evaluate`).
     network = unit.network
@@ -359,6 +366,27 @@ class _EdgeBuilder:
         return [np.concatenate([part[k] for part in parts]) for k in range(6)]
 
     def _slice(self, first: int, last: int) -> list[np.ndarray]:
+        """The columns of units first..last-1, `PAIR_UNITS` at a time (`pair_edges`)."""
+        matcher, offerable = self.matcher, self.offerable
+        parts = []
+        for start in range(first, max(last, first + 1), PAIR_UNITS):
+            units = self.units[start : min(start + PAIR_UNITS, last)]
+            cols = pair_edges(
+                units,
+                [matcher.policy_for(unit) for unit in units],
+                offerable.table,
+                [offerable.candidates(matcher, unit) for unit in units],
+                self.free,
+            )
+            cols[0] += start
+            parts.append(cols)
+        if len(parts) == 1:
+            return parts[0]
+        return [np.concatenate([part[k] for part in parts]) for k in range(6)]
+
+    def unit_by_unit(self, first: int, last: int) -> list[np.ndarray]:
+        """The same columns, unit by unit through the ranking core (`_unit_edges`): the
+        reference and baseline of `_slice`."""
         cols: list[list[np.ndarray]] = [[], [], [], [], [], []]
         for u in range(first, last):
             edges = _unit_edges(self.matcher, self.units[u], self.as_of, self.free, self.offerable)

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.distance import arc_km, haversine_km, to_unit_vectors
+from geo.distance import arc_km, haversine_km, pair_arc_km, point_vectors, to_unit_vectors
 
 # Denmark and a margin: the places the service ever measures between.
 lats = st.floats(54.0, 58.0)
@@ -40,3 +40,25 @@ def test_the_same_place_is_zero_km_and_nearby_places_keep_their_metres() -> None
 
 def test_no_points_give_no_rows() -> None:
     assert arc_km((), *_columns(np.array([55.0]), np.array([10.0]))).shape == (0, 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    points=st.lists(st.tuples(lats, lons), min_size=1, max_size=5),
+    others=st.lists(st.tuples(lats, lons), min_size=1, max_size=30),
+)
+def test_pair_arc_km_is_arc_km_pair_by_pair_to_the_last_bit(points, others) -> None:
+    """The batch's distances over pairs (each option with its own unit's point) are the
+    very numbers of `arc_km`, including where many points' vectors are made at once."""
+    lat, lon = (np.array(c, dtype=np.float64) for c in zip(*others, strict=True))
+    x, y, z = _columns(lat, lon)
+    rows = arc_km(tuple(points), x, y, z)
+    vectors = point_vectors(tuple(points))
+    for k, (a, b, c) in enumerate(vectors):
+        n = len(others)
+        got = pair_arc_km(x, y, z, np.full(n, a), np.full(n, b), np.full(n, c))
+        assert got.tolist() == rows[k].tolist()
+    # Point k against option k, for as many points as options: the diagonal of arc_km.
+    n = min(len(points), len(others))
+    got = pair_arc_km(x[:n], y[:n], z[:n], *vectors[:n].T)
+    assert got.tolist() == [rows[k][k] for k in range(n)]

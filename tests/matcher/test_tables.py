@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import pickle
+from dataclasses import fields
 
 import numpy as np
 import pytest
 
 from matcher.rank import Matcher
-from matcher.tables import OptionTable, stacked
+from matcher.tables import OptionTable, network_tables, stacked
 from tests.matcher.test_batch import tiny
 
 _COLUMNS = [name for name in OptionTable.__dataclass_fields__]
@@ -59,3 +60,22 @@ def test_lazy_tables_pickle_and_copy_as_plain_ones(matcher: Matcher) -> None:
             _same(twin, expected)
     with pytest.raises(AttributeError):
         _ = taken.no_such_column
+
+
+def test_network_tables_built_at_once_are_those_built_one_by_one(small_dataset) -> None:
+    """`network_tables` (the batch's one pass) gives every unit the table its own
+    `network_table` gives, column for column and bit for bit, leaves a table built
+    already as it is, and gives units without a network an empty table of the same types."""
+    one_by_one, at_once = Matcher(small_dataset), Matcher(small_dataset)
+    built_before = at_once.units[0].network
+    network_tables(at_once.units)
+    assert at_once.units[0].network is built_before
+    assert any(len(u.network) == 0 for u in at_once.units)
+    assert sum(len(u.network) for u in at_once.units) > 20
+    for mine, theirs in zip(at_once.units, one_by_one.units, strict=True):
+        for name in (f.name for f in fields(OptionTable)):
+            a, b = getattr(mine.network, name), getattr(theirs.network, name)
+            assert a.dtype == b.dtype, name
+            assert a.tolist() == b.tolist() or (
+                name == "closeness" and np.array_equal(a, b, equal_nan=True)
+            ), name
