@@ -81,7 +81,7 @@ def point_vectors(points: tuple[tuple[float, float], ...]) -> FloatArray:
     """Unit vectors (rows) of points in degrees, by the same numpy functions as the
     options' (`to_unit_vectors`), so that two equal places are 0 km apart exactly; without
     its column_stack, a third of `arc_km`'s time for five points."""
-    p, lam = np.radians(np.array(points, dtype=np.float64).reshape(-1, 2)).T
+    p, lam = np.radians(np.array(points, dtype=np.float64).reshape(len(points), 2)).T
     cos_p = np.cos(p)
     return np.stack((cos_p * np.cos(lam), cos_p * np.sin(lam), np.sin(p)), axis=1)
 

@@ -22,7 +22,7 @@ and term this module states: one added to the core fails a test until it is stat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,21 +210,17 @@ def _network_pairs(
     units: Sequence[Unit], unit_cols: dict[str, np.ndarray], free: IntArray
 ) -> tuple[IntArray, dict[str, np.ndarray]]:
     """(unit, row) of every network person the distance-free rules keep, the rows being
-    those of all the units' network tables one after the other (returned as columns)."""
+    those of all the units' network tables one after the other (returned as columns);
+    `units` is not empty."""
     network_tables(units)  # every unit's at once, where not built yet
     tables = [unit.network for unit in units]
     owner = np.repeat(np.arange(len(units)), [len(t) for t in tables])
-    rows = {
-        name: np.concatenate([getattr(t, name) for t in tables])
-        if tables
-        else np.zeros(0, dtype=object)
-        for name in _COLUMNS
-    }
+    rows = {name: np.concatenate([getattr(t, name) for t in tables]) for name in _COLUMNS}
     per_row = _Columns({k: v[owner] for k, v in unit_cols.items()})
     kept = ~_left_out_without_distance(per_row, _Columns(rows), free[rows["pool"]])
-    for at in np.flatnonzero(kept):
-        excluded = units[owner[at]].excluded
-        if excluded and rows["option_id"][at] in excluded:
+    excluding = np.array([bool(u.excluded) for u in units], dtype=bool)
+    for at in np.flatnonzero(kept & excluding[owner]):  # excluded: the few units it concerns
+        if rows["option_id"][at] in units[owner[at]].excluded:
             kept[at] = False
     return owner[kept], {name: column[kept] for name, column in rows.items()}
 
@@ -244,7 +240,7 @@ class _Policies:
             at.append(k)
         self.of_unit = np.array(at, dtype=np.int64)
 
-    def number(self, read: Any) -> FloatArray:
+    def number(self, read: Callable[[Policy], float]) -> FloatArray:
         """A number of each profile (`read(policy)`), per profile."""
         return np.array([read(p) for p in self.profiles], dtype=np.float64)
 

@@ -32,10 +32,11 @@ def _builder(m: Matcher, units: tuple[Unit, ...]) -> _problem._EdgeBuilder:
 
 
 def _assert_same(m: Matcher, units: tuple[Unit, ...]) -> int:
-    """The kernel's columns equal the core's, unit by unit; returns the number of edges."""
+    """The kernel's columns equal the core's, unit by unit; returns the number of edges.
+    The kernel goes first, so that it reads the network tables it builds in one pass."""
     builder = _builder(m, units)
-    want = builder.unit_by_unit(0, len(units))
     got = builder._slice(0, len(units))
+    want = builder.unit_by_unit(0, len(units))
     names = ("unit", "pool", "tier", "cost", "option", "order")
     for name, a, b in zip(names, want, got, strict=True):
         assert a.dtype == b.dtype, name
