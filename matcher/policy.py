@@ -7,6 +7,7 @@ A child's acting kommune selects its profile (`PolicySet.for_kommune`).
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -240,8 +241,10 @@ def _number(data: Mapping[str, Any], *keys: str, lo: float = 0.0, hi: float | No
     value: Any = data
     for key in keys:
         value = value[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PolicyError(f"{'.'.join(keys)}: got {value!r}; allowed: a number")
+    # TOML reads inf and nan as numbers: a weight of either would turn a term's zeros into
+    # NaN costs (and every bound check passes nan).
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PolicyError(f"{'.'.join(keys)}: got {value!r}; allowed: a finite number")
     if value < lo or (hi is not None and value > hi):
         bound = f"from {lo:g}" + (f" to {hi:g}" if hi is not None else "")
         raise PolicyError(f"{'.'.join(keys)}: got {value!r}; allowed: a number {bound}")

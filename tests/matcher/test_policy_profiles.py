@@ -90,6 +90,13 @@ def test_auto_selects_the_childs_kommune_and_unknown_names_are_refused() -> None
         load_policy("default", {"limits_km": {"fooster": 3}})
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_weight_that_is_no_finite_number_is_refused(value: float) -> None:
+    """TOML reads `inf` and `nan` as floats; either would make a term's zeros NaN costs."""
+    with pytest.raises(PolicyError, match=r"weights\.foster\.school_km: .*a finite number"):
+        load_policy("default", {"weights": {"foster": {"school_km": value}}})
+
+
 # --------------------------------------------------------------------------- probes
 
 
