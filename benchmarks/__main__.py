@@ -14,6 +14,7 @@ BENCHMARKS = {
     "imports": "benchmarks.imports",
     "cli": "benchmarks.cli",
     "memory": "benchmarks.memory",
+    "edges": "benchmarks.edges",
 }
 
 
