@@ -244,7 +244,7 @@ def _unit_edges(
 ) -> list[np.ndarray]:
     """One unit's edges by the ranking core's own rules and terms (`Matcher.edges`): the
     statement the batch's pair kernel (`_pairs.pair_edges`) is tested against, edge for
-    edge, and the baseline of `python -m benchmarks batch`'s edge table."""
+    edge, and the baseline of `python -m benchmarks edges`."""
     # The unit's network and the options in one table: one pass of the rules and terms
     # instead of two (every rule and term reads row by row; tested against `evaluate`).
     network = unit.network
