@@ -61,20 +61,38 @@ def arc_km(
     if not len(points):
         return out
     for k, (a, b, c) in enumerate(point_vectors(points).tolist()):
-        squares = np.subtract(x, a)
-        squares *= squares
-        d = np.subtract(y, b)
-        d *= d
-        squares += d
-        np.subtract(z, c, out=d)
-        d *= d
-        squares += d
-        np.sqrt(squares, out=out[k])
-    out *= 0.5
-    np.minimum(out, 1.0, out=out)
-    np.arcsin(out, out=out)
-    out *= 2.0 * EARTH_RADIUS_KM
-    return out
+        _chord(x, y, z, a, b, c, out=out[k])
+    return _arc_of_chord(out)
+
+
+def _chord(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    a: FloatArray | float,
+    b: FloatArray | float,
+    c: FloatArray | float,
+    out: FloatArray | None = None,
+) -> FloatArray:
+    """The chord between unit vectors, summed from component differences (into `out`)."""
+    squares = np.subtract(x, a)
+    squares *= squares
+    d = np.subtract(y, b)
+    d *= d
+    squares += d
+    np.subtract(z, c, out=d)
+    d *= d
+    squares += d
+    return np.sqrt(squares, out=squares if out is None else out)
+
+
+def _arc_of_chord(chord: FloatArray) -> FloatArray:
+    """Km along the great circle over each chord (in place): sin(a/2) is half the chord."""
+    chord *= 0.5
+    np.minimum(chord, 1.0, out=chord)
+    np.arcsin(chord, out=chord)
+    chord *= 2.0 * EARTH_RADIUS_KM
+    return chord
 
 
 def point_vectors(points: tuple[tuple[float, float], ...]) -> FloatArray:
@@ -87,25 +105,17 @@ def point_vectors(points: tuple[tuple[float, float], ...]) -> FloatArray:
 
 
 def pair_arc_km(
-    x: FloatArray, y: FloatArray, z: FloatArray, a: FloatArray, b: FloatArray, c: FloatArray
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    a: FloatArray | float,
+    b: FloatArray | float,
+    c: FloatArray | float,
 ) -> FloatArray:
     """Great-circle km between pairs of points given as unit-vector components, pair by
     pair: the numbers of `arc_km`, by the same operations in the same order on each pair
     (the batch matcher's distances over many units at once)."""
-    squares = np.subtract(x, a)
-    squares *= squares
-    d = np.subtract(y, b)
-    d *= d
-    squares += d
-    np.subtract(z, c, out=d)
-    d *= d
-    squares += d
-    np.sqrt(squares, out=squares)
-    squares *= 0.5
-    np.minimum(squares, 1.0, out=squares)
-    np.arcsin(squares, out=squares)
-    squares *= 2.0 * EARTH_RADIUS_KM
-    return squares
+    return _arc_of_chord(_chord(x, y, z, a, b, c))
 
 
 def ellipsoid_km(

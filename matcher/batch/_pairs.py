@@ -28,16 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from geo.distance import pair_arc_km, point_vectors
-from matcher.policy import Policy, wish_weight
+from geo.distance import arc_km, pair_arc_km, point_vectors
+from matcher.policy import TERMS, Policy, wish_weight
 from matcher.rules import _ACUTE_NETWORK, _REJECTED, LOCAL_KM, per_tier
 from matcher.tables import BoolArray, FloatArray, IntArray, OptionTable, Unit, network_tables
 from models.enums import Kind
 
-__all__ = ["STATED", "pair_edges"]
+__all__ = ["EDGE_DTYPES", "STATED", "pair_edges"]
 
 # The core's constraints and terms that this module states over pairs: a test holds them
-# to `matcher.rules.CONSTRAINTS` and `matcher.scoring.TERMS`.
+# to `matcher.rules.CONSTRAINTS` and `matcher.scoring.TERMS`. The terms are the policy's
+# names; one the kernel does not compute fails at `raws.pop` in `_edges_of_pairs`.
 STATED = (
     (
         "no_capacity",
@@ -56,18 +57,11 @@ STATED = (
         "paused",
         "too_far",
     ),
-    (
-        "relation",
-        "school_km",
-        "daycare_km",
-        "home_km",
-        "beyond_local_km",
-        "joins_sibling",
-        "level_overshoot",
-        "wish",
-    ),
+    TERMS,
 )
 _TERM_NAMES = STATED[1]
+# The edge columns' types: unit, pool, tier, cost, option id, tie-break order.
+EDGE_DTYPES = (np.int64, np.int64, np.int8, np.int64, object, np.int32)
 _COMBINATION = Kind.COMBINATION.tier
 # Units per block of the distance-free screen: 256 x 2,600 national options is 0.7 M pairs,
 # a few MB per mask.
@@ -317,8 +311,7 @@ def pair_edges(
     `policies[u]` is unit u's profile; `candidates[u]` its reachable rows of `offers`
     (None: all)."""
     if not units:
-        dtypes = (np.int64, np.int64, np.int8, np.int64, object, np.int32)
-        return [np.zeros(0, dtype=dtype) for dtype in dtypes]
+        return [np.zeros(0, dtype=dtype) for dtype in EDGE_DTYPES]
     unit_cols = _unit_columns(units)
     pair_unit, pair_row = _screened_pairs(units, unit_cols, offers, candidates, free)
     network_unit, network = _network_pairs(units, unit_cols, free)
@@ -358,14 +351,11 @@ def _edges_of_pairs(
     )
     left_out |= home_km > profiles.number(lambda p: p.max_km)[of_unit]
     bounds = np.searchsorted(pair_unit, np.arange(len(units) + 1))
-    for u in [u for u, unit in enumerate(units) if unit.keep_away]:
+    for u in [u for u, unit in enumerate(units) if unit.keep_away]:  # as `rules.keep_away`
         here = slice(bounds[u], bounds[u + 1])
         away = units[u].keep_away
-        for (a, b, c), (_, _, min_km) in zip(
-            point_vectors(tuple((lat, lon) for lat, lon, _ in away)).tolist(), away, strict=True
-        ):
-            n = bounds[u + 1] - bounds[u]
-            km = pair_arc_km(x[here], y[here], z[here], np.full(n, a), np.full(n, b), np.full(n, c))
+        points = tuple((lat, lon) for lat, lon, _ in away)
+        for km, (_, _, min_km) in zip(arc_km(points, x[here], y[here], z[here]), away, strict=True):
             left_out[here] |= km < min_km
     eligible = np.flatnonzero(~left_out)
     pair_unit = pair_unit[eligible]
@@ -373,9 +363,10 @@ def _edges_of_pairs(
     tier, home_km = tier[eligible], home_km[eligible]
     x, y, z = pairs["x"], pairs["y"], pairs["z"]
     per_unit = np.bincount(pair_unit, minlength=len(units))
+    bounds = np.concatenate([[0], np.cumsum(per_unit)])
     school_km, with_school = _mean_km(units, anchors, True, pair_unit, per_unit, x, y, z)
     daycare_km, with_daycare = _mean_km(units, anchors, False, pair_unit, per_unit, x, y, z)
-    raws = _raw_terms(units, policies, unit_cols, profiles, pair_unit, pairs, tier, home_km)
+    raws = _raw_terms(units, policies, unit_cols, profiles, pair_unit, bounds, pairs, tier, home_km)
     raws["school_km"] = school_km
     raws["daycare_km"] = daycare_km
     anchor = ~(with_school | with_daycare)
@@ -408,19 +399,20 @@ def _raw_terms(
     unit_cols: dict[str, np.ndarray],
     profiles: _Policies,
     pair_unit: IntArray,
+    bounds: IntArray,
     cols: _Pairs,
     tier: IntArray,
     home_km: FloatArray,
 ) -> dict[str, FloatArray]:
     """The raw value of every term of `matcher.scoring` but school_km and daycare_km, per
     pair; 0 where the term does not apply to the pair's unit (a term the core leaves out
-    then adds exact zeros to the sum, which changes no score)."""
+    then adds exact zeros to the sum, which changes no score). Unit u's pairs are
+    bounds[u]:bounds[u + 1]."""
     is_network = cols["is_network"]
     local = profiles.per_tier(LOCAL_KM)[profiles.of_unit[pair_unit], tier]
     over = np.maximum(cols["level"].astype(np.float64) - unit_cols["support"][pair_unit], 0.0)
     joins = np.zeros(len(pair_unit))
     wish = np.zeros(len(pair_unit))
-    bounds = np.searchsorted(pair_unit, np.arange(len(units) + 1))
     option_id = cols["option_id"]
     for u in [u for u, unit in enumerate(units) if unit.sibling_homes or unit.wishes]:
         unit = units[u]

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.batch._ahead import FORK_OFF_ENV, Forked, can_fork, cores
-from matcher.batch._pairs import pair_edges
+from matcher.batch._pairs import EDGE_DTYPES, pair_edges
 from matcher.rank import Matcher
 from matcher.rules import offerable_rows
 from matcher.tables import IntArray, OptionTable, Unit, stacked
@@ -392,12 +392,11 @@ class _EdgeBuilder:
             edges = _unit_edges(self.matcher, self.units[u], self.as_of, self.free, self.offerable)
             for k, values in enumerate((np.full(len(edges[0]), u), *edges)):
                 cols[k].append(values)
-        dtypes = (np.int64, np.int64, np.int8, np.int64, object, np.int32)
         return [
             np.concatenate(cols[k]).astype(dtype, copy=False)
             if cols[k]
             else np.zeros(0, dtype=dtype)
-            for k, dtype in enumerate(dtypes)
+            for k, dtype in enumerate(EDGE_DTYPES)
         ]
 
     def _fork(self, first: int, last: int) -> Forked | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,14 +41,6 @@ def _assert_same(m: Matcher, units: tuple[Unit, ...]) -> int:
         assert a.dtype == b.dtype, name
         assert a.tolist() == b.tolist(), name
     return len(want[0])
-
-
-@pytest.fixture(scope="module")
-def schools():
-    from geo.gazetteer import Gazetteer
-    from tests.conftest import geodata_dir
-
-    return Gazetteer.from_directory(geodata_dir()).schools.frame
 
 
 def test_every_rule_and_term_of_the_core_is_stated_over_pairs() -> None:
