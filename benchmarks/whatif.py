@@ -17,7 +17,7 @@ from api.reports.whatif import executor
 from benchmarks.common import console, print_table
 from geo.gazetteer import default_gazetteer
 from matcher.scenario import load_scenarios
-from matcher.sweep import REUSE_ENV, ScenarioOutcome, _matchers, jobs_of, sweep
+from matcher.sweep import REUSE_ENV, ScenarioOutcome, forget_kept, jobs_of, sweep
 from models.dataset import write_dataset
 from models.synthetic import SyntheticSpec, generate_dataset
 
@@ -180,7 +180,7 @@ def run(quick: bool = False) -> None:
             ("Dask LocalCluster", "dask", 2, "1"),
         ):
             os.environ[REUSE_ENV] = reuse  # read in the job, so worker processes see it too
-            _matchers.clear()
+            forget_kept()
             with executor(engine, workers) as pool:
                 start = time.perf_counter()
                 outcomes = sweep(jobs, pool)

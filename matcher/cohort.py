@@ -13,6 +13,7 @@ import numpy as np
 from geo.distance import haversine_km
 from matcher.batch import (
     BatchProblem,
+    EdgeMemo,
     Solution,
     build_problem,
     explain,
@@ -176,10 +177,12 @@ def run_match(
     units: list[Unit] | None = None,
     deterministic: bool = False,
     explain_children: Iterable[str] | bool = False,
+    edge_memo: EdgeMemo | None = None,
 ) -> BatchResult:
     """Solve the cohort: `units` when given, else those `select_units` picks. With
     `explain_children` (True: every child), each child not given its first-ranked option is
-    explained (`matcher.batch.explain`; one exact re-solve per such option)."""
+    explained (`matcher.batch.explain`; one exact re-solve per such option). `edge_memo`
+    lends an earlier build's edges and keeps this one's (`matcher.batch.EdgeMemo`)."""
     as_of = as_of or date.today()
     if units is None:
         units = select_units(matcher, children, kommuner)
@@ -192,6 +195,7 @@ def run_match(
         allow_split=allow_sibling_split,
         # CP-SAT's import (0.5 s) while forked children build their share of the edges.
         meanwhile=import_solvers if groups else None,
+        memo=edge_memo,
     )
     edges_seconds = time.perf_counter() - started
     solution = solve(problem, solver, time_limit, workers, deterministic)

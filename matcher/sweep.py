@@ -10,8 +10,13 @@ for scenarios that change no record, keyed by the base and the policy: a cohort 
 second scenario with the baseline's policy, reuses them instead of building the same tables
 again (a third of a national scenario's in-job overhead). Such a scenario's dataset equals the
 base, and a matcher is only read by a match, so the result is the one a cold run gives
-(tests/matcher/test_whatif_reuse.py). `REUSE_ENV=0` builds everything per job (the baseline of
-`python -m benchmarks whatif`).
+(tests/matcher/test_whatif_reuse.py).
+
+It keeps the edges of the largest cohort it matched too, keyed by the base, the policy and the
+date (`matcher.batch.EdgeMemo`): a later scenario, with changes or not, takes the kept edges of
+every unit it shares to every home its changes left alone, and builds only the rest (the
+problem is the cold build's, column for column). `REUSE_ENV=0` builds everything per job (the
+baseline of `python -m benchmarks whatif`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from geo.gazetteer import default_gazetteer
+from matcher.batch import EdgeMemo
 from matcher.cohort import run_match
 from matcher.heap import collector_paused
 from matcher.policy import load_policy_set
@@ -40,7 +46,15 @@ from matcher.tables import Unit
 from models.dataset import Dataset, load_dataset
 from models.errors import DatasetError
 
-__all__ = ["InlineExecutor", "ScenarioJob", "ScenarioOutcome", "jobs_of", "run_scenario", "sweep"]
+__all__ = [
+    "InlineExecutor",
+    "ScenarioJob",
+    "ScenarioOutcome",
+    "forget_kept",
+    "jobs_of",
+    "run_scenario",
+    "sweep",
+]
 
 
 @dataclass(frozen=True)
@@ -111,8 +125,7 @@ def _matcher(job: ScenarioJob, dataset: Dataset) -> Matcher:
     policies = load_policy_set(scenario.policy, scenario.policy_overrides)
     if scenario.changes or not _reuse():
         return Matcher(dataset, policies)
-    overrides = json.dumps(scenario.policy_overrides, sort_keys=True, default=str)
-    key = (job.base, job.geodata, scenario.policy, overrides)
+    key = (job.base, job.geodata, *_policy_key(scenario))
     with _matchers_lock:
         found = _matchers.get(key)
         if found is not None:
@@ -124,6 +137,36 @@ def _matcher(job: ScenarioJob, dataset: Dataset) -> Matcher:
         while len(_matchers) > _MATCHERS_KEPT:
             _matchers.popitem(last=False)
     return matcher
+
+
+_EDGES_KEPT = 2  # a national build's edges are some 45 MB
+_edge_memos: OrderedDict[tuple[str, str | None, str, str, date], EdgeMemo] = OrderedDict()
+
+
+def forget_kept() -> None:
+    """Drop the matchers and edges kept for later scenarios (a benchmark's cold runs)."""
+    with _matchers_lock:
+        _matchers.clear()
+        _edge_memos.clear()
+
+
+def _policy_key(scenario: Scenario) -> tuple[str, str]:
+    return scenario.policy, json.dumps(scenario.policy_overrides, sort_keys=True, default=str)
+
+
+def _edge_memo(job: ScenarioJob) -> EdgeMemo | None:
+    """The edges kept for the job's base, policy and date (None: reuse is off)."""
+    if not _reuse():
+        return None
+    key = (job.base, job.geodata, *_policy_key(job.scenario), job.as_of)
+    with _matchers_lock:
+        memo = _edge_memos.get(key)
+        if memo is None:
+            memo = _edge_memos[key] = EdgeMemo()
+            while len(_edge_memos) > _EDGES_KEPT:
+                _edge_memos.popitem(last=False)
+        _edge_memos.move_to_end(key)
+        return memo
 
 
 def _units(matcher: Matcher, scenario: Scenario) -> list[Unit]:
@@ -164,6 +207,7 @@ def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
             as_of=job.as_of,
             allow_sibling_split=scenario.allow_sibling_split,
             deterministic=True,  # the same answer on whichever worker runs the job
+            edge_memo=_edge_memo(job),
         )
         done = time.perf_counter()
         trajectory: list[dict[str, Any]] = []

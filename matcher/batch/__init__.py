@@ -28,6 +28,8 @@ the optimal solutions of the one before:
   option that still has room.
 - split mode (`solve_split`): a group is split only where that places more children; the
   groups the no-split optimum keeps together stay together.
+- `EdgeMemo`: a build's edges kept for the next (what-if scenarios), reused where the
+  homes are unchanged: the next problem is the one a cold build gives.
 - `explain`: for each child not given its first-ranked option, who holds it and the exact
   change of every level if it were forced (a re-solve with that one assignment fixed).
 """
@@ -46,6 +48,7 @@ from matcher.batch._problem import (
     merge_levels,
     objective_levels,
 )
+from matcher.batch._reuse import EdgeMemo
 from matcher.batch._solution import FEASIBLE, OPTIMAL, Solution
 from matcher.batch._split import solve_split
 
@@ -56,6 +59,7 @@ __all__ = [
     "LEVELS",
     "OPTIMAL",
     "BatchProblem",
+    "EdgeMemo",
     "Objective",
     "Solution",
     "build_problem",

@@ -34,7 +34,7 @@ from matcher.rules import _ACUTE_NETWORK, _REJECTED, LOCAL_KM, per_tier
 from matcher.tables import BoolArray, FloatArray, IntArray, OptionTable, Unit, network_tables
 from models.enums import Kind
 
-__all__ = ["EDGE_DTYPES", "STATED", "pair_edges"]
+__all__ = ["EDGE_DTYPES", "OFFER_COLUMNS", "STATED", "pair_edges"]
 
 # The core's constraints and terms that this module states over pairs: a test holds them
 # to `matcher.rules.CONSTRAINTS` and `matcher.scoring.TERMS`. The terms are the policy's
@@ -67,7 +67,7 @@ _COMBINATION = Kind.COMBINATION.tier
 # a few MB per mask.
 _BLOCK = 256
 # The option columns the pairs read.
-_COLUMNS = (
+OFFER_COLUMNS = (
     "option_id",
     "tier",
     "x",
@@ -176,7 +176,7 @@ def _screened_pairs(
     free: IntArray,
 ) -> tuple[IntArray, IntArray]:
     """(unit, row of `offers`) of every pair the distance-free rules keep, by unit."""
-    offer_cols = _Columns({name: getattr(offers, name) for name in _COLUMNS})
+    offer_cols = _Columns({name: getattr(offers, name) for name in OFFER_COLUMNS})
     offer_free = free[offers.pool]
     found_units, found_rows = [], []
     for first in range(0, len(units), _BLOCK):
@@ -209,7 +209,7 @@ def _network_pairs(
     network_tables(units)  # every unit's at once, where not built yet
     tables = [unit.network for unit in units]
     owner = np.repeat(np.arange(len(units)), [len(t) for t in tables])
-    rows = {name: np.concatenate([getattr(t, name) for t in tables]) for name in _COLUMNS}
+    rows = {name: np.concatenate([getattr(t, name) for t in tables]) for name in OFFER_COLUMNS}
     per_row = _Columns({k: v[owner] for k, v in unit_cols.items()})
     kept = ~_left_out_without_distance(per_row, _Columns(rows), free[rows["pool"]])
     excluding = np.array([bool(u.excluded) for u in units], dtype=bool)
@@ -305,16 +305,22 @@ def pair_edges(
     offers: OptionTable,
     candidates: list[IntArray | None],
     free: IntArray,
+    networks: bool = True,
 ) -> list[np.ndarray]:
     """unit (index into `units`), pool, tier, cost, option id and tie-break order of every
     edge, unit by unit and pool by pool: what `_unit_edges` gives each unit in turn.
     `policies[u]` is unit u's profile; `candidates[u]` its reachable rows of `offers`
-    (None: all)."""
+    (None: all). Without `networks`, the edges to `offers` alone (the units' network
+    persons left out)."""
     if not units:
         return [np.zeros(0, dtype=dtype) for dtype in EDGE_DTYPES]
     unit_cols = _unit_columns(units)
     pair_unit, pair_row = _screened_pairs(units, unit_cols, offers, candidates, free)
-    network_unit, network = _network_pairs(units, unit_cols, free)
+    if networks:
+        network_unit, network = _network_pairs(units, unit_cols, free)
+    else:
+        network_unit = np.zeros(0, dtype=np.int64)
+        network = {name: getattr(offers, name)[:0] for name in OFFER_COLUMNS}
     # The pairs, by unit: its network persons first, then its options, as the core's
     # stacked table has them (an edge does not depend on the order; the slices do).
     n_network = len(network_unit)
@@ -338,10 +344,12 @@ def _edges_of_pairs(
     # Each unit's points as the core makes them: the home alone, then schools and daycares
     # together (`View.home_km`, `View._anchor_km`).
     homes = point_vectors(tuple(u.home for u in units))
-    anchors = [
-        point_vectors((*u.schools, *u.daycares)) if u.schools or u.daycares else homes[:0]
-        for u in units
-    ]
+    # Every unit's schools and daycares in one call (a call per unit was a tenth of a
+    # national build), then each unit's rows of it.
+    anchor_points = [(*u.schools, *u.daycares) for u in units]
+    every = point_vectors(tuple(p for points in anchor_points for p in points))
+    ends = np.cumsum([len(points) for points in anchor_points]).tolist()
+    anchors = np.split(every, ends[:-1]) if units else []
     per_unit = np.bincount(pair_unit, minlength=len(units))
     home_km = pair_arc_km(x, y, z, *(np.repeat(homes[:, j], per_unit) for j in range(3)))
     # The distance rules: combination_too_far, keep_away, too_far.

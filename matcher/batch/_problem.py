@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from matcher.batch._ahead import FORK_OFF_ENV, Forked, can_fork, cores
 from matcher.batch._pairs import EDGE_DTYPES, pair_edges
+from matcher.batch._reuse import EdgeMemo
 from matcher.rank import Matcher
 from matcher.rules import offerable_rows
 from matcher.tables import IntArray, OptionTable, Unit, stacked
@@ -276,10 +277,12 @@ def build_problem(
     allow_split: bool = False,
     together_after: str | None = None,
     meanwhile: Callable[[], object] | None = None,
+    memo: EdgeMemo | None = None,
 ) -> BatchProblem:
     """Eligible edges of every unit, from the ranking core's rules and terms. The level of
     "groups kept together" comes from the default policy's `siblings_priority` unless
-    `together_after` names it."""
+    `together_after` names it. With a `memo`, the edges an earlier build kept there are
+    reused where they cannot differ (`_reuse`), and this build's are kept."""
     if together_after is None:
         together_after = matcher.policies.default.siblings_priority
     if together_after not in (AFTER_PLACED, AFTER_TIERS):
@@ -297,10 +300,25 @@ def build_problem(
         group += member_group
         parent += owners
     free = matcher.pools.free
-    edges = _EdgeBuilder(matcher, tuple(units), as_of, free, _Offerable.of(matcher, free))
-    e_unit, e_pool, e_tier, e_cost, e_option, e_order = edges.columns(
-        edge_workers(len(units)), meanwhile
-    )
+    offerable = _Offerable.of(matcher, free)
+
+    def build(some: tuple[Unit, ...]) -> list[np.ndarray]:
+        edges = _EdgeBuilder(matcher, some, as_of, free, offerable)
+        return edges.columns(edge_workers(len(some)), meanwhile)
+
+    if memo is None:
+        columns = build(tuple(units))
+    else:
+        columns = memo.columns(
+            matcher,
+            tuple(units),
+            as_of,
+            free,
+            offerable.table,
+            partial(offerable.candidates, matcher),
+            build,
+        )
+    e_unit, e_pool, e_tier, e_cost, e_option, e_order = columns
     return BatchProblem(
         units=tuple(units),
         size=np.array([u.size for u in units], dtype=np.int64),

@@ -52,12 +52,12 @@ def test_reused_tables_give_the_cold_outcomes(
     spec: ScenarioFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     jobs = jobs_of(spec, geodata_dir())
-    sweep_module._matchers.clear()
+    sweep_module.forget_kept()
     monkeypatch.setenv(REUSE_ENV, "1")
     warm = sweep(jobs, InlineExecutor())
     kept = len(sweep_module._matchers)
     monkeypatch.setenv(REUSE_ENV, "0")
-    sweep_module._matchers.clear()
+    sweep_module.forget_kept()
     cold = sweep(jobs, InlineExecutor())
     assert all(o.ok for o in warm), [o.error for o in warm]
     # Two policies without changes: the baseline's and the tight one's (the rest reused them).

@@ -1,0 +1,269 @@
+"""A build's edges kept for the next build: what-if scenarios share most of their edges.
+
+A unit's edges depend only on the unit itself, its policy profile, its network persons, the
+offerable option rows and the free places of their homes (`_pairs.pair_edges`). A scenario
+adds, removes, pauses or resizes some homes; every other (unit, home) edge is the one the base
+had. So the next build takes the kept edges of every unit it shares with the kept build (equal
+as a record) to every home whose rows and free places are unchanged, asks the pair kernel for
+those units' edges to the changed homes alone, and builds every new unit in full. The edges
+are then put in the order a cold build gives them (unit, then home), which is the order a
+cold build's solver reads: the problem is the cold one, column for column (tested, for every
+kind of change).
+
+Nothing is reused when the policies, the date or the network persons differ, or when a home
+of some network person changed (the network edges are never rebuilt for a kept unit).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from matcher.batch._pairs import EDGE_DTYPES, OFFER_COLUMNS, pair_edges
+from matcher.rank import Matcher
+from matcher.tables import BoolArray, IntArray, OptionTable, Unit
+
+__all__ = ["EdgeMemo"]
+
+_NETWORK_TIER = 1
+_TIERS = 5  # tiers are 1-4: (pool, tier) as pool * 5 + tier
+# The row columns an edge reads, but the pool (compared by its id) and the tie-break order
+# (a rank over the whole table, which a new row shifts: re-read from the new table).
+_ROW_COLUMNS = tuple(c for c in OFFER_COLUMNS if c not in ("pool", "order_key"))
+# Units per call of the pair kernel for the changed homes (its arrays grow with units x rows).
+_UNITS_PER_CALL = 1000
+
+Columns = list[np.ndarray]
+# Builds the full edges of some units: unit (index into them), pool, tier, cost, option, order.
+FullBuild = Callable[[tuple[Unit, ...]], Columns]
+# A unit's reachable rows of the offerable table (None: all), as `_Offerable.candidates`.
+Reach = Callable[[Unit], IntArray | None]
+
+
+@dataclass(frozen=True)
+class _Built:
+    """One build's edges and what they were built from."""
+
+    policies: Any
+    network: tuple[Any, ...]  # the dataset's network records (identity: never copied)
+    as_of: date
+    unit_at: dict[Unit, int]  # unit -> its block of edges
+    bounds: IntArray  # unit k's edges are bounds[k]:bounds[k + 1]
+    pool_ids: np.ndarray  # pool index -> id
+    free: IntArray
+    offers: OptionTable
+    columns: Columns
+
+    @classmethod
+    def of(
+        cls,
+        matcher: Matcher,
+        units: Sequence[Unit],
+        as_of: date,
+        free: IntArray,
+        offers: OptionTable,
+        columns: Columns,
+    ) -> _Built:
+        return cls(
+            matcher.policies,
+            matcher.dataset.network,
+            as_of,
+            {unit: k for k, unit in enumerate(units)},
+            np.searchsorted(columns[0], np.arange(len(units) + 1)),
+            np.array(matcher.pools.pool_id, dtype=object),
+            free.copy(),
+            offers,
+            columns,
+        )
+
+
+class EdgeMemo:
+    """The last build's edges for one base and policy (the largest cohort's: a smaller one
+    does not displace it). Safe to share between threads: a build reads one kept build and
+    replaces it whole."""
+
+    def __init__(self) -> None:
+        self._built: _Built | None = None
+        self._lock = threading.Lock()
+        self.reused = 0  # edges taken from the kept build by the last call (for tests)
+
+    def columns(
+        self,
+        matcher: Matcher,
+        units: tuple[Unit, ...],
+        as_of: date,
+        free: IntArray,
+        offers: OptionTable,
+        reach: Reach,
+        build: FullBuild,
+    ) -> Columns:
+        """The edge columns of `units` (a cold build's, in its order), reusing the kept
+        build's where they cannot differ; this build is then kept if it is the larger."""
+        with self._lock:
+            built = self._built
+        plan = _Plan.of(built, matcher, as_of, free, offers) if built is not None else None
+        if plan is None:
+            columns = build(units)
+            self.reused = 0
+        else:
+            columns = plan.columns(matcher, units, free, offers, reach, build)
+            self.reused = plan.reused
+        with self._lock:
+            if self._built is None or len(units) >= len(self._built.unit_at):
+                self._built = _Built.of(matcher, units, as_of, free, offers, columns)
+        return columns
+
+
+@dataclass
+class _Plan:
+    """What of a kept build holds for a new one: the new pools whose homes are unchanged."""
+
+    built: _Built
+    to_new: IntArray  # kept pool -> new pool (-1: gone)
+    clean: BoolArray  # per new pool: its rows and free places are the kept ones
+    reused: int = 0
+
+    @classmethod
+    def of(
+        cls, built: _Built, matcher: Matcher, as_of: date, free: IntArray, offers: OptionTable
+    ) -> _Plan | None:
+        if (
+            built.as_of != as_of
+            or built.network is not matcher.dataset.network
+            or built.policies != matcher.policies
+        ):
+            return None
+        new_index = matcher.pools.index()
+        to_new = np.array([new_index.get(p, -1) for p in built.pool_ids.tolist()], dtype=np.int64)
+        kept_free = np.full(len(free), -1, dtype=np.int64)
+        known = to_new >= 0
+        kept_free[to_new[known]] = built.free[known]
+        clean = kept_free == free  # a new home, or one with other free places, is changed
+        old_keys, old_rows = _row_keys(built.offers, to_new)
+        new_keys, new_rows = _row_keys(offers, np.arange(len(free)))
+        if len(np.unique(old_keys)) < len(old_keys) or len(np.unique(new_keys)) < len(new_keys):
+            return None  # two rows of one tier at a home: rows are matched by (home, tier)
+        # A row only one side has changes its home; so does one whose columns differ.
+        clean[np.setxor1d(old_keys, new_keys) // _TIERS] = False
+        matched = np.intersect1d(old_keys, new_keys)
+        if len(matched):
+            old = old_rows[_positions(old_keys, matched)]
+            new = new_rows[_positions(new_keys, matched)]
+            differs = np.zeros(len(matched), dtype=bool)
+            for name in _ROW_COLUMNS:
+                differs |= ~_same(getattr(built.offers, name)[old], getattr(offers, name)[new])
+            clean[matched[differs] // _TIERS] = False
+        # A network person's home that changed would need the kept units' network edges
+        # built again: not done, so nothing is reused then.
+        persons = [new_index[p.person_id] for p in matcher.dataset.network]
+        if not clean[np.array(persons, dtype=np.int64)].all():
+            return None
+        return cls(built, to_new, clean)
+
+    def columns(
+        self,
+        matcher: Matcher,
+        units: tuple[Unit, ...],
+        free: IntArray,
+        offers: OptionTable,
+        reach: Reach,
+        build: FullBuild,
+    ) -> Columns:
+        at = [self.built.unit_at.get(unit, -1) for unit in units]
+        kept = np.array([k for k, a in enumerate(at) if a >= 0], dtype=np.int64)
+        fresh = np.array([k for k, a in enumerate(at) if a < 0], dtype=np.int64)
+        parts = [self._kept_edges(kept, np.array(at, dtype=np.int64)[kept], offers)]
+        parts.append(self._changed_homes(matcher, units, kept, free, offers, reach))
+        if len(fresh):
+            part = build(tuple(units[k] for k in fresh.tolist()))
+            part[0] = fresh[part[0]]
+            parts.append(part)
+        columns = [np.concatenate([part[k] for part in parts]) for k in range(len(EDGE_DTYPES))]
+        # A cold build's order: by unit, then pool (each (unit, pool) is in one part only).
+        order = np.argsort(columns[0] * (len(free) + 1) + columns[1], kind="stable")
+        return [column[order] for column in columns]
+
+    def _kept_edges(self, units: IntArray, blocks: IntArray, offers: OptionTable) -> Columns:
+        """The kept edges of `units` (new indices; `blocks`: their kept blocks) to unchanged
+        homes, with pools and tie-break orders of the new tables."""
+        built = self.built
+        starts, ends = built.bounds[blocks], built.bounds[blocks + 1]
+        lengths = ends - starts
+        edges = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            int(lengths.sum())
+        )
+        unit = np.repeat(units, lengths)
+        pool = self.to_new[built.columns[1][edges]]
+        keep = pool >= 0
+        keep[keep] = self.clean[pool[keep]]
+        edges, unit, pool = edges[keep], unit[keep], pool[keep]
+        self.reused = len(edges)
+        tier = built.columns[2][edges]
+        order = built.columns[5][edges]
+        # An offer's order is its rank in the new table; a network person's is the unit's own.
+        offer = tier != _NETWORK_TIER
+        order_at = np.zeros((len(self.clean) + 1) * _TIERS, dtype=np.int64)
+        order_at[offers.pool * _TIERS + offers.tier] = offers.order_key
+        order = np.where(offer, order_at[pool * _TIERS + tier], order).astype(EDGE_DTYPES[5])
+        return [unit, pool, tier, built.columns[3][edges], built.columns[4][edges], order]
+
+    def _changed_homes(
+        self,
+        matcher: Matcher,
+        units: tuple[Unit, ...],
+        kept: IntArray,
+        free: IntArray,
+        offers: OptionTable,
+        reach: Reach,
+    ) -> Columns:
+        """The kept units' edges to the offerable rows of changed homes (pair kernel)."""
+        rows = np.flatnonzero(~self.clean[offers.pool])
+        empty = [np.zeros(0, dtype=dtype) for dtype in EDGE_DTYPES]
+        if not len(rows) or not len(kept):
+            return empty
+        table = offers.take(rows)
+        in_rows = np.full(len(offers), -1, dtype=np.int64)
+        in_rows[rows] = np.arange(len(rows))
+        parts = []
+        for first in range(0, len(kept), _UNITS_PER_CALL):
+            chunk = kept[first : first + _UNITS_PER_CALL]
+            members = [units[k] for k in chunk.tolist()]
+            candidates = []
+            for unit in members:
+                found = reach(unit)
+                if found is not None:
+                    found = in_rows[found]
+                    found = found[found >= 0]
+                candidates.append(found)
+            policies = [matcher.policy_for(unit) for unit in members]
+            part = pair_edges(members, policies, table, candidates, free, networks=False)
+            part[0] = chunk[part[0]]
+            parts.append(part)
+        return [np.concatenate([part[k] for part in parts]) for k in range(len(EDGE_DTYPES))]
+
+
+def _row_keys(offers: OptionTable, pool_map: IntArray) -> tuple[IntArray, IntArray]:
+    """Each row's (home, tier) as pool_map[pool] * 5 + tier, and the row, for the rows whose
+    home pool_map maps (a home gone has no new index: its edges are dropped anyway)."""
+    pools = pool_map[offers.pool]
+    rows = np.flatnonzero(pools >= 0)
+    return pools[rows] * _TIERS + offers.tier[rows].astype(np.int64), rows
+
+
+def _positions(keys: IntArray, wanted: IntArray) -> IntArray:
+    """Where each of `wanted` (all present) is in `keys` (unique)."""
+    order = np.argsort(keys, kind="stable")
+    return order[np.searchsorted(keys, wanted, sorter=order)]
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> BoolArray:
+    """Element-wise equality, NaN equal to NaN (a non-network row's closeness is NaN)."""
+    equal = np.asarray(a == b, dtype=bool)
+    if a.dtype.kind == "f":
+        equal |= np.isnan(a) & np.isnan(b)
+    return equal
