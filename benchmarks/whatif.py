@@ -145,6 +145,32 @@ def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join(f'"{x}"' for x in items) + "]"
 
 
+def _overhead(o: ScenarioOutcome) -> float:
+    return o.seconds.get("job", 0.0) - o.seconds.get("solve", 0.0)
+
+
+def _print_per_scenario(cold: list[ScenarioOutcome], warm: list[ScenarioOutcome]) -> None:
+    """Each scenario's in-job overhead, serial: every table and edge built for the job (the
+    baseline) against tables and edges kept from earlier scenarios."""
+    rows = []
+    for c, w in zip(cold, warm, strict=True):
+        before, after = _overhead(c), _overhead(w)
+        rows.append(
+            [
+                c.name,
+                f"{before:.2f}",
+                f"{after:.2f}",
+                f"{before / max(after, 1e-3):.1f}x",
+                "yes" if (c.assignments, c.kpis) == (w.assignments, w.kpis) else "NO",
+            ]
+        )
+    print_table(
+        "In-job overhead per scenario, serial (baseline: tables and edges built per job)",
+        ["scenario", "built per job s", "reused s", "ratio", "same outcome"],
+        rows,
+    )
+
+
 def _same(a: list[ScenarioOutcome], b: list[ScenarioOutcome]) -> bool:
     return [(o.name, o.ok, o.assignments) for o in a] == [(o.name, o.ok, o.assignments) for o in b]
 
@@ -223,11 +249,13 @@ def run(quick: bool = False) -> None:
         ],
         rows,
     )
+    _print_per_scenario(runs[0][3], runs[1][3])
     statuses = sorted({o.status or "FAILED" for o in runs[0][3]})
     console.print(
         "overhead/scenario = (wall x workers - Σ solve) / scenarios: every worker-second not in "
         "the solver; in-job = reading the base (once per process), applying the changes, "
         f"building tables and KPIs. Solver statuses: {', '.join(statuses)}. Every run but the "
-        "baseline reuses the tables of scenarios without changes (matcher/sweep.py); "
+        "baseline reuses the tables of scenarios without changes and the edges of earlier "
+        "scenarios to homes they left alone (matcher/sweep.py); "
         "'same as serial' compares each run with the baseline's cold outcomes."
     )

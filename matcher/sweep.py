@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from geo.gazetteer import default_gazetteer
 from matcher.batch import EdgeMemo
@@ -106,9 +106,49 @@ def _base_dataset(base: str, geodata: str | None) -> Dataset:
 
 
 REUSE_ENV = "PLACEMENT_WHATIF_REUSE"
-_MATCHERS_KEPT = 4  # a national matcher is tens of MB; a sweep rarely has more policies
-_matchers: OrderedDict[tuple[str, str | None, str, str], Matcher] = OrderedDict()
-_matchers_lock = threading.Lock()  # a thread pool may run jobs side by side
+K = TypeVar("K")
+V = TypeVar("V")
+_lock = threading.Lock()  # a thread pool may run jobs side by side
+
+
+class _Kept(Generic[K, V]):
+    """At most `size` values by key. When full, the value asked for least often goes first
+    (of those, the one asked for least recently), never the one just put: the baseline's
+    policy serves most scenarios of a sweep, and a run of scenarios with policies of their
+    own must not push it out. Used under `_lock`."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values: OrderedDict[K, V] = OrderedDict()
+        self._asked: dict[K, int] = {}
+
+    def get(self, key: K) -> V | None:
+        found = self._values.get(key)
+        if found is not None:
+            self._values.move_to_end(key)
+            self._asked[key] += 1
+        return found
+
+    def put(self, key: K, value: V) -> None:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        self._asked.setdefault(key, 1)
+        while len(self._values) > self.size:
+            others = [k for k in self._values if k != key]  # least recently asked first
+            victim = min(others, key=self._asked.__getitem__)
+            del self._values[victim], self._asked[victim]
+
+    def clear(self) -> None:
+        self._values.clear()
+        self._asked.clear()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+# A national matcher is tens of MB; a national build's edges some 45 MB.
+_matchers: _Kept[tuple[str, str | None, str, str], Matcher] = _Kept(4)
+_edge_memos: _Kept[tuple[str, str | None, str, str, date], EdgeMemo] = _Kept(2)
 
 
 def _reuse() -> bool:
@@ -126,26 +166,19 @@ def _matcher(job: ScenarioJob, dataset: Dataset) -> Matcher:
     if scenario.changes or not _reuse():
         return Matcher(dataset, policies)
     key = (job.base, job.geodata, *_policy_key(scenario))
-    with _matchers_lock:
+    with _lock:
         found = _matchers.get(key)
-        if found is not None:
-            _matchers.move_to_end(key)
-            return found
+    if found is not None:
+        return found
     matcher = Matcher(dataset, policies)
-    with _matchers_lock:
-        _matchers[key] = matcher
-        while len(_matchers) > _MATCHERS_KEPT:
-            _matchers.popitem(last=False)
+    with _lock:
+        _matchers.put(key, matcher)
     return matcher
-
-
-_EDGES_KEPT = 2  # a national build's edges are some 45 MB
-_edge_memos: OrderedDict[tuple[str, str | None, str, str, date], EdgeMemo] = OrderedDict()
 
 
 def forget_kept() -> None:
     """Drop the matchers and edges kept for later scenarios (a benchmark's cold runs)."""
-    with _matchers_lock:
+    with _lock:
         _matchers.clear()
         _edge_memos.clear()
 
@@ -159,13 +192,11 @@ def _edge_memo(job: ScenarioJob) -> EdgeMemo | None:
     if not _reuse():
         return None
     key = (job.base, job.geodata, *_policy_key(job.scenario), job.as_of)
-    with _matchers_lock:
+    with _lock:
         memo = _edge_memos.get(key)
         if memo is None:
-            memo = _edge_memos[key] = EdgeMemo()
-            while len(_edge_memos) > _EDGES_KEPT:
-                _edge_memos.popitem(last=False)
-        _edge_memos.move_to_end(key)
+            memo = EdgeMemo()
+            _edge_memos.put(key, memo)
         return memo
 
 

@@ -71,3 +71,17 @@ def test_reused_tables_give_the_cold_outcomes(
     assert (
         _comparable([by_name["baseline-again"]])[0][1:] == _comparable([by_name[BASELINE]])[0][1:]
     )
+
+
+def test_the_policy_most_asked_for_is_kept_through_a_run_of_others() -> None:
+    kept = sweep_module._Kept[str, int](2)
+    kept.put("baseline", 0)
+    for _ in range(3):  # scenarios with the baseline's policy
+        assert kept.get("baseline") == 0
+    for k in range(1, 6):  # then scenarios with policies of their own, one after another
+        assert kept.get(f"policy-{k}") is None
+        kept.put(f"policy-{k}", k)
+    assert len(kept) == 2
+    assert kept.get("baseline") == 0
+    assert kept.get("policy-5") == 5  # the one just put stays too
+    assert kept.get("policy-4") is None
