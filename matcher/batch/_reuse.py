@@ -83,9 +83,11 @@ class _Built:
 
 
 class EdgeMemo:
-    """The last build's edges for one base and policy (the largest cohort's: a smaller one
-    does not displace it). Safe to share between threads: a build reads one kept build and
-    replaces it whole."""
+    """The edges of the first build of the largest cohort for one base and policy: later
+    builds are compared with it, so a scenario's changed homes are its own changes to the
+    base (a sweep's first scenario is usually the baseline), not those of the scenario
+    before it as well. Safe to share between threads: a build reads one kept build, and a
+    larger cohort replaces it whole."""
 
     def __init__(self) -> None:
         self._built: _Built | None = None
@@ -103,7 +105,7 @@ class EdgeMemo:
         build: FullBuild,
     ) -> Columns:
         """The edge columns of `units` (a cold build's, in its order), reusing the kept
-        build's where they cannot differ; this build is then kept if it is the larger."""
+        build's where they cannot differ; this build is kept if its cohort is larger."""
         with self._lock:
             built = self._built
         plan = _Plan.of(built, matcher, as_of, free, offers) if built is not None else None
@@ -113,8 +115,10 @@ class EdgeMemo:
         else:
             columns = plan.columns(matcher, units, free, offers, reach, build)
             self.reused = plan.reused
+        for column in columns:  # kept, and shared with the problem: nobody writes them
+            column.flags.writeable = False
         with self._lock:
-            if self._built is None or len(units) >= len(self._built.unit_at):
+            if self._built is None or len(units) > len(self._built.unit_at):
                 self._built = _Built.of(matcher, units, as_of, free, offers, columns)
         return columns
 

@@ -166,6 +166,23 @@ def test_a_smaller_cohort_does_not_displace_the_kept_build(base: Dataset) -> Non
     assert memo.reused == len(whole.e_unit)
 
 
+def test_each_scenario_is_compared_with_the_first_build_not_the_last(base: Dataset) -> None:
+    """A scenario that resizes every institution, then one that recruits: the second's
+    changed homes are its own new families, not also the institutions of the first."""
+    memo = EdgeMemo()
+    first = Matcher(base)
+    build_problem(first, first.units, AS_OF, memo=memo)
+    smaller = _changed(base, SetPlaces(Selector(kind="institution"), delta=-1))
+    m = Matcher(smaller)
+    build_problem(m, m.units, AS_OF, memo=memo)
+    recruited = Matcher(_changed(base, AddFamilies(5, FosterLevel.ALMEN, ((1, 1.0),))))
+    got = build_problem(recruited, recruited.units, AS_OF, memo=memo)
+    _assert_same(got, build_problem(recruited, recruited.units, AS_OF))
+    at_institutions = np.isin(got.e_tier, (4,)).sum()
+    assert at_institutions > 0
+    assert memo.reused >= len(got.e_unit) - 5 * len(recruited.units)
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10**6),
