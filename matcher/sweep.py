@@ -25,6 +25,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -65,6 +66,10 @@ class ScenarioJob:
     as_of: date
     seed: int
     simulation: SimulationParams | None = None
+    # The sweep the job belongs to (`jobs_of`): what a worker keeps for later scenarios is
+    # kept for the same sweep first, so a long-lived process (the server, a Dask worker)
+    # lets a finished sweep's tables and edges go before a running sweep's.
+    sweep: str = ""
 
 
 @dataclass
@@ -106,47 +111,52 @@ def _base_dataset(base: str, geodata: str | None) -> Dataset:
 
 
 REUSE_ENV = "PLACEMENT_WHATIF_REUSE"
-K = TypeVar("K")
-V = TypeVar("V")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 _lock = threading.Lock()  # a thread pool may run jobs side by side
 
 
-class _Kept(Generic[K, V]):
-    """At most `size` values by key. When full, the value asked for least often goes first
-    (of those, the one asked for least recently), never the one just put: the baseline's
-    policy serves most scenarios of a sweep, and a run of scenarios with policies of their
-    own must not push it out. Used under `_lock`."""
+class _Kept(Generic[_K, _V]):
+    """At most `size` values by key, each kept for a sweep. When full, a value kept for
+    another sweep goes first (the one asked for least recently); then, of the sweep's own,
+    the value asked for least often (of those, least recently), never the one just put: the
+    baseline's policy serves most scenarios of a sweep, and a run of scenarios with policies
+    of their own must not push it out. Used under `_lock`."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._values: OrderedDict[K, V] = OrderedDict()
-        self._asked: dict[K, int] = {}
+        self._values: OrderedDict[_K, _V] = OrderedDict()
+        self._asked: dict[_K, int] = {}
+        self._sweep: dict[_K, str] = {}
 
-    def get(self, key: K) -> V | None:
+    def get(self, key: _K) -> _V | None:
         found = self._values.get(key)
         if found is not None:
             self._values.move_to_end(key)
             self._asked[key] += 1
         return found
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: _K, value: _V, sweep: str) -> None:
         self._values[key] = value
         self._values.move_to_end(key)
         self._asked.setdefault(key, 1)
+        self._sweep[key] = sweep
         while len(self._values) > self.size:
             others = [k for k in self._values if k != key]  # least recently asked first
-            victim = min(others, key=self._asked.__getitem__)
-            del self._values[victim], self._asked[victim]
+            foreign = [k for k in others if self._sweep[k] != sweep]
+            victim = foreign[0] if foreign else min(others, key=self._asked.__getitem__)
+            del self._values[victim], self._asked[victim], self._sweep[victim]
 
     def clear(self) -> None:
         self._values.clear()
         self._asked.clear()
+        self._sweep.clear()
 
     def __len__(self) -> int:
         return len(self._values)
 
 
-# A national matcher is tens of MB; a national build's edges some 45 MB.
+# A national matcher is tens of MB; a national build's edges some 50 MB.
 _matchers: _Kept[tuple[str, str | None, str, str], Matcher] = _Kept(4)
 _edge_memos: _Kept[tuple[str, str | None, str, str, date], EdgeMemo] = _Kept(2)
 
@@ -172,7 +182,7 @@ def _matcher(job: ScenarioJob, dataset: Dataset) -> Matcher:
         return found
     matcher = Matcher(dataset, policies)
     with _lock:
-        _matchers.put(key, matcher)
+        _matchers.put(key, matcher, job.sweep)
     return matcher
 
 
@@ -196,7 +206,7 @@ def _edge_memo(job: ScenarioJob) -> EdgeMemo | None:
         memo = _edge_memos.get(key)
         if memo is None:
             memo = EdgeMemo()
-            _edge_memos.put(key, memo)
+            _edge_memos.put(key, memo, job.sweep)
         return memo
 
 
@@ -282,6 +292,7 @@ def run_scenario(job: ScenarioJob) -> ScenarioOutcome:
 
 
 def jobs_of(spec: ScenarioFile, geodata: str | Path | None) -> list[ScenarioJob]:
+    sweep = uuid.uuid4().hex
     return [
         ScenarioJob(
             s,
@@ -290,6 +301,7 @@ def jobs_of(spec: ScenarioFile, geodata: str | Path | None) -> list[ScenarioJob]
             spec.as_of,
             spec.seed,
             spec.simulation,
+            sweep,
         )
         for s in spec.scenarios
     ]

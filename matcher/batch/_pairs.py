@@ -349,7 +349,7 @@ def _edges_of_pairs(
     anchor_points = [(*u.schools, *u.daycares) for u in units]
     every = point_vectors(tuple(p for points in anchor_points for p in points))
     ends = np.cumsum([len(points) for points in anchor_points]).tolist()
-    anchors = np.split(every, ends[:-1]) if units else []
+    anchors = np.split(every, ends[:-1])
     per_unit = np.bincount(pair_unit, minlength=len(units))
     home_km = pair_arc_km(x, y, z, *(np.repeat(homes[:, j], per_unit) for j in range(3)))
     # The distance rules: combination_too_far, keep_away, too_far.

@@ -10,53 +10,72 @@ are then put in the order a cold build gives them (unit, then home), which is th
 cold build's solver reads: the problem is the cold one, column for column (tested, for every
 kind of change).
 
-Nothing is reused when the policies, the date or the network persons differ, or when a home
-of some network person changed (the network edges are never rebuilt for a kept unit).
+Nothing is reused when the policies or the date differ, when the network records are not
+the very records of the kept build (compared by identity: scenarios change homes, never the
+network), or when the free places of some network person changed (the network edges are
+never rebuilt for a kept unit).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from matcher.batch._pairs import EDGE_DTYPES, OFFER_COLUMNS, pair_edges
-from matcher.rank import Matcher
 from matcher.tables import BoolArray, IntArray, OptionTable, Unit
+from models.enums import Kind
+
+if TYPE_CHECKING:
+    from matcher.policy import PolicySet
+    from matcher.rank import Matcher
+    from models.domain import NetworkPerson
 
 __all__ = ["EdgeMemo"]
 
-_NETWORK_TIER = 1
-_TIERS = 5  # tiers are 1-4: (pool, tier) as pool * 5 + tier
+_NETWORK_TIER = Kind.NETWORK.tier
+_TIERS = 5  # tiers are 1-4: (pool, tier) as pool * _TIERS + tier
 # The row columns an edge reads, but the pool (compared by its id) and the tie-break order
 # (a rank over the whole table, which a new row shifts: re-read from the new table).
 _ROW_COLUMNS = tuple(c for c in OFFER_COLUMNS if c not in ("pool", "order_key"))
-# Units per call of the pair kernel for the changed homes (its arrays grow with units x rows).
+# Units per call of the pair kernel for the changed homes, as `_problem.PAIR_UNITS` (its
+# arrays grow with units x rows).
 _UNITS_PER_CALL = 1000
+# A unit's record as compared (its network table, built on first read, is not a field).
+_UNIT_FIELDS = tuple(f.name for f in fields(Unit) if f.compare)
 
 Columns = list[np.ndarray]
 # Builds the full edges of some units: unit (index into them), pool, tier, cost, option, order.
 FullBuild = Callable[[tuple[Unit, ...]], Columns]
 # A unit's reachable rows of the offerable table (None: all), as `_Offerable.candidates`.
 Reach = Callable[[Unit], IntArray | None]
+UnitKey = tuple[object, ...]
+
+
+def _unit_key(unit: Unit) -> UnitKey:
+    """The unit's compared fields: what its edges depend on, without holding the unit (and
+    the dataset its network source holds)."""
+    return tuple(getattr(unit, name) for name in _UNIT_FIELDS)
 
 
 @dataclass(frozen=True)
 class _Built:
-    """One build's edges and what they were built from."""
+    """One build's edges and what they were built from (arrays and records only: no
+    matcher, unit or option table is held)."""
 
-    policies: Any
-    network: tuple[Any, ...]  # the dataset's network records (identity: never copied)
+    policies: PolicySet
+    network: tuple[NetworkPerson, ...]  # the dataset's network records (compared by identity)
     as_of: date
-    unit_at: dict[Unit, int]  # unit -> its block of edges
+    n_units: int
+    unit_at: dict[UnitKey, int]  # unit -> its block of edges
     bounds: IntArray  # unit k's edges are bounds[k]:bounds[k + 1]
-    pool_ids: np.ndarray  # pool index -> id
+    pool_ids: tuple[str, ...]  # pool index -> id
     free: IntArray
-    offers: OptionTable
+    offers: dict[str, np.ndarray]  # the offerable rows' columns an edge reads, pool and tier
     columns: Columns
 
     @classmethod
@@ -73,11 +92,12 @@ class _Built:
             matcher.policies,
             matcher.dataset.network,
             as_of,
-            {unit: k for k, unit in enumerate(units)},
+            len(units),
+            {_unit_key(unit): k for k, unit in enumerate(units)},
             np.searchsorted(columns[0], np.arange(len(units) + 1)),
-            np.array(matcher.pools.pool_id, dtype=object),
+            tuple(matcher.pools.pool_id),
             free.copy(),
-            offers,
+            {name: np.asarray(getattr(offers, name)) for name in (*_ROW_COLUMNS, "pool")},
             columns,
         )
 
@@ -92,7 +112,12 @@ class EdgeMemo:
     def __init__(self) -> None:
         self._built: _Built | None = None
         self._lock = threading.Lock()
-        self.reused = 0  # edges taken from the kept build by the last call (for tests)
+        self._last = threading.local()  # per thread: jobs of a thread pool share a memo
+
+    @property
+    def reused(self) -> int:
+        """Edges taken from the kept build by this thread's last call."""
+        return int(getattr(self._last, "reused", 0))
 
     def columns(
         self,
@@ -111,14 +136,14 @@ class EdgeMemo:
         plan = _Plan.of(built, matcher, as_of, free, offers) if built is not None else None
         if plan is None:
             columns = build(units)
-            self.reused = 0
+            self._last.reused = 0
         else:
             columns = plan.columns(matcher, units, free, offers, reach, build)
-            self.reused = plan.reused
+            self._last.reused = plan.reused
         for column in columns:  # kept, and shared with the problem: nobody writes them
             column.flags.writeable = False
         with self._lock:
-            if self._built is None or len(units) > len(self._built.unit_at):
+            if self._built is None or len(units) > self._built.n_units:
                 self._built = _Built.of(matcher, units, as_of, free, offers, columns)
         return columns
 
@@ -142,14 +167,17 @@ class _Plan:
             or built.policies != matcher.policies
         ):
             return None
+        pool_ids = matcher.pools.pool_id
         new_index = matcher.pools.index()
-        to_new = np.array([new_index.get(p, -1) for p in built.pool_ids.tolist()], dtype=np.int64)
+        if len(new_index) < len(pool_ids) or len(set(built.pool_ids)) < len(built.pool_ids):
+            return None  # a pool id twice: pools could not be matched by id
+        to_new = np.array([new_index.get(p, -1) for p in built.pool_ids], dtype=np.int64)
         kept_free = np.full(len(free), -1, dtype=np.int64)
         known = to_new >= 0
         kept_free[to_new[known]] = built.free[known]
         clean = kept_free == free  # a new home, or one with other free places, is changed
-        old_keys, old_rows = _row_keys(built.offers, to_new)
-        new_keys, new_rows = _row_keys(offers, np.arange(len(free)))
+        old_keys, old_rows = _row_keys(built.offers["pool"], built.offers["tier"], to_new)
+        new_keys, new_rows = _row_keys(offers.pool, offers.tier, np.arange(len(free)))
         if len(np.unique(old_keys)) < len(old_keys) or len(np.unique(new_keys)) < len(new_keys):
             return None  # two rows of one tier at a home: rows are matched by (home, tier)
         # A row only one side has changes its home; so does one whose columns differ.
@@ -160,7 +188,7 @@ class _Plan:
             new = new_rows[_positions(new_keys, matched)]
             differs = np.zeros(len(matched), dtype=bool)
             for name in _ROW_COLUMNS:
-                differs |= ~_same(getattr(built.offers, name)[old], getattr(offers, name)[new])
+                differs |= ~_same(built.offers[name][old], getattr(offers, name)[new])
             clean[matched[differs] // _TIERS] = False
         # A network person's home that changed would need the kept units' network edges
         # built again: not done, so nothing is reused then.
@@ -178,7 +206,7 @@ class _Plan:
         reach: Reach,
         build: FullBuild,
     ) -> Columns:
-        at = [self.built.unit_at.get(unit, -1) for unit in units]
+        at = [self.built.unit_at.get(_unit_key(unit), -1) for unit in units]
         kept = np.array([k for k, a in enumerate(at) if a >= 0], dtype=np.int64)
         fresh = np.array([k for k, a in enumerate(at) if a < 0], dtype=np.int64)
         parts = [self._kept_edges(kept, np.array(at, dtype=np.int64)[kept], offers)]
@@ -251,12 +279,12 @@ class _Plan:
         return [np.concatenate([part[k] for part in parts]) for k in range(len(EDGE_DTYPES))]
 
 
-def _row_keys(offers: OptionTable, pool_map: IntArray) -> tuple[IntArray, IntArray]:
-    """Each row's (home, tier) as pool_map[pool] * 5 + tier, and the row, for the rows whose
-    home pool_map maps (a home gone has no new index: its edges are dropped anyway)."""
-    pools = pool_map[offers.pool]
+def _row_keys(pool: IntArray, tier: np.ndarray, pool_map: IntArray) -> tuple[IntArray, IntArray]:
+    """Each row's (home, tier) as pool_map[pool] * _TIERS + tier, and the row, for the rows
+    whose home pool_map maps (a home gone has no new index: its edges are dropped anyway)."""
+    pools = pool_map[pool]
     rows = np.flatnonzero(pools >= 0)
-    return pools[rows] * _TIERS + offers.tier[rows].astype(np.int64), rows
+    return pools[rows] * _TIERS + tier[rows].astype(np.int64), rows
 
 
 def _positions(keys: IntArray, wanted: IntArray) -> IntArray:

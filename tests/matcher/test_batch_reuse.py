@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.batch import BatchProblem, EdgeMemo, build_problem
+from matcher import rank as rank_module
+from matcher.batch import BatchProblem, EdgeMemo, _reuse, build_problem
 from matcher.policy import load_policy_set
 from matcher.rank import Matcher
 from matcher.scenario import (
@@ -139,7 +140,7 @@ def test_split_mode_reuses_group_and_member_edges(base: Dataset) -> None:
     assert warm.parent.tolist() == cold.parent.tolist()
 
 
-def test_nothing_is_reused_under_another_policy_date_or_network(base: Dataset) -> None:
+def test_nothing_is_reused_under_another_policy_or_date(base: Dataset) -> None:
     memo = EdgeMemo()
     first = Matcher(base)
     build_problem(first, first.units, AS_OF, memo=memo)
@@ -150,11 +151,25 @@ def test_nothing_is_reused_under_another_policy_date_or_network(base: Dataset) -
     later = Matcher(base)
     build_problem(later, later.units, AS_OF.replace(day=2), memo=memo)
     assert memo.reused == 0
-    # Other network records (the units' network tables are never rebuilt for kept units).
+
+
+def test_nothing_is_reused_from_other_network_records(base: Dataset) -> None:
+    """The units' network tables are never rebuilt for kept units: other network records
+    (even equal ones) reuse nothing; one person no longer willing changes the edges."""
+    memo = EdgeMemo()
+    first = Matcher(base)
+    build_problem(first, first.units, AS_OF, memo=memo)
     other = Matcher(replace(base, network=tuple(list(base.network))))
-    got = build_problem(other, other.units, AS_OF.replace(day=2), memo=memo)
+    build_problem(other, other.units, AS_OF, memo=memo)
     assert memo.reused == 0
-    _assert_same(got, build_problem(other, other.units, AS_OF.replace(day=2)))
+    person = next(p for p in base.network if p.willing)
+    unwilling = tuple(replace(p, willing=False) if p is person else p for p in base.network)
+    changed = Matcher(replace(base, network=unwilling))
+    got = build_problem(changed, changed.units, AS_OF, memo=memo)
+    assert memo.reused == 0
+    _assert_same(
+        got, build_problem(Matcher(replace(base, network=unwilling)), changed.units, AS_OF)
+    )
 
 
 def test_a_smaller_cohort_does_not_displace_the_kept_build(base: Dataset) -> None:
@@ -178,9 +193,40 @@ def test_each_scenario_is_compared_with_the_first_build_not_the_last(base: Datas
     recruited = Matcher(_changed(base, AddFamilies(5, FosterLevel.ALMEN, ((1, 1.0),))))
     got = build_problem(recruited, recruited.units, AS_OF, memo=memo)
     _assert_same(got, build_problem(recruited, recruited.units, AS_OF))
-    at_institutions = np.isin(got.e_tier, (4,)).sum()
-    assert at_institutions > 0
-    assert memo.reused >= len(got.e_unit) - 5 * len(recruited.units)
+    assert (got.e_tier == 4).any()
+    to_new_homes = np.char.startswith(got.e_option.astype(str), "new1-")
+    assert to_new_homes.any()
+    assert memo.reused == int((~to_new_homes).sum())
+
+
+def test_units_the_kept_build_lacks_are_built_in_full(base: Dataset) -> None:
+    memo = EdgeMemo()
+    m = Matcher(base)
+    build_problem(m, m.units[::2], AS_OF, memo=memo)
+    changed = Matcher(_changed(base, AddFamilies(8, FosterLevel.ALMEN, ((2, 1.0),))))
+    got = build_problem(changed, changed.units, AS_OF, memo=memo)
+    _assert_same(got, build_problem(changed, changed.units, AS_OF))
+    assert 0 < memo.reused < len(got.e_unit) // 2 + len(got.e_unit) // 4
+
+
+def test_pruned_reach_and_chunks_of_units_give_the_cold_edges(
+    base: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spatial index queried for every unit (a short practical maximum), and the kernel
+    asked a few units at a time for the changed homes."""
+    monkeypatch.setattr(rank_module, "PRUNE_THRESHOLD", 1)
+    monkeypatch.setattr(rank_module, "PRUNE_WHEN_WITHIN", 1.01)
+    monkeypatch.setattr(_reuse, "_UNITS_PER_CALL", 7)
+    short = load_policy_set(overrides={"distance": {"max_km": 60.0}})
+    memo = EdgeMemo()
+    first = Matcher(base, short)
+    build_problem(first, first.units, AS_OF, memo=memo)
+    changed = _changed(base, AddFamilies(20, FosterLevel.ALMEN, ((2, 1.0),)))
+    m = Matcher(changed, short)
+    assert any(m.candidates(u) is not None for u in m.units)
+    got = build_problem(m, m.units, AS_OF, memo=memo)
+    assert memo.reused > 0
+    _assert_same(got, build_problem(Matcher(changed, short), m.units, AS_OF))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

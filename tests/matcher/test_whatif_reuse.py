@@ -75,13 +75,35 @@ def test_reused_tables_give_the_cold_outcomes(
 
 def test_the_policy_most_asked_for_is_kept_through_a_run_of_others() -> None:
     kept = sweep_module._Kept[str, int](2)
-    kept.put("baseline", 0)
+    kept.put("baseline", 0, "sweep-1")
     for _ in range(3):  # scenarios with the baseline's policy
         assert kept.get("baseline") == 0
     for k in range(1, 6):  # then scenarios with policies of their own, one after another
         assert kept.get(f"policy-{k}") is None
-        kept.put(f"policy-{k}", k)
+        kept.put(f"policy-{k}", k, "sweep-1")
     assert len(kept) == 2
     assert kept.get("baseline") == 0
     assert kept.get("policy-5") == 5  # the one just put stays too
     assert kept.get("policy-4") is None
+
+
+def test_a_finished_sweep_gives_way_to_the_next() -> None:
+    """A long-lived process: what the first sweep asked for most does not crowd out the
+    second sweep's."""
+    kept = sweep_module._Kept[str, int](2)
+    kept.put("old-baseline", 0, "sweep-1")
+    for _ in range(20):
+        kept.get("old-baseline")
+    kept.put("new-baseline", 1, "sweep-2")
+    kept.put("new-policy", 2, "sweep-2")
+    assert kept.get("old-baseline") is None
+    assert kept.get("new-baseline") == 1
+    kept.put("newer-policy", 3, "sweep-2")
+    assert kept.get("new-baseline") == 1  # asked for twice: the policy asked once goes
+    assert kept.get("new-policy") is None
+
+
+def test_each_call_of_jobs_of_is_its_own_sweep(spec: ScenarioFile) -> None:
+    first, second = jobs_of(spec, geodata_dir()), jobs_of(spec, geodata_dir())
+    assert len({job.sweep for job in first}) == 1
+    assert first[0].sweep != second[0].sweep
