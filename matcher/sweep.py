@@ -129,11 +129,13 @@ class _Kept(Generic[_K, _V]):
         self._asked: dict[_K, int] = {}
         self._sweep: dict[_K, str] = {}
 
-    def get(self, key: _K) -> _V | None:
+    def get(self, key: _K, sweep: str) -> _V | None:
+        """The value kept for `key`, now kept for `sweep` (a later sweep may reuse it)."""
         found = self._values.get(key)
         if found is not None:
             self._values.move_to_end(key)
             self._asked[key] += 1
+            self._sweep[key] = sweep
         return found
 
     def put(self, key: _K, value: _V, sweep: str) -> None:
@@ -177,7 +179,7 @@ def _matcher(job: ScenarioJob, dataset: Dataset) -> Matcher:
         return Matcher(dataset, policies)
     key = (job.base, job.geodata, *_policy_key(scenario))
     with _lock:
-        found = _matchers.get(key)
+        found = _matchers.get(key, job.sweep)
     if found is not None:
         return found
     matcher = Matcher(dataset, policies)
@@ -203,7 +205,7 @@ def _edge_memo(job: ScenarioJob) -> EdgeMemo | None:
         return None
     key = (job.base, job.geodata, *_policy_key(job.scenario), job.as_of)
     with _lock:
-        memo = _edge_memos.get(key)
+        memo = _edge_memos.get(key, job.sweep)
         if memo is None:
             memo = EdgeMemo()
             _edge_memos.put(key, memo, job.sweep)

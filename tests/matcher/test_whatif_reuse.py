@@ -77,30 +77,31 @@ def test_the_policy_most_asked_for_is_kept_through_a_run_of_others() -> None:
     kept = sweep_module._Kept[str, int](2)
     kept.put("baseline", 0, "sweep-1")
     for _ in range(3):  # scenarios with the baseline's policy
-        assert kept.get("baseline") == 0
+        assert kept.get("baseline", "sweep-1") == 0
     for k in range(1, 6):  # then scenarios with policies of their own, one after another
-        assert kept.get(f"policy-{k}") is None
+        assert kept.get(f"policy-{k}", "sweep-1") is None
         kept.put(f"policy-{k}", k, "sweep-1")
     assert len(kept) == 2
-    assert kept.get("baseline") == 0
-    assert kept.get("policy-5") == 5  # the one just put stays too
-    assert kept.get("policy-4") is None
+    assert kept.get("baseline", "sweep-1") == 0
+    assert kept.get("policy-5", "sweep-1") == 5  # the one just put stays too
+    assert kept.get("policy-4", "sweep-1") is None
 
 
 def test_a_finished_sweep_gives_way_to_the_next() -> None:
     """A long-lived process: what the first sweep asked for most does not crowd out the
-    second sweep's."""
+    second sweep's; what the second sweep reuses of the first's is its own then."""
     kept = sweep_module._Kept[str, int](2)
     kept.put("old-baseline", 0, "sweep-1")
+    kept.put("shared", 9, "sweep-1")
     for _ in range(20):
-        kept.get("old-baseline")
-    kept.put("new-baseline", 1, "sweep-2")
+        kept.get("old-baseline", "sweep-1")
+    assert kept.get("shared", "sweep-2") == 9
     kept.put("new-policy", 2, "sweep-2")
-    assert kept.get("old-baseline") is None
-    assert kept.get("new-baseline") == 1
+    assert kept.get("old-baseline", "sweep-2") is None
+    assert kept.get("shared", "sweep-2") == 9
     kept.put("newer-policy", 3, "sweep-2")
-    assert kept.get("new-baseline") == 1  # asked for twice: the policy asked once goes
-    assert kept.get("new-policy") is None
+    assert kept.get("shared", "sweep-2") == 9  # asked for more often: the policy asked once goes
+    assert kept.get("new-policy", "sweep-2") is None
 
 
 def test_each_call_of_jobs_of_is_its_own_sweep(spec: ScenarioFile) -> None:
