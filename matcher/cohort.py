@@ -21,7 +21,7 @@ from matcher.batch import (
     solve,
 )
 from matcher.rank import Matcher
-from matcher.tables import KINDS, Unit
+from matcher.tables import KINDS, Unit, network_tables
 from models.dataset import combination_pool
 from models.enums import FosterLevel, InstitutionKind, Solver
 
@@ -281,13 +281,19 @@ def _unassigned(
     chosen = solution.chosen
     parent = problem.parent
     hub = problem.is_hub
+    # A group unit whose members are units too speaks through them (split mode); a member
+    # placed with its group is not unassigned.
+    left = [
+        int(u)
+        for u in np.flatnonzero(chosen < 0)
+        if not (hub[u] or (parent[u] >= 0 and chosen[parent[u]] >= 0))
+    ]
+    # Their network tables in one pass, where the edges did not build them (edges kept
+    # from an earlier what-if scenario): one table at a time was 0.04 s per 50 units.
+    network_tables([problem.units[u] for u in left])
     rows = []
-    for u in np.flatnonzero(chosen < 0):
-        # A group unit whose members are units too speaks through them (split mode); a
-        # member placed with its group is not unassigned.
-        if hub[u] or (parent[u] >= 0 and chosen[parent[u]] >= 0):
-            continue
-        unit = problem.units[int(u)]
+    for u in left:
+        unit = problem.units[u]
         reasons = matcher.excluded_counts(unit, as_of)
         if edges_per_unit[u]:
             reasons = {TAKEN_BY_OTHERS: int(edges_per_unit[u]), **reasons}

@@ -18,6 +18,7 @@ never rebuilt for a kept unit).
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -56,10 +57,14 @@ Reach = Callable[[Unit], IntArray | None]
 UnitKey = tuple[object, ...]
 
 
+_unit_fields = operator.attrgetter(*_UNIT_FIELDS)
+
+
 def _unit_key(unit: Unit) -> UnitKey:
     """The unit's compared fields: what its edges depend on, without holding the unit (and
     the dataset its network source holds)."""
-    return tuple(getattr(unit, name) for name in _UNIT_FIELDS)
+    key: UnitKey = _unit_fields(unit)
+    return key
 
 
 @dataclass(frozen=True)
