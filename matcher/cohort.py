@@ -23,6 +23,7 @@ from matcher.batch import (
 from matcher.rank import Matcher
 from matcher.tables import KINDS, Unit, network_tables
 from models.dataset import combination_pool
+from models.domain import Place
 from models.enums import FosterLevel, InstitutionKind, Solver
 
 __all__ = [
@@ -234,13 +235,29 @@ def _pair_kms(pairs: list[Pair]) -> list[float]:
     return [known[pair] for pair in pairs]
 
 
+class _Kms:
+    """Child-to-home km asked for one pair at a time, worked out at once (`_pair_kms`)."""
+
+    def __init__(self) -> None:
+        self._pairs: list[Pair] = []
+
+    def ask(self, place: Place | None, lat: float, lon: float) -> int:
+        """Where the pair's km will be in `answer()`; -1 without a place."""
+        if place is None:
+            return -1
+        self._pairs.append((place.lat, place.lon, lat, lon))
+        return len(self._pairs) - 1
+
+    def answer(self) -> list[float]:
+        return _pair_kms(self._pairs)
+
+
 def _assignments(
     matcher: Matcher, problem: BatchProblem, solution: Solution, option_info: _OptionInfo
 ) -> list[dict[str, Any]]:
     rows = []
-    # Each row's km: the indices of its school and home pairs (-1: no school).
-    pairs: list[Pair] = []
-    asks: list[tuple[int, int]] = []
+    kms = _Kms()
+    asks: list[tuple[int, int]] = []  # each row's school and home pairs
     for u, e in enumerate(solution.chosen):
         if e < 0:
             continue
@@ -249,14 +266,7 @@ def _assignments(
         lat, lon = option_info[(option_id, tier)][:2]
         for cid in problem.units[u].child_ids:
             child = matcher.dataset.child_by_id[cid]
-            ask = []
-            for place in (child.school, child.home):
-                if place is None:
-                    ask.append(-1)
-                else:
-                    ask.append(len(pairs))
-                    pairs.append((place.lat, place.lon, lat, lon))
-            asks.append((ask[0], ask[1]))
+            asks.append((kms.ask(child.school, lat, lon), kms.ask(child.home, lat, lon)))
             rows.append(
                 {
                     "child_id": cid,
@@ -267,7 +277,7 @@ def _assignments(
                     "sibling_group": problem.units[u].sibling_group or problem.group[u],
                 }
             )
-    km = _pair_kms(pairs)
+    km = kms.answer()
     for row, (school, home) in zip(rows, asks, strict=True):
         row["km_to_school"] = None if school < 0 else round(km[school], 2)
         row["km_to_home"] = None if home < 0 else round(km[home], 2)
@@ -329,9 +339,8 @@ def compute_kpis(
     own_kommune = 0
     non_network = 0
     daily_cost = 0.0
-    # (name, pair index, the child's kommune) of every km asked for, worked out at once.
-    asked: list[tuple[str, int, str]] = []
-    pairs: list[Pair] = []
+    kms = _Kms()
+    asked: list[tuple[str, int, str]] = []  # (name, pair, the child's kommune)
     for c in children:
         e = where.get(c.child_id, -1)
         if e < 0:
@@ -344,16 +353,15 @@ def compute_kpis(
             by_level[label] = by_level.get(label, 0) + 1
         for name, place in (("school", c.school), ("daycare", c.daycare), ("home", c.home)):
             if place is not None:
-                asked.append((name, len(pairs), c.kommune_code))
-                pairs.append((place.lat, place.lon, lat, lon))
+                asked.append((name, kms.ask(place, lat, lon), c.kommune_code))
         if tier != 1:
             non_network += 1
             own_kommune += kommune == c.kommune_code
         if tier == 4 and rate is not None:
             daily_cost += rate
-    kms = _pair_kms(pairs)
+    km_of = kms.answer()
     for name, at, kommune_code in asked:
-        d = kms[at]
+        d = km_of[at]
         km[name].append(d)
         if name == "school":
             with_school += 1

@@ -34,7 +34,14 @@ from matcher.rules import _ACUTE_NETWORK, _REJECTED, LOCAL_KM, per_tier
 from matcher.tables import BoolArray, FloatArray, IntArray, OptionTable, Unit, network_tables
 from models.enums import Kind
 
-__all__ = ["EDGE_DTYPES", "OFFER_COLUMNS", "STATED", "pair_edges"]
+__all__ = [
+    "EDGE_DTYPES",
+    "OFFER_COLUMNS",
+    "PAIR_UNITS",
+    "STATED",
+    "pair_edges",
+    "pair_edges_in_calls",
+]
 
 # The core's constraints and terms that this module states over pairs: a test holds them
 # to `matcher.rules.CONSTRAINTS` and `matcher.scoring.TERMS`. The terms are the policy's
@@ -63,6 +70,9 @@ _TERM_NAMES = STATED[1]
 # The edge columns' types: unit, pool, tier, cost, option id, tie-break order.
 EDGE_DTYPES = (np.int64, np.int64, np.int8, np.int64, object, np.int32)
 _COMBINATION = Kind.COMBINATION.tier
+# Units whose pairs the kernel holds at once (`pair_edges_in_calls`): its arrays grow with
+# units x options (national: 1,000 units make about 400,000 pairs, some 60 MB of columns).
+PAIR_UNITS = 1000
 # Units per block of the distance-free screen: 256 x 2,600 national options is 0.7 M pairs,
 # a few MB per mask.
 _BLOCK = 256
@@ -329,6 +339,30 @@ def pair_edges(
     by_unit = np.argsort(pair_unit, kind="stable")
     pairs = _Pairs(network, offers, index[by_unit])
     return _edges_of_pairs(units, policies, unit_cols, pair_unit[by_unit], pairs)
+
+
+def pair_edges_in_calls(
+    units: Sequence[Unit],
+    policy_for: Callable[[Unit], Policy],
+    offers: OptionTable,
+    reach: Callable[[Unit], IntArray | None],
+    free: IntArray,
+    per_call: int,
+    networks: bool = True,
+) -> list[np.ndarray]:
+    """`pair_edges` of `units`, `per_call` units at a time so that the kernel's arrays stay
+    bounded; `reach(unit)` gives the unit's candidates. Units are numbered into `units`."""
+    parts = []
+    for start in range(0, max(len(units), 1), per_call):
+        some = units[start : start + per_call]
+        policies = [policy_for(unit) for unit in some]
+        candidates = [reach(unit) for unit in some]
+        cols = pair_edges(some, policies, offers, candidates, free, networks)
+        cols[0] += start
+        parts.append(cols)
+    if len(parts) == 1:
+        return parts[0]
+    return [np.concatenate([part[k] for part in parts]) for k in range(len(EDGE_DTYPES))]
 
 
 def _edges_of_pairs(

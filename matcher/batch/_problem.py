@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.batch._ahead import FORK_OFF_ENV, Forked, can_fork, cores
-from matcher.batch._pairs import EDGE_DTYPES, pair_edges
+from matcher.batch._pairs import EDGE_DTYPES, PAIR_UNITS, pair_edges_in_calls
 from matcher.batch._reuse import EdgeMemo
 from matcher.rank import Matcher
 from matcher.rules import offerable_rows
@@ -35,9 +35,6 @@ __all__ = [
 EDGE_WORKERS_ENV = FORK_OFF_ENV  # one variable for every fork: "1" forks nothing
 # Below this many units a fork and the pipe cost more than the edges they share out.
 PARALLEL_FROM_UNITS = 400
-# Units whose pairs the edge kernel holds at once: its arrays grow with units x options
-# (national: 1,000 units make about 400,000 pairs, some 60 MB of columns at the peak).
-PAIR_UNITS = 1000
 
 # Where "sibling groups kept together" sits in the lexicographic objective (policy
 # `[siblings] priority`): right after the children placed, or after the three tier counts.
@@ -386,21 +383,16 @@ class _EdgeBuilder:
     def _slice(self, first: int, last: int) -> list[np.ndarray]:
         """The columns of units first..last-1, `PAIR_UNITS` at a time (`pair_edges`)."""
         matcher, offerable = self.matcher, self.offerable
-        parts = []
-        for start in range(first, max(last, first + 1), PAIR_UNITS):
-            units = self.units[start : min(start + PAIR_UNITS, last)]
-            cols = pair_edges(
-                units,
-                [matcher.policy_for(unit) for unit in units],
-                offerable.table,
-                [offerable.candidates(matcher, unit) for unit in units],
-                self.free,
-            )
-            cols[0] += start
-            parts.append(cols)
-        if len(parts) == 1:
-            return parts[0]
-        return [np.concatenate([part[k] for part in parts]) for k in range(6)]
+        cols = pair_edges_in_calls(
+            self.units[first:last],
+            matcher.policy_for,
+            offerable.table,
+            partial(offerable.candidates, matcher),
+            self.free,
+            PAIR_UNITS,
+        )
+        cols[0] += first
+        return cols
 
     def unit_by_unit(self, first: int, last: int) -> list[np.ndarray]:
         """The same columns, unit by unit through the ranking core (`_unit_edges`): the

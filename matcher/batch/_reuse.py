@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matcher.batch._pairs import EDGE_DTYPES, OFFER_COLUMNS, pair_edges
+from matcher.batch._pairs import EDGE_DTYPES, OFFER_COLUMNS, PAIR_UNITS, pair_edges_in_calls
 from matcher.tables import BoolArray, IntArray, OptionTable, Unit
 from models.enums import Kind
 
@@ -43,9 +43,7 @@ _TIERS = 5  # tiers are 1-4: (pool, tier) as pool * _TIERS + tier
 # The row columns an edge reads, but the pool (compared by its id) and the tie-break order
 # (a rank over the whole table, which a new row shifts: re-read from the new table).
 _ROW_COLUMNS = tuple(c for c in OFFER_COLUMNS if c not in ("pool", "order_key"))
-# Units per call of the pair kernel for the changed homes, as `_problem.PAIR_UNITS` (its
-# arrays grow with units x rows).
-_UNITS_PER_CALL = 1000
+_UNITS_PER_CALL = PAIR_UNITS  # per call of the pair kernel for the changed homes
 # A unit's record as compared (its network table, built on first read, is not a field).
 _UNIT_FIELDS = tuple(f.name for f in fields(Unit) if f.compare)
 
@@ -215,6 +213,7 @@ class _Plan:
         kept = np.array([k for k, a in enumerate(at) if a >= 0], dtype=np.int64)
         fresh = np.array([k for k, a in enumerate(at) if a < 0], dtype=np.int64)
         parts = [self._kept_edges(kept, np.array(at, dtype=np.int64)[kept], offers)]
+        self.reused = len(parts[0][0])
         parts.append(self._changed_homes(matcher, units, kept, free, offers, reach))
         if len(fresh):
             part = build(tuple(units[k] for k in fresh.tolist()))
@@ -239,7 +238,6 @@ class _Plan:
         keep = pool >= 0
         keep[keep] = self.clean[pool[keep]]
         edges, unit, pool = edges[keep], unit[keep], pool[keep]
-        self.reused = len(edges)
         tier = built.columns[2][edges]
         order = built.columns[5][edges]
         # An offer's order is its rank in the new table; a network person's is the unit's own.
@@ -260,28 +258,25 @@ class _Plan:
     ) -> Columns:
         """The kept units' edges to the offerable rows of changed homes (pair kernel)."""
         rows = np.flatnonzero(~self.clean[offers.pool])
-        empty = [np.zeros(0, dtype=dtype) for dtype in EDGE_DTYPES]
         if not len(rows) or not len(kept):
-            return empty
+            return [np.zeros(0, dtype=dtype) for dtype in EDGE_DTYPES]
         table = offers.take(rows)
         in_rows = np.full(len(offers), -1, dtype=np.int64)
         in_rows[rows] = np.arange(len(rows))
-        parts = []
-        for first in range(0, len(kept), _UNITS_PER_CALL):
-            chunk = kept[first : first + _UNITS_PER_CALL]
-            members = [units[k] for k in chunk.tolist()]
-            candidates = []
-            for unit in members:
-                found = reach(unit)
-                if found is not None:
-                    found = in_rows[found]
-                    found = found[found >= 0]
-                candidates.append(found)
-            policies = [matcher.policy_for(unit) for unit in members]
-            part = pair_edges(members, policies, table, candidates, free, networks=False)
-            part[0] = chunk[part[0]]
-            parts.append(part)
-        return [np.concatenate([part[k] for part in parts]) for k in range(len(EDGE_DTYPES))]
+
+        def reach_changed(unit: Unit) -> IntArray | None:
+            found = reach(unit)
+            if found is None:
+                return None
+            found = in_rows[found]
+            return found[found >= 0]
+
+        members = [units[k] for k in kept.tolist()]
+        cols = pair_edges_in_calls(
+            members, matcher.policy_for, table, reach_changed, free, _UNITS_PER_CALL, False
+        )
+        cols[0] = kept[cols[0]]
+        return cols
 
 
 def _row_keys(pool: IntArray, tier: np.ndarray, pool_map: IntArray) -> tuple[IntArray, IntArray]:
