@@ -20,6 +20,7 @@ __all__ = [
     "gap_level",
     "gap_to",
     "relaxation_bound",
+    "set_objective",
 ]
 
 OPTIMAL = "OPTIMAL"
@@ -113,3 +114,13 @@ class Clock:
         while clock is not None:
             clock.spent += used
             clock = clock.parent
+
+
+def set_objective(model: cp_model.CpModel, variables: list[int], weights: list[int]) -> None:
+    """`model.minimize` of a weighted sum, written to the model's proto at once (the method
+    appends its variables one by one: 0.2 s for 32,000)."""
+    model.clear_objective()
+    objective = model.proto.objective
+    objective.vars.extend(variables)
+    objective.coeffs.extend(weights)
+    objective.scaling_factor = 1.0
