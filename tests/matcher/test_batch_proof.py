@@ -1,0 +1,188 @@
+"""The groups' proof (`matcher.batch._proof`) and the prices it cuts with
+(`matcher.batch._flow.stage_prices`), checked against brute force on small cohorts: every
+bound it gives holds for the true optimum, every answer it gives is feasible and no worse,
+and an answer that meets its bound is the optimum."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from matcher.batch import build_problem, solve_greedy
+from matcher.batch._flow import stage_prices
+from matcher.batch._problem import (
+    BatchProblem,
+    level_range,
+    merge_levels,
+    objective_levels,
+    objective_of,
+)
+from matcher.batch._proof import GroupProof, _balanced_digits, group_bound
+from matcher.batch._solution import Clock
+from matcher.rank import Matcher
+from matcher.tables import Unit
+from tests.factories import AS_OF
+from tests.matcher.test_batch import tiny
+from tests.oracles.batch_optimum import _feasible, brute_force, key_of
+
+
+def _problem(seed: int, children: int, families: int, siblings: float):
+    m = Matcher(tiny(seed, children, families, 1, siblings=siblings))
+    return build_problem(m, m.units, AS_OF)
+
+
+def _small(problem) -> bool:
+    sizes = [1 + int(np.sum(problem.e_unit == u)) for u in range(problem.n_units)]
+    return float(np.prod(sizes, dtype=float)) < 20_000
+
+
+def _merged_and_score(problem, key: tuple[int, ...]) -> tuple[int, int]:
+    """An oracle key (kept, placed, together, tiers..., -score) as the merged count cost and
+    the score in hundredths, both to be minimised."""
+    levels = objective_levels(problem)[:-1]
+    weights = [1]
+    for level in reversed(levels[1:]):
+        weights.insert(0, weights[0] * (level_range(problem, level) + 1))
+    _, placed, together, t1, t2, t3, minus_score = key
+    # per-child level costs are -1 per child (placed, tiers) and -scale per group kept
+    counts = [-placed, -together * problem.together_scale, -t1, -t2, -t3]
+    return sum(w * c for w, c in zip(weights, counts, strict=True)), -minus_score
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10**6),
+    children=st.integers(2, 7),
+    families=st.integers(1, 4),
+    data=st.data(),
+)
+def test_the_prices_are_a_lexicographic_subgradient_of_the_optimum(
+    seed: int, children: int, families: int, data
+) -> None:
+    """For any other free places, the optimum (brute force) is at least, lexicographically,
+    the optimum at the first ones plus the prices times the places lost."""
+    problem = _problem(seed, children, families, siblings=0.0)
+    assume(problem.n_edges > 0 and _small(problem))
+    count_cost = merge_levels(problem, objective_levels(problem)[:-1], 2**50)
+    assume(len(count_cost) == 1)
+    score = np.asarray(objective_levels(problem)[-1], np.int64)
+    found = stage_prices(problem, [count_cost[0], score])
+    pools = problem.pools_used
+    here = problem.pool_free[pools]
+    assert (found.values[0], found.values[1]) == _merged_and_score(problem, brute_force(problem))
+    there = np.array([data.draw(st.integers(0, int(f) + 1)) for f in here])
+    free = problem.pool_free.copy()
+    free[pools] = there
+    moved = replace(problem, pool_free=free)
+    count, cents = _merged_and_score(moved, brute_force(moved))
+    lost = here - there
+    # The score stage's least prices hold on the face the count stage's largest define.
+    for score_prices in (found.prices[1], found.least_prices[1]):
+        cut = (
+            found.values[0] + int(found.prices[0] @ lost),
+            found.values[1] + int(score_prices @ lost),
+        )
+        assert (count, cents) >= cut
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), children=st.integers(2, 8), families=st.integers(1, 5))
+def test_the_group_bound_holds_and_an_answer_that_meets_it_is_optimal(
+    seed: int, children: int, families: int
+) -> None:
+    problem = _problem(seed, children, families, siblings=0.6)
+    assume(_small(problem))
+    proof = GroupProof.of(problem)
+    assume(proof is not None)
+    assert proof is not None
+    start = solve_greedy(problem).chosen.copy()
+    start[np.random.default_rng(seed).random(problem.n_units) < 0.3] = -1
+    best, bound, _ = group_bound(proof, start, Clock(20.0), workers=1, seed=0)
+    assert _feasible(problem, tuple(int(e) for e in best))
+    assert key_of(problem, best) >= key_of(problem, start)
+    optimum = brute_force(problem)
+    assert key_of(problem, best) <= optimum
+    assert bound is not None  # small models are solved in time
+    assert optimum <= bound.key()
+    if objective_of(problem, best).key() == bound.key():
+        assert key_of(problem, best) == optimum
+
+
+def _unit(name: str, size: int) -> Unit:
+    return Unit(
+        name,
+        tuple(f"{name}-{k}" for k in range(size)),
+        "g" if size > 1 else None,
+        "101",
+        size,
+        5,
+        9,
+        0,
+        0,
+        False,
+        False,
+        False,
+        (55.7, 12.5),
+        (),
+        (),
+        (),
+        frozenset(),
+        frozenset(),
+        0,
+    )
+
+
+def _two_homes_of_three() -> BatchProblem:
+    """Homes A and B with 3 free places each; a group of three may take either; two single
+    children may take only A, two others only B. The relaxation sends one child of the
+    group to each home beside the singles (6 placed); a packing places 5."""
+    edges = [(0, 0), (0, 1), (1, 0), (2, 0), (3, 1), (4, 1)]  # (unit, home)
+    n = len(edges)
+    return BatchProblem(
+        units=(_unit("g", 3), _unit("s1", 1), _unit("s2", 1), _unit("s3", 1), _unit("s4", 1)),
+        size=np.array([3, 1, 1, 1, 1]),
+        group=(None,) * 5,
+        pool_free=np.array([3, 3]),
+        e_unit=np.array([u for u, _ in edges]),
+        e_pool=np.array([h for _, h in edges]),
+        e_tier=np.ones(n, dtype=np.int8),
+        e_cost=np.array([100, 200, 300, 300, 300, 300]),
+        e_option=np.array(["A", "B", "A", "A", "B", "B"]),
+        e_order=np.arange(n, dtype=np.int32),
+    )
+
+
+def test_a_group_the_relaxation_splits_is_proven_placed_as_well_as_it_can_be() -> None:
+    from matcher.batch._cpsat import solve_cpsat
+    from matcher.batch._flow import lexicographic_flow
+    from matcher.batch._solution import relaxation_bound
+
+    problem = _two_homes_of_three()
+    flows, _ = lexicographic_flow(problem)
+    assert relaxation_bound(problem, flows).placed == 6
+    solution = solve_cpsat(problem, time_limit=20)
+    assert solution.status == "OPTIMAL"
+    assert any(n.startswith("group bound") for n in solution.notes)
+    assert key_of(problem, solution.chosen) == brute_force(problem)
+    assert solution.objective.placed == 5 and solution.objective.together == 1
+    # The group goes to A, where it costs less; s3 and s4 keep B.
+    assert problem.e_pool[solution.chosen[0]] == 0
+
+
+@given(
+    value=st.integers(-(2**60), 2**60),
+    radices=st.lists(st.integers(2, 5000), min_size=1, max_size=4),
+)
+def test_balanced_digits_rebuild_the_value_with_the_least_digits(
+    value: int, radices: list[int]
+) -> None:
+    weights = [1]
+    for radix in radices:
+        weights.insert(0, weights[0] * radix)
+    digits = _balanced_digits(np.array([value], dtype=np.int64), weights)
+    assert sum(w * int(d[0]) for w, d in zip(weights, digits, strict=True)) == value
+    for k in range(1, len(weights)):  # each digit after the first within half a radix
+        assert abs(int(digits[k][0])) * 2 <= weights[k - 1] // weights[k]
