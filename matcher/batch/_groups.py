@@ -100,7 +100,7 @@ class GroupsModel:
         optima of the levels proven, in order (`last_bound` holds CP-SAT's bound at the
         next one, if it gave one), and the last placement found (edge per group unit).
 
-        `stages` (`_stages`) solves several levels at once where weights that dominate
+        `stages` (`solves`) puts several levels in one solve where weights that dominate
         their ranges stay small: each solve loads and presolves the whole model again (2-3
         s on the stress instance, even for a level of 49 edges)."""
         self.hint = np.isin(self.edges, groups[groups >= 0]).astype(np.int64).tolist()

@@ -1,5 +1,5 @@
 """A bound for sibling groups beyond the flow relaxation: the single children's flow, priced
-per place, cut into a small exact model of the groups (one Benders cut per round).
+per place, cut into a small exact model of the groups (Benders cuts, in rounds).
 
 Why: the flow relaxation lets a group split across homes, so its bound can sit children
 above every packing (stress: 11 children, 0.228 %) while the answer is in fact optimal.
@@ -8,11 +8,12 @@ lexicographic optimum is a min-cost flow, exact. So the problem is
 
     min over group placements x of  groups(x) + singles(places left by x)
 
-and `singles` is a convex function of the places left, lexicographically: its optimum at
-the answer's placement, minus the flow's price of each place times the places another
-placement takes away, never exceeds it (`matcher.batch._flow.stage_prices`). Put that cut in
-place of `singles` and what is left is a model of the groups alone (518 units and 28,000
-edges on the stress instance, against 4 million edges in all), solved exactly by CP-SAT:
+and `singles` is a convex function of the places left, lexicographically: around any
+placement it is at least its value around the answer's placement plus the flow's price of
+each place times the places that placement takes away (`matcher.batch._flow.stage_prices`).
+Put that cut in place of `singles` and what is left is a model of the groups alone (518
+units and 28,000 edges on the stress instance, against 4 million edges in all), solved
+exactly by CP-SAT:
 its optimum bounds every packing from above. Where it meets the answer, the answer is proven
 optimal; where the groups' model finds a better placement, that placement with the singles'
 flow around it is a better answer, and the next round cuts there.
@@ -109,7 +110,7 @@ def group_bound(
         if clock.expired():
             break
         singles = evaluate(groups)
-        found, placement, more = plan.round(
+        sharper, placement, more = plan.round(
             groups,
             singles,
             proven,
@@ -119,8 +120,8 @@ def group_bound(
             seed,
         )
         notes += [f"group bound, round {turn + 1}: {n}" for n in more]
-        if found is not None and (bound is None or found.key() < bound.key()):
-            bound = found
+        if sharper is not None and (bound is None or sharper.key() < bound.key()):
+            bound = sharper
         if placement is None or np.array_equal(placement, groups) or clock.expired():
             break
         groups = placement
@@ -158,6 +159,11 @@ class _Singles:
 
 @dataclass(frozen=True)
 class GroupProof:
+    """What the proof needs of a problem, worked out once: the group units, the single
+    children's problem, the merged count cost and its weights. `of` gives None where the
+    proof does not apply (split mode, protected groups, no groups, or count levels that do
+    not merge into one cost)."""
+
     problem: BatchProblem
     group_units: IntArray
     singles: BatchProblem  # the single children against every pool (places set per round)
@@ -289,9 +295,10 @@ class GroupProof:
         )
         if len(values) < len(counts):
             return self._as_objective(count, None), found, notes
-        # The model found better count levels than the answer's: that placement, with the
-        # singles' flow around it, may be an answer that meets them (and proves them).
-        if count != answer_count(None) and found is not None and count != answer_count(found):
+        # Where the model found better count levels than the answer's, that placement with
+        # the singles' flow around it may be an answer that meets them (and proves them).
+        met = count == answer_count(None) or (found is not None and count == answer_count(found))
+        if not met:
             return self._as_objective(count, None), found, notes
         own_score = np.asarray(objective_levels(p)[-1], np.int64)[edges] * size
         score_cuts = [
