@@ -32,6 +32,22 @@ _SLICE = 1 << 18
 PRICED_EDGES_PER_UNIT = 24
 
 
+def _residual(
+    tails: npt.NDArray[np.int32],
+    heads: npt.NDArray[np.int32],
+    cost: IntArray,
+    forward: np.ndarray,
+    backward: np.ndarray,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """The residual arcs (start, end, cost) of the arcs with room (`forward`) and with
+    flow (`backward`, reversed at the negated cost). Nodes as intp once: each round of
+    Bellman-Ford indexes with them, and int32 would be converted there."""
+    starts = np.concatenate([tails[forward], heads[backward]], dtype=np.intp)
+    ends = np.concatenate([heads[forward], tails[backward]], dtype=np.intp)
+    step = np.concatenate([cost[forward], -cost[backward]])
+    return starts, ends, step
+
+
 def _potentials(
     n_nodes: int,
     tails: Int32Array,
@@ -42,12 +58,7 @@ def _potentials(
 ) -> IntArray:
     """Shortest-path distances in the residual graph from a virtual source joined to every
     node by a 0-cost arc (Bellman-Ford, vectorised). No negative cycle exists at optimum."""
-    fwd = flows < caps
-    back = flows > 0
-    # Indices as intp once: each round indexes with them, and int32 would be converted there.
-    rt = np.concatenate([tails[fwd], heads[back]], dtype=np.intp)
-    rh = np.concatenate([heads[fwd], tails[back]], dtype=np.intp)
-    rc = np.concatenate([costs[fwd], -costs[back]])
+    rt, rh, rc = _residual(tails, heads, costs, flows < caps, flows > 0)
     dist = np.zeros(n_nodes, dtype=np.int64)
     for _ in range(n_nodes + 1):
         new = dist.copy()
@@ -310,7 +321,7 @@ def _stages(
         flows = fixed.copy()
         flows[arcs[working]] += stage_flow.astype(np.int32)
         if priced:
-            to_sink = _sink_distances(network, cost, arcs, flows[arcs], working)
+            to_sink, reduced = _sink_distances(network, cost, arcs, flows[arcs], working)
             # A place lost at a pool whose capacity arc is still free to move costs the
             # cheapest way to send one child out of it to the sink; an earlier stage's
             # fixed arc (its places all used) has a price of either sign; an arc an earlier
@@ -328,7 +339,6 @@ def _stages(
                 price[fixed_pool] = per_pool[fixed_pool]
                 price[unused_pool] = 0
                 found.append(price)
-            reduced = _reduced_costs(arcs, cost, -to_sink, tails, heads)
         if k == len(stage_costs) - 1:
             break
         # Restrict the next stage to this stage's optimal face.
@@ -345,13 +355,13 @@ def _stages(
 
 def _sink_distances(
     network: _Network, cost: IntArray, arcs: IntArray, flow: Int32Array, working: IntArray
-) -> IntArray:
+) -> tuple[IntArray, IntArray]:
     """Cost of the cheapest path from each node to the sink in the residual network of an
     optimal flow on `arcs` (`flow` on each): node potentials (negated) that are optimal
     duals and give each capacity arc its largest optimal price, the cost of giving up one
     of its places. Worked out on the `working` arcs (positions in `arcs`), then checked on
-    all of `arcs` a slice at a time, any arc that breaks the optimality condition added
-    and the distances worked out again.
+    all of `arcs`, any arc that breaks the optimality condition added and the distances
+    worked out again. Returns the distances and the reduced costs of `arcs` under them.
 
     A node no path leaves (a pool with no place left and nobody in it, a child who can
     only reach such pools) gets the least value its residual arcs in allow: a place freed
@@ -359,59 +369,40 @@ def _sink_distances(
     inside = np.asarray(working, dtype=np.int64)
     while True:
         part = arcs[inside]
-        part_cost = _arc_costs(cost, part)
         part_flow = flow[inside]
         starts, ends, step = _residual(
             network.tails[part],
             network.heads[part],
-            part_cost,
+            _arc_costs(cost, part),
             part_flow < network.caps[part],
             part_flow > 0,
         )
         dist = _bellman_ford(network.n_nodes, network.sink, starts, ends, step)
-        broken = _broken(network, cost, arcs, flow, dist)
+        reduced = _reduced_costs(arcs, cost, -dist, network.tails, network.heads)
+        broken = _broken(network.caps, arcs, flow, reduced)
         outside = np.setdiff1d(broken, inside, assume_unique=True)
         if not len(outside):
             if len(broken):  # only a flow that was not optimal gets here
                 raise RuntimeError("no optimal prices: the flow was not optimal")
-            return dist
+            return dist, reduced
+        del reduced  # arc-sized: not to be held beside the next round's
         inside = np.union1d(inside, outside)
 
 
-def _broken(
-    network: _Network, cost: IntArray, arcs: IntArray, flow: Int32Array, dist: IntArray
-) -> IntArray:
-    """Positions in `arcs` of the arcs whose reduced cost under the potentials -dist
-    breaks the optimality condition (negative with room, positive with flow), a slice of
-    arcs at a time: arc-sized temporaries were the proof's memory peak."""
-    out = []
+def _broken(caps: Int32Array, arcs: IntArray, flow: Int32Array, reduced: IntArray) -> IntArray:
+    """Positions in `arcs` of the arcs whose reduced cost breaks the optimality condition
+    (negative with room, positive with flow), a slice of arcs at a time: arc-sized
+    temporaries were the proof's memory peak."""
+    out = [np.zeros(0, dtype=np.int64)]
     for start in range(0, len(arcs), _SLICE):
-        part = arcs[start : start + _SLICE]
-        reduced = _arc_costs(cost, part)
-        reduced -= dist[network.tails[part]]
-        reduced += dist[network.heads[part]]
-        part_flow = flow[start : start + _SLICE]
-        bad = ((part_flow < network.caps[part]) & (reduced < 0)) | ((part_flow > 0) & (reduced > 0))
+        room = flow[start : start + _SLICE] < caps[arcs[start : start + _SLICE]]
+        part = reduced[start : start + _SLICE]
+        bad = (room & (part < 0)) | ((flow[start : start + _SLICE] > 0) & (part > 0))
         out.append(start + np.flatnonzero(bad))
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+    return np.concatenate(out)
 
 
 _UNREACHED = np.int64(2**62)
-
-
-def _residual(
-    tails: npt.NDArray[np.int32],
-    heads: npt.NDArray[np.int32],
-    cost: IntArray,
-    forward: np.ndarray,
-    backward: np.ndarray,
-) -> tuple[IntArray, IntArray, IntArray]:
-    """The residual arcs (start, end, cost) of the arcs with room (`forward`) and with
-    flow (`backward`, reversed at the negated cost)."""
-    starts = np.concatenate([tails[forward], heads[backward]], dtype=np.intp)
-    ends = np.concatenate([heads[forward], tails[backward]], dtype=np.intp)
-    step = np.concatenate([cost[forward], -cost[backward]])
-    return starts, ends, step
 
 
 def _bellman_ford(

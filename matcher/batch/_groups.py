@@ -94,21 +94,21 @@ class GroupsModel:
         self.model.add(self._sum(used, cost[used].tolist()) == value)
 
     def levels(
-        self, costs: list[IntArray], groups: IntArray, clock: Clock, stages: list[list[int]]
+        self, costs: list[IntArray], groups: IntArray, clock: Clock, low: list[int], high: list[int]
     ) -> tuple[list[int], IntArray | None]:
         """The levels minimised in turn, each at its optimum kept as a constraint: the
         optima of the levels proven, in order (`last_bound` holds CP-SAT's bound at the
         next one, if it gave one), and the last placement found (edge per group unit).
 
-        `stages` (`solves`) puts several levels in one solve where weights that dominate
-        their ranges stay small: each solve loads and presolves the whole model again (2-3
-        s on the stress instance, even for a level of 49 edges)."""
+        `low` and `high` (`level_ranges` of `costs`) let `solves` put several levels in one
+        solve where weights that dominate their ranges stay small: each solve loads and
+        presolves the whole model again (2-3 s on the stress instance, even for a level of
+        49 edges)."""
         self.hint = np.isin(self.edges, groups[groups >= 0]).astype(np.int64).tolist()
         values: list[int] = []
         found: IntArray | None = None
-        for stage in stages:
-            low, high = level_ranges(self.problem.e_unit[self.edges], [costs[k] for k in stage])
-            weights = _inner_weights(low, high)
+        for stage in solves(low, high):
+            weights = _inner_weights([low[k] for k in stage], [high[k] for k in stage])
             cost = sum(w * costs[k] for w, k in zip(weights, stage, strict=True))
             assert isinstance(cost, np.ndarray)
             used = np.flatnonzero(cost)

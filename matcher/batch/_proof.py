@@ -30,12 +30,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 
 from matcher.batch._flow import stage_prices
-from matcher.batch._groups import GroupsModel, level_ranges, solves
+from matcher.batch._groups import GroupsModel, level_ranges
 from matcher.batch._problem import (
     AFTER_TIERS,
     BatchProblem,
@@ -103,6 +104,13 @@ def group_bound(
         if objective_of(problem, candidate).key() > objective_of(problem, best).key():
             best = candidate
 
+    def count_of(groups: IntArray | None) -> int:
+        """The merged count cost of the answer, or of `groups` with the singles' flow
+        around them (weighed as an answer on the way)."""
+        if groups is None:
+            return plan.merged_count(best)
+        return plan.merged_count(plan.packing(groups, evaluate(groups).flows))
+
     bound: Objective | None = None
     notes: list[str] = []
     groups = chosen[plan.group_units]
@@ -112,13 +120,7 @@ def group_bound(
             break
         singles = evaluate(groups)
         sharper, placement, more = plan.round(
-            groups,
-            singles,
-            proven,
-            lambda g: plan.merged_count(best if g is None else plan.packing(g, evaluate(g).flows)),
-            clock,
-            workers,
-            seed,
+            groups, singles, proven, count_of, clock, workers, seed
         )
         notes += [f"group bound, round {turn + 1}: {n}" for n in more]
         if sharper is not None and (bound is None or sharper.key() < bound.key()):
@@ -160,19 +162,15 @@ class _Singles:
 
 @dataclass(frozen=True)
 class GroupProof:
-    """What the proof needs of a problem, worked out once: the group units, the single
-    children's problem, the merged count cost and its weights. `of` gives None where the
-    proof does not apply (split mode, protected groups, no groups, or count levels that do
-    not merge into one cost)."""
+    """What the proof needs of a problem. `of` gives None where the proof does not apply
+    (split mode, protected groups, no groups, or count levels that do not merge into one
+    cost), and is cheap: `solve_cpsat` asks it of every problem with groups; the rest
+    (the singles' problem above all: copies of their edge columns) is worked out when a
+    proof runs, once."""
 
     problem: BatchProblem
-    group_units: IntArray
-    singles: BatchProblem  # the single children against every pool (places set per round)
-    origin: IntArray  # edge of `problem` of each of the singles' edges
-    singles_count: IntArray  # merged count levels per child, on the singles' edges
-    weights: list[int]  # of the count levels in that merge, first level first
+    weights: list[int]  # of the count levels in their merge, first level first
     count_levels: list[IntArray]
-    steps: list[int]  # of each count level's totals: the gcd of its costs per unit
 
     @classmethod
     def of(cls, problem: BatchProblem) -> GroupProof | None:
@@ -180,27 +178,57 @@ class GroupProof:
             return None
         levels = objective_levels(problem)[:-1]
         nodes = problem.n_units + len(problem.pools_used) + 2
-        merged = merge_levels(problem, levels, _FLOW_BUDGET // (nodes + 1))
-        if len(merged) != 1:  # the count levels need stages of their own: no single cut
-            return None
+        if len(merge_levels(problem, levels, _FLOW_BUDGET // (nodes + 1))) != 1:
+            return None  # the count levels need stages of their own: no single cut
+        # The weights `merge_levels` used (tested), as the digits of the cut's prices need.
         weights = [1]
         for level in reversed(levels[1:]):
             weights.insert(0, weights[0] * (level_range(problem, level) + 1))
-        # The weights `merge_levels` used, as the digits of the cut's prices need them.
-        assert np.array_equal(
-            sum(w * np.asarray(level, np.int64) for w, level in zip(weights, levels, strict=True)),
-            merged[0],
-        )
-        group_units = np.flatnonzero(problem.size > 1)
-        singles, origin = _singles_problem(problem)
-        size = problem.size[problem.e_unit]
-        steps = [max(int(np.gcd.reduce(np.asarray(level, np.int64) * size)), 1) for level in levels]
-        singles_count = merged[0][origin]
-        return cls(problem, group_units, singles, origin, singles_count, weights, levels, steps)
+        return cls(problem, weights, levels)
 
-    @property
+    @cached_property
+    def group_units(self) -> IntArray:
+        return np.flatnonzero(self.problem.size > 1)
+
+    @cached_property
     def group_edges(self) -> IntArray:
         return np.flatnonzero(self.problem.size[self.problem.e_unit] > 1)
+
+    @cached_property
+    def _singles(self) -> tuple[BatchProblem, IntArray]:
+        return _singles_problem(self.problem)
+
+    @property
+    def singles(self) -> BatchProblem:
+        """The single children against every pool (their places set per round)."""
+        return self._singles[0]
+
+    @property
+    def origin(self) -> IntArray:
+        """The edge of `problem` of each of the singles' edges."""
+        return self._singles[1]
+
+    @cached_property
+    def singles_count(self) -> IntArray:
+        """The merged count cost per child on the singles' edges."""
+        out = np.zeros(len(self.origin), dtype=np.int64)
+        for weight, level in zip(self.weights, self.count_levels, strict=True):
+            out += weight * np.asarray(level, np.int64)[self.origin]
+        return out
+
+    @cached_property
+    def steps(self) -> list[int]:
+        """Of each count level's totals: the gcd of its costs per unit."""
+        size = self.problem.size[self.problem.e_unit]
+        return [
+            max(int(np.gcd.reduce(np.asarray(level, np.int64) * size)), 1)
+            for level in self.count_levels
+        ]
+
+    @cached_property
+    def largest(self) -> list[int]:
+        """Each count level's largest total over all packings."""
+        return [_largest_total(self.problem, level) for level in self.count_levels]
 
     def places_taken(self, groups: IntArray) -> IntArray:
         """Places per pool the groups take (`groups`: edge per group unit, -1 unplaced)."""
@@ -295,7 +323,7 @@ class GroupProof:
         for cut in proven:  # every count-optimal placement meets these
             for cost, value in zip(cut.count_costs, cut.count_values, strict=True):
                 model.fix(cost, value)
-        values, found = model.levels(counts, groups, clock, solves(low, high))
+        values, found = model.levels(counts, groups, clock, low, high)
         notes = [f"{len(values)} of {len(counts)} count levels of the groups' model proven"]
         bound_values = values + model.last_bound
         count = count_base + sum(
@@ -333,11 +361,8 @@ class GroupProof:
         rest = count
         for k, weight in enumerate(self.weights):
             # The levels after this one add at most their largest totals.
-            most = sum(
-                w * _largest_total(p, self.count_levels[j])
-                for j, w in enumerate(self.weights)
-                if j > k
-            )
+            after = zip(self.weights[k + 1 :], self.largest[k + 1 :], strict=True)
+            most = sum(w * top for w, top in after)
             level = -((most - rest) // weight)  # ceil((rest - most) / weight)
             # A level's totals are multiples of its step (the together level's: a whole
             # group's points), so the bound is too; the levels after are bounded given it.

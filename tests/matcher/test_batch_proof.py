@@ -20,7 +20,7 @@ from matcher.batch._problem import (
     objective_levels,
     objective_of,
 )
-from matcher.batch._proof import GroupProof, _balanced_digits, group_bound
+from matcher.batch._proof import _FLOW_BUDGET, GroupProof, _balanced_digits, group_bound
 from matcher.batch._solution import Clock
 from matcher.rank import Matcher
 from matcher.tables import Unit
@@ -98,6 +98,12 @@ def test_the_group_bound_holds_and_an_answer_that_meets_it_is_optimal(
     proof = GroupProof.of(problem)
     assume(proof is not None)
     assert proof is not None
+    # The proof's weights are those `merge_levels` merged the count levels with.
+    nodes = problem.n_units + len(problem.pools_used) + 2
+    (merged,) = merge_levels(problem, proof.count_levels, _FLOW_BUDGET // (nodes + 1))
+    pairs = zip(proof.weights, proof.count_levels, strict=True)
+    rebuilt = sum(w * np.asarray(c, np.int64) for w, c in pairs)
+    assert np.array_equal(rebuilt, merged)
     start = solve_greedy(problem).chosen.copy()
     start[np.random.default_rng(seed).random(problem.n_units) < 0.3] = -1
     best, bound, _ = group_bound(proof, start, Clock(20.0), workers=1, seed=0)
