@@ -28,7 +28,7 @@ import numpy as np
 
 from matcher.tables import IntArray
 
-__all__ = ["AHEAD_FROM_EDGES", "FORK_OFF_ENV", "Ahead", "Forked", "can_fork", "cores"]
+__all__ = ["AHEAD_FROM_EDGES", "FORK_OFF_ENV", "Ahead", "Forked", "can_fork", "cores", "may_fork"]
 
 # Below this many edges a relaxation takes a fraction of a second: not worth a process.
 AHEAD_FROM_EDGES = 200_000
@@ -45,6 +45,12 @@ def can_fork() -> bool:
         and threading.active_count() == 1
         and multiprocessing.parent_process() is None
     )
+
+
+def may_fork() -> bool:
+    """Whether work may go ahead in a child: forking is safe (`can_fork`), a second core is
+    there, and `PLACEMENT_EDGE_WORKERS=1` does not forbid it."""
+    return can_fork() and cores() >= 2 and os.environ.get(FORK_OFF_ENV, "").strip() != "1"
 
 
 def cores() -> int:
@@ -147,7 +153,7 @@ class Ahead(Forked):
     @classmethod
     def start(cls, job: Callable[[], IntArray]) -> Ahead | None:
         """The job running in a child; None where forking is not safe or did not work."""
-        if not can_fork() or cores() < 2 or os.environ.get(FORK_OFF_ENV, "").strip() == "1":
+        if not may_fork():
             return None
         return cls.fork(partial(_sparse, job))
 

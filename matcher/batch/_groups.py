@@ -21,8 +21,9 @@ __all__ = ["PROOF_STAGE_SECONDS", "GroupsModel", "level_ranges", "solves"]
 # Seconds for one solve of the groups' model (stress: 0.3-5 s each, all proven).
 PROOF_STAGE_SECONDS = 8.0
 # Largest merged cost total CP-SAT is asked to prove on (stress: the four levels after
-# "placed" merge to 3e10).
-_MERGED_MOST = 2**40
+# "placed" merge to 3e10). National seed 7's five levels merged to 7e11: not proven in
+# 8 s; "placed" alone and the other four merged: 0.3 s.
+_MERGED_MOST = 2**36
 
 
 def level_ranges(units: IntArray, costs: list[IntArray]) -> tuple[list[int], list[int]]:
@@ -68,12 +69,22 @@ def solves(low: list[int], high: list[int]) -> list[list[int]]:
 class GroupsModel:
     """The groups' model in CP-SAT (`_groups_model`), solved a level at a time."""
 
-    def __init__(self, problem: BatchProblem, edges: IntArray, workers: int, seed: int) -> None:
+    def __init__(
+        self,
+        problem: BatchProblem,
+        edges: IntArray,
+        workers: int,
+        seed: int,
+        free: IntArray | None = None,
+    ) -> None:
+        """`free`: places per pool for the groups (default: the problem's)."""
         from ortools.sat.python import cp_model
 
         self.problem = problem
         self.edges = edges
-        self.model, self.x = _groups_model(problem, edges)
+        self.model, self.x = _groups_model(
+            problem, edges, problem.pool_free if free is None else free
+        )
         self.solver = cp_model.CpSolver()
         self.solver.parameters.num_workers = workers
         self.solver.parameters.random_seed = seed
@@ -125,6 +136,13 @@ class GroupsModel:
                 values.append(int(costs[k] @ chosen))
                 self.fix(costs[k], values[-1])
         return values, found
+
+    def least(self, cost: IntArray, clock: Clock) -> IntArray | None:
+        """The placement (edge per group unit) of the least `cost` per group edge, from the
+        hint; None if none was found in time."""
+        used = np.flatnonzero(cost)
+        reached, _ = self._minimize(used.tolist(), cost[used].tolist(), clock)
+        return None if reached is None else self._placement()
 
     def add_score_cut(self, base: int, price: IntArray) -> None:
         """theta >= base + price . x: the singles' score, as a cut bounds it."""
@@ -200,7 +218,7 @@ def _stage_seconds(clock: Clock) -> float:
 
 
 def _groups_model(
-    problem: BatchProblem, edges: IntArray
+    problem: BatchProblem, edges: IntArray, free_places: IntArray
 ) -> tuple[cp_model.CpModel, list[cp_model.IntVar]]:
     """One Boolean per group edge: each group at most one home, each home's places. Two
     groups that could not share a home both get a clique constraint there: the places alone
@@ -216,7 +234,7 @@ def _groups_model(
             model.add_at_most_one(x[k] for k in group.tolist())
     pools = problem.e_pool[edges]
     for home in _runs(pools):
-        free = int(problem.pool_free[pools[home[0]]])
+        free = int(free_places[pools[home[0]]])
         if int(size[home].sum()) <= free:
             continue
         model.add(

@@ -28,13 +28,14 @@ that model (checked; no bound is claimed otherwise).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import numpy.typing as npt
 
+from matcher.batch._ahead import Forked, may_fork
 from matcher.batch._flow import stage_prices
 from matcher.batch._groups import GroupsModel, level_ranges
 from matcher.batch._problem import (
@@ -56,10 +57,11 @@ __all__ = ["GAP_REACH", "GAP_TARGET", "PROOF_ROUNDS", "GroupProof", "group_bound
 # 0.057 %), the second tightens the score level (0.023 %).
 PROOF_ROUNDS = 3
 # Another round only while the gap is above the target (the issue's 0.05 %) and within
-# reach of it: a round closed 60 % of the stress instance's 0.057 %, and 12-25 % of the
-# national one's 0.3 %, for 1-1.5 s each.
+# reach of it: a round closed 55-60 % of the stress instances' 0.057-0.060 % (for 5-7 s),
+# but only 8-25 % of national gaps of 0.2-0.3 % (national seed 7: 0.199 -> 0.153 -> 0.141 %
+# for 1.4 s a round, the run 3.3 -> 6 s).
 GAP_TARGET = 0.0005
-GAP_REACH = 0.002
+GAP_REACH = 0.001
 # Seconds for the whole proof when the run has no time limit (stress: 13-15 s, national:
 # 1.5 s).
 PROOF_SECONDS = 20.0
@@ -77,50 +79,43 @@ def group_bound(
     Rounds: the singles' flow around the current placement of the groups (which may be a
     better answer), the cut there, the groups' model under it. A round whose count levels
     meet the answer's solves the score level too, under every such cut so far. Another round
-    follows only while the gap is above `GAP_TARGET` but within `GAP_REACH` (a round
-    closed 60 % of a 0.058 % gap on the stress instance, and 25 % of a 0.33 % gap on the
-    national one)."""
-    problem = plan.problem
+    follows only while the gap is above `GAP_TARGET`, the last round's time is left, and,
+    where the run has no time limit, the gap is within `GAP_REACH`. Last, the answer's
+    groups are moved to nearer homes at the same counts (`GroupProof.polish`)."""
     left = clock.remaining()
     clock = Clock(
         PROOF_SECONDS if left is None else min(left, PROOF_SECONDS),
         clock.deterministic,
         parent=clock,
     )
-    best = chosen
-    seen: dict[bytes, _Singles] = {}
+    answers = _Answers(plan, chosen)
+    try:
+        bound, notes = _rounds(plan, answers, clock, workers, seed, limited=left is not None)
+        if not clock.expired():
+            before = answers.objective().score
+            answers.offer(plan.polish(answers.best, clock, workers, seed))
+            after = answers.objective().score
+            if after < before:
+                notes.append(f"groups moved at the same counts: score {before:.2f} -> {after:.2f}")
+    finally:
+        answers.close()
+    return answers.best, bound, notes
 
-    def evaluate(groups: IntArray) -> _Singles:
-        """The singles' flow around `groups`, priced; the packing becomes the answer if
-        better."""
-        key = groups.tobytes()
-        if key not in seen:
-            seen[key] = plan.singles_at(groups)
-            offer(plan.packing(groups, seen[key].flows))
-        return seen[key]
 
-    def offer(candidate: IntArray) -> None:
-        nonlocal best
-        if objective_of(problem, candidate).key() > objective_of(problem, best).key():
-            best = candidate
-
-    def count_of(groups: IntArray | None) -> int:
-        """The merged count cost of the answer, or of `groups` with the singles' flow
-        around them (weighed as an answer on the way)."""
-        if groups is None:
-            return plan.merged_count(best)
-        return plan.merged_count(plan.packing(groups, evaluate(groups).flows))
-
+def _rounds(
+    plan: GroupProof, answers: _Answers, clock: Clock, workers: int, seed: int, limited: bool
+) -> tuple[Objective | None, list[str]]:
     bound: Objective | None = None
     notes: list[str] = []
-    groups = chosen[plan.group_units]
+    groups = answers.best[plan.group_units]
     proven: list[_Cut] = []  # rounds whose cut met the optimum's count levels
     for turn in range(PROOF_ROUNDS):
         if clock.expired():
             break
-        singles = evaluate(groups)
+        started = clock.used()
+        singles = answers.evaluate(groups)
         sharper, placement, more = plan.round(
-            groups, singles, proven, count_of, clock, workers, seed
+            groups, singles, proven, answers, clock, workers, seed
         )
         notes += [f"group bound, round {turn + 1}: {n}" for n in more]
         if sharper is not None and (bound is None or sharper.key() < bound.key()):
@@ -130,11 +125,82 @@ def group_bound(
         groups = placement
         # The placement found, as an answer, priced at once: the next round cuts there (and
         # the flow is most of the pricing's cost: stress 1.5 s of 1.7).
-        evaluate(groups)
-        gap = None if bound is None else gap_to(objective_of(problem, best), bound)
-        if gap is not None and not GAP_TARGET < gap <= GAP_REACH:
+        answers.evaluate(groups)
+        round_time = clock.used() - started
+        if _enough(plan.problem, answers.best, bound, limited) or not clock.left(round_time):
             break
-    return best, bound, notes
+    return bound, notes
+
+
+class _Answers:
+    """The best answer so far, and the singles' flow around each placement of the groups
+    priced so far (each packing weighed as an answer). A placement whose pricing may be
+    needed later can be priced `ahead` in a forked child, on the other core."""
+
+    def __init__(self, plan: GroupProof, chosen: IntArray) -> None:
+        self.plan = plan
+        self.best = chosen
+        self._seen: dict[bytes, _Singles] = {}
+        self._ahead: dict[bytes, Forked] = {}
+        self._wait = 10.0  # seconds a child may take: twice a pricing here, and then some
+
+    def objective(self) -> Objective:
+        return objective_of(self.plan.problem, self.best)
+
+    def offer(self, candidate: IntArray) -> None:
+        problem = self.plan.problem
+        if objective_of(problem, candidate).key() > objective_of(problem, self.best).key():
+            self.best = candidate
+
+    def evaluate(self, groups: IntArray) -> _Singles:
+        """The singles' flow around `groups`, priced; the packing becomes the answer if
+        better."""
+        key = groups.tobytes()
+        if key not in self._seen:
+            child = self._ahead.pop(key, None)
+            found = None if child is None else child.arrays(self._wait)
+            if found is not None:
+                self._seen[key] = _Singles.of_arrays(found)
+            else:
+                started = time.perf_counter()
+                self._seen[key] = self.plan.singles_at(groups)
+                self._wait = 2 * (time.perf_counter() - started) + 10.0
+            self.offer(self.plan.packing(groups, self._seen[key].flows))
+        return self._seen[key]
+
+    def ahead(self, groups: IntArray) -> None:
+        """Start pricing `groups` in a child, where that is safe and a core is free."""
+        key = groups.tobytes()
+        if key in self._seen or key in self._ahead or not may_fork():
+            return
+        child = Forked.fork(partial(_priced_arrays, self.plan, groups))
+        if child is not None:
+            self._ahead[key] = child
+
+    def count_of(self, groups: IntArray | None) -> int:
+        """The merged count cost of the answer, or of `groups` with the singles' flow
+        around them (weighed as an answer on the way)."""
+        if groups is None:
+            return self.plan.merged_count(self.best)
+        return self.plan.merged_count(self.plan.packing(groups, self.evaluate(groups).flows))
+
+    def close(self) -> None:
+        for child in self._ahead.values():
+            child.cancel()
+        self._ahead.clear()
+
+
+def _priced_arrays(plan: GroupProof, groups: IntArray) -> list[np.ndarray]:
+    return plan.singles_at(groups).arrays()
+
+
+def _enough(problem: BatchProblem, best: IntArray, bound: Objective | None, limited: bool) -> bool:
+    """Whether another round is not worth it: the gap is at the target already, or, in a run
+    with no time limit (which asks for an answer soon), too wide for a round to close."""
+    if bound is None:
+        return False
+    gap = gap_to(objective_of(problem, best), bound)
+    return gap <= GAP_TARGET or (not limited and gap > GAP_REACH)
 
 
 @dataclass(frozen=True)
@@ -158,6 +224,16 @@ class _Singles:
     score: int
     count_price: IntArray  # per pool of the whole problem
     score_prices: list[IntArray]  # the largest and the least, per pool
+
+    def arrays(self) -> list[np.ndarray]:
+        """As arrays, for a forked child to send (`of_arrays` reads them back)."""
+        values = np.array([self.count, self.score], dtype=np.int64)
+        return [self.flows, values, self.count_price, *self.score_prices]
+
+    @classmethod
+    def of_arrays(cls, found: list[np.ndarray]) -> _Singles:
+        flows, values, count_price, *score_prices = found
+        return cls(flows, int(values[0]), int(values[1]), count_price, score_prices)
 
 
 @dataclass(frozen=True)
@@ -289,22 +365,47 @@ class GroupProof:
         chosen[self.problem.e_unit[used]] = used
         return chosen
 
+    def polish(self, chosen: IntArray, clock: Clock, workers: int, seed: int) -> IntArray:
+        """`chosen` with its groups moved, at the same total of every count level, to the
+        homes of least score among the places its single children leave: the count stages
+        of the groups' model take any homes that count the same (national seed 6: a score
+        24 % above the bound, 1 % after this)."""
+        p = self.problem
+        edges = self.group_edges
+        out = chosen.copy()
+        out[self.group_units] = -1
+        left = p.pool_free.copy()
+        singles = out[out >= 0]
+        np.subtract.at(left, p.e_pool[singles], p.size[p.e_unit[singles]])
+        model = GroupsModel(p, edges, workers, seed, free=left)
+        current = np.isin(edges, chosen[self.group_units]).astype(np.int64)
+        size = p.size[p.e_unit[edges]]
+        for level in self.count_levels:
+            cost = np.asarray(level, np.int64)[edges] * size
+            model.fix(cost, int(cost @ current))
+        model.hint = current.tolist()
+        placement = model.least(np.asarray(objective_levels(p)[-1], np.int64)[edges] * size, clock)
+        if placement is None:
+            return chosen
+        out[self.group_units] = placement
+        return out if objective_of(p, out).key() > objective_of(p, chosen).key() else chosen
+
     def round(
         self,
         groups: IntArray,
         singles: _Singles,
         proven: list[_Cut],
-        answer_count: Callable[[IntArray | None], int],
+        answers: _Answers,
         clock: Clock,
         workers: int,
         seed: int,
     ) -> tuple[Objective | None, IntArray | None, list[str]]:
         """The cut at `groups`; the groups' model under it, count levels one by one: the
-        bound they prove. Where an answer meets it (`answer_count`: the merged count cost of
-        the answer, or of a placement of the groups, which it weighs as an answer), the
-        count levels are optimal, the cut joins `proven` and the score level is solved
-        under every proven cut. Returns the bound, the placement the model found last
-        (None: none in time) and notes."""
+        bound they prove. Where an answer meets it (the answer so far, or a placement the
+        model found, priced and weighed as an answer), the count levels are optimal, the
+        cut joins `proven`, and the score level's bound under every proven cut stands.
+        Returns the bound, the placement the model found last (None: none in time) and
+        notes."""
         p = self.problem
         edges = self.group_edges
         size = p.size[p.e_unit[edges]]
@@ -332,26 +433,38 @@ class GroupProof:
         )
         if len(values) < len(counts):
             return self._as_objective(count, None), found, notes
-        # Where the model found better count levels than the answer's, that placement with
-        # the singles' flow around it may be an answer that meets them (and proves them).
-        met = count == answer_count(None) or (found is not None and count == answer_count(found))
-        if not met:
-            return self._as_objective(count, None), found, notes
+        # The score level is solved under this cut at once, before any answer is known to
+        # meet its count levels: the placement it finds, priced as an answer, most often
+        # does (and proves them). The count levels' own placement is priced meanwhile in a
+        # child, in case neither the answer nor that placement meets them.
+        met_already = count == answers.count_of(None)
+        if found is not None and not met_already:
+            answers.ahead(found)
         own_score = np.asarray(objective_levels(p)[-1], np.int64)[edges] * size
         score_cuts = [
             (singles.score - int(price @ taken), price[pools] * size)
             for price in singles.score_prices
         ]
-        proven.append(_Cut(counts, values, score_cuts))
-        for cut in proven:
-            for base, price in cut.score_cuts:
+        cut = _Cut(counts, values, score_cuts)
+        for each in [*proven, cut]:
+            for base, price in each.score_cuts:
                 model.add_score_cut(base, price)
         score, placement = model.score(own_score, clock)
+        met = (
+            met_already
+            or (placement is not None and count == answers.count_of(placement))
+            or (found is not None and count == answers.count_of(found))
+        )
+        last = found if placement is None else placement
+        if not met:
+            notes.append("no answer meets them: no score bound")
+            return self._as_objective(count, None), last, notes
+        proven.append(cut)
         notes.append(
             f"score level under {len(proven)} cut(s): "
             + ("no bound in time" if score is None else f"bound {score / 100:.2f}")
         )
-        return self._as_objective(count, score), (found if placement is None else placement), notes
+        return self._as_objective(count, score), last, notes
 
     def _as_objective(self, count: int, score: int | None) -> Objective:
         """The lexicographic bound a lower bound on the merged count cost (and, with every

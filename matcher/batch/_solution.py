@@ -89,11 +89,19 @@ class Clock:
         self.spent = 0.0
         self.parent = parent  # a budget carved out of a larger one: charged to it too
 
+    def used(self) -> float:
+        """Seconds used so far, in the clock's own measure."""
+        return self.spent if self.deterministic else time.perf_counter() - self.start
+
     def remaining(self) -> float | None:
         if self.limit is None:
             return None
-        used = self.spent if self.deterministic else time.perf_counter() - self.start
-        return max(self.limit - used, 0.0)
+        return max(self.limit - self.used(), 0.0)
+
+    def left(self, seconds: float) -> bool:
+        """Whether `seconds` more fit in the budget."""
+        remaining = self.remaining()
+        return remaining is None or remaining >= seconds
 
     def expired(self) -> bool:
         left = self.remaining()

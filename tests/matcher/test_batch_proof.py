@@ -5,13 +5,18 @@ and an answer that meets its bound is the optimum."""
 
 from __future__ import annotations
 
+import itertools
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from matcher.batch import build_problem, solve_greedy
+from matcher.batch._ahead import cores
 from matcher.batch._flow import stage_prices
 from matcher.batch._problem import (
     BatchProblem,
@@ -20,7 +25,12 @@ from matcher.batch._problem import (
     objective_levels,
     objective_of,
 )
-from matcher.batch._proof import _FLOW_BUDGET, GroupProof, _balanced_digits, group_bound
+from matcher.batch._proof import (
+    _FLOW_BUDGET,
+    GroupProof,
+    _balanced_digits,
+    group_bound,
+)
 from matcher.batch._solution import Clock
 from matcher.rank import Matcher
 from matcher.tables import Unit
@@ -115,6 +125,95 @@ def test_the_group_bound_holds_and_an_answer_that_meets_it_is_optimal(
     assert optimum <= bound.key()
     if objective_of(problem, best).key() == bound.key():
         assert key_of(problem, best) == optimum
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), children=st.integers(3, 8), families=st.integers(1, 5))
+def test_the_polish_moves_the_groups_to_their_least_score_at_the_same_counts(
+    seed: int, children: int, families: int
+) -> None:
+    """Against every placement of the groups around the same single children with the same
+    totals of every count level: the polish finds the best score among them."""
+    problem = _problem(seed, children, families, siblings=0.6)
+    proof = GroupProof.of(problem)
+    assume(proof is not None)
+    assert proof is not None
+    groups = [int(u) for u in proof.group_units]
+    options = [[-1, *np.flatnonzero(problem.e_unit == u).tolist()] for u in groups]
+    assume(float(np.prod([len(o) for o in options], dtype=float)) < 20_000)
+    around = solve_greedy(problem).chosen  # the single children's places
+    packings = []
+    for combo in itertools.product(*options):
+        candidate = around.copy()
+        candidate[groups] = combo
+        if _feasible(problem, tuple(int(e) for e in candidate)):
+            packings.append(candidate)
+    # The start: of the packings that count as one drawn at random, the one of most score.
+    drawn = key_of(problem, packings[np.random.default_rng(seed).integers(len(packings))])
+    start = min(
+        (c for c in packings if key_of(problem, c)[:-1] == drawn[:-1]),
+        key=lambda c: key_of(problem, c),
+    )
+    polished = proof.polish(start, Clock(20.0), workers=1, seed=0)
+    assert _feasible(problem, tuple(int(e) for e in polished))
+    singles = np.setdiff1d(np.arange(problem.n_units), groups)
+    assert np.array_equal(polished[singles], start[singles])
+    counts = key_of(problem, start)[:-1]
+    best = max(key_of(problem, c) for c in packings if key_of(problem, c)[:-1] == counts)
+    assert key_of(problem, polished)[:-1] == counts
+    assert key_of(problem, polished) == best
+
+
+_PRICED_AHEAD = """
+import os
+import numpy as np
+from matcher.batch import build_problem, solve_greedy
+from matcher.batch import _ahead, _proof
+from matcher.rank import Matcher
+from tests.factories import AS_OF
+from tests.matcher.test_batch import tiny
+
+os.environ.pop("PLACEMENT_EDGE_WORKERS", None)
+assert _ahead.may_fork()
+m = Matcher(tiny(11, 60, 40, 4, siblings=0.5))
+problem = build_problem(m, m.units, AS_OF)
+plan = _proof.GroupProof.of(problem)
+assert plan is not None
+start = solve_greedy(problem).chosen
+groups = start[plan.group_units].copy()
+groups[::2] = -1
+answers = _proof._Answers(plan, start)
+answers.ahead(groups)
+assert groups.tobytes() in answers._ahead  # a child prices it
+found = answers.evaluate(groups)
+assert not answers._ahead
+here = plan.singles_at(groups)
+assert found.count == here.count and found.score == here.score
+assert all(np.array_equal(a, b) for a, b in zip(found.arrays(), here.arrays(), strict=True))
+assert found.flows.dtype == here.flows.dtype
+answers.ahead(start[plan.group_units])  # not needed after all: stopped and reaped
+pid = next(iter(answers._ahead.values()))._pid
+answers.close()
+try:
+    os.waitpid(pid, os.WNOHANG)
+    raise SystemExit("a child left behind")
+except ChildProcessError:
+    pass
+print("same")
+"""
+
+
+def test_a_placement_priced_ahead_in_a_child_is_priced_as_here() -> None:
+    """The groups' proof prices the count levels' placement in a forked child while the
+    score level is solved; it must be the very pricing worked out here. In a fresh
+    interpreter: this one runs pytest-xdist's threads, where nothing is forked."""
+    if cores() < 2:
+        pytest.skip("nothing is forked on one core")
+    done = subprocess.run(
+        [sys.executable, "-c", _PRICED_AHEAD], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "same"
 
 
 def _unit(name: str, size: int) -> Unit:
