@@ -121,11 +121,11 @@ def _min_cost_flow(
     supply: IntArray,
 ) -> IntArray:
     smcf = min_cost_flow.SimpleMinCostFlow()
-    for node in range(n_nodes):  # every node first, so arc-less nodes exist too
-        smcf.set_node_supply(node, 0)
+    # Every node's supply in one call (a Python loop over the nodes took 12 ms a flow,
+    # nationally), which also makes the nodes without arcs exist.
+    smcf.set_nodes_supplies(np.arange(n_nodes), supply)
     if len(tails):
         smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, cost)
-    smcf.set_nodes_supplies(np.arange(n_nodes), supply)
     status = smcf.solve()
     if status != smcf.OPTIMAL:
         raise RuntimeError(f"min-cost flow ended with status {status}")
