@@ -52,19 +52,21 @@ from matcher.tables import IntArray
 
 __all__ = ["GAP_REACH", "GAP_TARGET", "PROOF_ROUNDS", "GroupProof", "group_bound"]
 
-# Rounds of cut, groups' model, and the singles' flow around its placement. On the stress
-# instance the first round proves the count levels and finds a better placement (gap
-# 0.057 %), the second tightens the score level (0.023 %).
-PROOF_ROUNDS = 3
+# Rounds of cut, groups' model, and the singles' flow around its placement, at most. On the
+# stress instance the first round proves the count levels and finds a better placement (gap
+# 0.057 %), the second tightens the score level (0.023 %); the rules below end most runs
+# sooner (a round after the first takes 3.5-4 s there).
+PROOF_ROUNDS = 12
 # Another round only while the gap is above the target (the issue's 0.05 %) and within
 # reach of it: a round closed 55-60 % of the stress instances' 0.057-0.060 % (for 5-7 s),
 # but only 8-25 % of national gaps of 0.2-0.3 % (national seed 7: 0.199 -> 0.153 -> 0.141 %
 # for 1.4 s a round, the run 3.3 -> 6 s).
 GAP_TARGET = 0.0005
 GAP_REACH = 0.001
-# Seconds for the whole proof when the run has no time limit (stress: 13-15 s, national:
-# 1.5 s).
-PROOF_SECONDS = 20.0
+# Seconds for the whole proof at most (stress: 12-18 s, national: 1.5-2.5 s). With
+# `--time-limit 25` the stress run's wall time stays within 25 s: load and edges take 2 s,
+# the relaxation and near repair 2.5 s, and the last round may run half a round over.
+PROOF_SECONDS = 18.0
 # OR-Tools' min-cost flow scales costs by the number of nodes; this keeps the merged count
 # cost of the whole problem inside int64 for any sub-network of it.
 _FLOW_BUDGET = 2**61
@@ -215,9 +217,13 @@ def _enough(problem: BatchProblem, best: IntArray, bound: Objective | None, limi
 @dataclass(frozen=True)
 class _Cut:
     """A round's cut, once its count levels met the answer's (so every count-optimal
-    placement meets them too): its levels' costs and optima in the groups' model, which
-    every count-optimal placement attains, and its score cut, which holds for those."""
+    placement meets them too): its count prices and the merged count bound they proved,
+    its levels' costs and optima in the groups' model, which every count-optimal placement
+    attains (none where an earlier cut's stand for them), and its score cut, which holds
+    for those."""
 
+    count_price: IntArray
+    count: int
     count_costs: list[IntArray]
     count_values: list[int]
     score_cuts: list[tuple[int, IntArray]]  # (base, price per group edge), per subgradient
@@ -433,15 +439,31 @@ class GroupProof:
         for cut in proven:  # every count-optimal placement meets these
             for cost, value in zip(cut.count_costs, cut.count_values, strict=True):
                 model.fix(cost, value)
-        values, found = model.levels(counts, groups, clock, low, high)
-        notes = [f"{len(values)} of {len(counts)} count levels of the groups' model proven"]
-        bound_values = values + model.last_bound
-        count = count_base + sum(
-            w * (bound_values[k] if k < len(bound_values) else low[k])
-            for k, w in enumerate(self.weights)
+        # With a proven cut's count prices, this cut's count part differs from that one's
+        # by a constant, which is 0: at least 0 here (that cut is below the count at this
+        # placement, where this one is exact), at most 0 at a count-optimal placement (where
+        # that cut is exact, this one below). So it is exact at every count-optimal
+        # placement as well, its score cut holds there, and the count levels need no solve
+        # (stress: the prices stayed the same in every round; 2-3 s a round saved).
+        known = next(
+            (c for c in proven if np.array_equal(c.count_price, singles.count_price)), None
         )
-        if len(values) < len(counts):
-            return self._as_objective(count, None), found, notes
+        found: IntArray | None = None
+        if known is not None:
+            values: list[int] = []
+            count = known.count
+            model.start_from(groups)
+            notes = ["the count levels' prices as in a round before: proven"]
+        else:
+            values, found = model.levels(counts, groups, clock, low, high)
+            notes = [f"{len(values)} of {len(counts)} count levels of the groups' model proven"]
+            bound_values = values + model.last_bound
+            count = count_base + sum(
+                w * (bound_values[k] if k < len(bound_values) else low[k])
+                for k, w in enumerate(self.weights)
+            )
+            if len(values) < len(counts):
+                return self._as_objective(count, None), found, notes
         # The score level is solved under this cut at once, before any answer is known to
         # meet its count levels: the placement it finds, priced as an answer, most often
         # does (and proves them). The count levels' own placement is priced meanwhile in a
@@ -454,7 +476,7 @@ class GroupProof:
             (singles.score - int(price @ taken), price[pools] * size)
             for price in singles.score_prices
         ]
-        cut = _Cut(counts, values, score_cuts)
+        cut = _Cut(singles.count_price, count, counts if known is None else [], values, score_cuts)
         for each in [*proven, cut]:
             for base, price in each.score_cuts:
                 model.add_score_cut(base, price)
