@@ -27,6 +27,7 @@ __all__ = [
     "Objective",
     "build_problem",
     "level_range",
+    "level_totals",
     "merge_levels",
     "objective_levels",
     "objective_of",
@@ -526,7 +527,13 @@ def _objective_levels(problem: BatchProblem) -> list[IntArray]:
 
 
 def level_range(problem: BatchProblem, cost: IntArray) -> int:
-    """Largest difference of a level's total between two assignments: each unit adds its
+    """Largest difference of a level's total between two assignments."""
+    least, largest = level_totals(problem, cost)
+    return largest - least
+
+
+def level_totals(problem: BatchProblem, cost: IntArray) -> tuple[int, int]:
+    """The least and the largest total of a level over all assignments: each unit adds its
     size times at most one edge's per-child cost (or nothing), so the total lies between the
     sums of the units' minima and maxima."""
     # In the level's own type: ufunc.at takes its fast path only without casting.
@@ -534,7 +541,8 @@ def level_range(problem: BatchProblem, cost: IntArray) -> int:
     hi = np.zeros(problem.n_units, dtype=cost.dtype)
     np.minimum.at(lo, problem.e_unit, cost)
     np.maximum.at(hi, problem.e_unit, cost)
-    return int((problem.size * (hi.astype(np.int64) - lo)).sum())
+    size = problem.size.astype(np.int64)
+    return int((size * lo.astype(np.int64)).sum()), int((size * hi.astype(np.int64)).sum())
 
 
 def merge_levels(problem: BatchProblem, levels: list[IntArray], budget: int) -> list[IntArray]:
