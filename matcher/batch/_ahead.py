@@ -62,7 +62,8 @@ class Forked:
     """Arrays `job()` returns, computed in a forked child and sent back down a pipe as .npy
     bytes (no pickle on either side). `arrays()` waits for them (None if the child failed
     or did not answer in time: the caller then works them out itself); `cancel()` stops and
-    reaps the child. The forked edge builder and `Ahead` both use it."""
+    reaps the child. The forked edge builder, `Ahead` and the groups' proof (a placement
+    priced ahead) use it."""
 
     def __init__(self, pid: int, read: int) -> None:
         self._pid: int | None = pid

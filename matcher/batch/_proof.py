@@ -48,7 +48,7 @@ from matcher.batch._problem import (
     objective_levels,
     objective_of,
 )
-from matcher.batch._solution import Clock, gap_to
+from matcher.batch._solution import Clock, gap_level, gap_to
 from matcher.tables import IntArray
 
 __all__ = ["GAP_PROGRESS", "GAP_REACH", "GAP_TARGET", "PROOF_ROUNDS", "GroupProof", "group_bound"]
@@ -58,10 +58,10 @@ __all__ = ["GAP_PROGRESS", "GAP_REACH", "GAP_TARGET", "PROOF_ROUNDS", "GroupProo
 # 0.057 %), the second tightens the score level (0.023 %); the rules below end most runs
 # sooner (a round after the first takes 3.5-4 s there).
 PROOF_ROUNDS = 12
-# Another round only while the gap is above the target (the issue's 0.05 %) and within
-# reach of it: a round closed 55-60 % of the stress instances' 0.057-0.060 % (for 5-7 s),
-# but only 8-25 % of national gaps of 0.2-0.3 % (national seed 7: 0.199 -> 0.153 -> 0.141 %
-# for 1.4 s a round, the run 3.3 -> 6 s).
+# Another round only while the gap is above the target (the issue's 0.05 %) and, in a run
+# without a time limit, within reach of it: a round closed 55-60 % of the stress instances'
+# 0.057-0.060 % (for 5-7 s), but only 8-25 % of national gaps of 0.2-0.3 % (national seed
+# 7: 0.199 -> 0.153 -> 0.141 % for 1.4 s a round, the run 3.3 -> 6 s).
 GAP_TARGET = 0.0005
 GAP_REACH = 0.001
 # A round that closes less than this share of the gap it started from is the last (stress
@@ -85,9 +85,10 @@ def group_bound(
     Rounds: the singles' flow around the current placement of the groups (which may be a
     better answer), the cut there, the groups' model under it. A round whose count levels
     meet the answer's solves the score level too, under every such cut so far. Another round
-    follows only while the gap is above `GAP_TARGET`, the last round's time is left, and,
-    where the run has no time limit, the gap is within `GAP_REACH`. Last, the answer's
-    groups are moved to nearer homes at the same counts (`GroupProof.polish`)."""
+    follows only while half the last round's time is left and the gap is worth it
+    (`_enough`: above `GAP_TARGET`, still closing by `GAP_PROGRESS` a round, and, where the
+    run has no time limit, within `GAP_REACH`). Last, the answer's groups are moved to
+    nearer homes at the same counts (`GroupProof.polish`)."""
     left = clock.remaining()
     clock = Clock(
         PROOF_SECONDS if left is None else min(left, PROOF_SECONDS),
@@ -104,7 +105,7 @@ def group_bound(
             if after < before:
                 notes.append(f"groups moved at the same counts: score {before:.2f} -> {after:.2f}")
     finally:
-        answers.close()
+        answers.stop_ahead()
     return answers.best, bound, notes
 
 
@@ -115,7 +116,7 @@ def _rounds(
     notes: list[str] = []
     groups = answers.best[plan.group_units]
     proven: list[_Cut] = []  # rounds whose cut met the optimum's count levels
-    last_gap: float | None = None  # after the round before
+    last_gap: tuple[str | None, float] | None = None  # level and gap after the round before
     for turn in range(PROOF_ROUNDS):
         if clock.expired():
             break
@@ -138,7 +139,10 @@ def _rounds(
         # round 9.8 s from here, the second 6 s); its CP-SAT stages stop with the clock and
         # no placement is priced after it, so a round cut short costs only its time.
         half = (clock.used() - started) / 2
-        gap = None if bound is None else gap_to(objective_of(plan.problem, answers.best), bound)
+        gap = None
+        if bound is not None:
+            answer = objective_of(plan.problem, answers.best)
+            gap = (gap_level(answer, bound), gap_to(answer, bound))
         if _enough(gap, last_gap, limited) or not clock.left(half):
             break
         last_gap = gap
@@ -172,7 +176,7 @@ class _Answers:
         if key not in self._seen:
             child = self._ahead.pop(key, None)
             found = None if child is None else child.arrays(self._wait)
-            if found is not None:
+            if found is not None and len(found) == _Singles.ARRAYS:
                 self._seen[key] = _Singles.of_arrays(found)
             else:
                 started = time.perf_counter()
@@ -190,11 +194,6 @@ class _Answers:
         if child is not None:
             self._ahead[key] = child
 
-    def priced(self, groups: IntArray) -> bool:
-        """Whether `groups` is priced, or being priced in a child."""
-        key = groups.tobytes()
-        return key in self._seen or key in self._ahead
-
     def count_of(self, groups: IntArray | None) -> int:
         """The merged count cost of the answer, or of `groups` with the singles' flow
         around them (weighed as an answer on the way)."""
@@ -202,7 +201,8 @@ class _Answers:
             return self.plan.merged_count(self.best)
         return self.plan.merged_count(self.plan.packing(groups, self.evaluate(groups).flows))
 
-    def close(self) -> None:
+    def stop_ahead(self) -> None:
+        """Stop and reap every child still pricing."""
         for child in self._ahead.values():
             child.cancel()
         self._ahead.clear()
@@ -212,16 +212,21 @@ def _priced_arrays(plan: GroupProof, groups: IntArray) -> list[np.ndarray]:
     return plan.singles_at(groups).arrays()
 
 
-def _enough(gap: float | None, last_gap: float | None, limited: bool) -> bool:
-    """Whether another round is not worth it: the gap (None: no bound yet) is at the target
-    already; or the last round closed less than `GAP_PROGRESS` of the gap it started from
-    (the cuts have stalled: national seed 5 with a time limit, 12 rounds of 8-15 % each);
-    or, in a run with no time limit (which asks for an answer soon), the gap is too wide
-    for a round to close."""
+def _enough(
+    gap: tuple[str | None, float] | None, last_gap: tuple[str | None, float] | None, limited: bool
+) -> bool:
+    """Whether another round is not worth it, by the gap (its level and size; None: no bound
+    yet): at the target already; or the last round closed less than `GAP_PROGRESS` of the
+    gap it started from at the same level (the cuts have stalled: national seed 5 with a
+    time limit, 12 rounds of 8-15 % each); or, in a run with no time limit (which asks for
+    an answer soon), too wide for a round to close."""
     if gap is None:
         return False
-    stalled = last_gap is not None and gap > (1 - GAP_PROGRESS) * last_gap
-    return gap <= GAP_TARGET or stalled or (not limited and gap > GAP_REACH)
+    level, size = gap
+    stalled = (
+        last_gap is not None and last_gap[0] == level and size > (1 - GAP_PROGRESS) * last_gap[1]
+    )
+    return size <= GAP_TARGET or stalled or (not limited and size > GAP_REACH)
 
 
 @dataclass(frozen=True)
@@ -249,6 +254,8 @@ class _Singles:
     score: int
     count_price: IntArray  # per pool of the whole problem
     score_prices: list[IntArray]  # the largest and the least, per pool
+
+    ARRAYS = 5  # how many `arrays` gives: fewer from a child means it was cut short
 
     def arrays(self) -> list[np.ndarray]:
         """As arrays, for a forked child to send (`of_arrays` reads them back)."""
@@ -493,12 +500,14 @@ class GroupProof:
         score, placement = model.score(own_score, clock)
 
         def meets(groups: IntArray | None) -> bool:
-            # No placement is priced after the clock runs out, but one a child prices.
-            if groups is None or (clock.expired() and not answers.priced(groups)):
+            # No placement is priced after the clock runs out, not even one a child has
+            # priced: whether a child could be forked must not change the answer.
+            if groups is None or clock.expired():
                 return False
             return count == answers.count_of(groups)
 
         met = met_already or meets(placement) or meets(found)
+        answers.stop_ahead()  # a child still pricing is no longer needed
         last = found if placement is None else placement
         if not met:
             notes.append("no answer meets them: no score bound")

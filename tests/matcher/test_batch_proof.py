@@ -194,7 +194,7 @@ assert all(np.array_equal(a, b) for a, b in zip(found.arrays(), here.arrays(), s
 assert found.flows.dtype == here.flows.dtype
 answers.ahead(start[plan.group_units])  # not needed after all: stopped and reaped
 pid = next(iter(answers._ahead.values()))._pid
-answers.close()
+answers.stop_ahead()
 try:
     os.waitpid(pid, os.WNOHANG)
     raise SystemExit("a child left behind")
@@ -223,7 +223,7 @@ def test_rounds_that_reuse_proven_count_levels_keep_every_bound() -> None:
     rounds go on until nothing changes, so small cohorts take that path often; every bound
     they give must still hold for the true optimum."""
     reused = 0
-    with patch.object(_proof, "GAP_TARGET", -1.0):
+    with patch.object(_proof, "GAP_TARGET", -1.0), patch.object(_proof, "GAP_PROGRESS", 0.0):
         for seed in range(40):
             problem = _problem(seed, 8, 5, siblings=0.6)
             proof = GroupProof.of(problem)
