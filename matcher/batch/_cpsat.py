@@ -51,7 +51,6 @@ SCORE_STAGE_EDGES = 5_000
 # Above this many edges the whole packing model is too large for CP-SAT to improve on the
 # decomposition in seconds (measured: no first solution in 28 s at 523k edges).
 FULL_MODEL_EDGES = 60_000
-STAGE_MERGE_MOST = 2**50
 
 
 def import_solvers() -> None:
@@ -95,7 +94,7 @@ def _cpsat_staged(
     levels = objective_levels(problem)
     # Count levels merged with proven weights; the score level is its own stage, so that
     # CP-SAT's objective coefficients stay small.
-    stages = [*merge_levels(problem, levels[:-1], STAGE_MERGE_MOST), levels[-1]]
+    stages = [*merge_levels(problem, levels[:-1], 2**50), levels[-1]]
     if counts_only and len(stages) > 1:
         stages = stages[:-1]
     solver = cp_model.CpSolver()
