@@ -16,7 +16,14 @@ from matcher.tables import IntArray
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
 
-__all__ = ["PROOF_STAGE_SECONDS", "GroupsModel", "level_ranges", "solves"]
+__all__ = [
+    "PROOF_STAGE_SECONDS",
+    "GroupsModel",
+    "balanced_digits",
+    "dominated",
+    "level_ranges",
+    "solves",
+]
 
 # Seconds for one solve of the groups' model (stress: 0.3-5 s each, all proven).
 PROOF_STAGE_SECONDS = 8.0
@@ -167,7 +174,8 @@ class GroupsModel:
         # theta at the least value the cuts allow at the hint: a complete, feasible hint
         # (with 0 there CP-SAT repaired it first; stress: 0.3 s a score stage)
         at_hint = np.asarray(self.hint[: len(self.x)], dtype=np.int64)
-        self.hint.append(max(base + int(price @ at_hint) for base, price in self.cuts))
+        theta = max(base + int(price @ at_hint) for base, price in self.cuts)
+        self.hint = [*self.hint[: len(self.x)], theta]
         reached, proven = self._minimize_vars(variables, weights, clock)
         placement = self._placement() if reached is not None else None
         if proven:
@@ -272,3 +280,25 @@ def _placement(problem: BatchProblem, edges: IntArray, values: list[int]) -> Int
     taken = edges[np.flatnonzero(values)]
     out[np.searchsorted(group_units, problem.e_unit[taken])] = taken
     return out
+
+
+def balanced_digits(value: IntArray, weights: list[int]) -> list[IntArray]:
+    """`value` written as sum(weights[k] * digit[k]), each digit as small as can be (the
+    remainder at each weight within half of it)."""
+    rest = value.astype(np.int64)
+    digits = []
+    for weight in weights:
+        digit = (rest + weight // 2) // weight
+        digits.append(digit)
+        rest = rest - digit * weight
+    assert not rest.any()
+    return digits
+
+
+def dominated(weights: list[int], low: list[int], high: list[int]) -> bool:
+    """Whether one unit of each level outweighs everything the later levels can change, so
+    that the merged optimum is the level-by-level one."""
+    return all(
+        weights[k] > sum(weights[j] * (high[j] - low[j]) for j in range(k + 1, len(weights)))
+        for k in range(len(weights))
+    )

@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from matcher.batch._ahead import Forked, may_fork
 from matcher.batch._flow import stage_prices
-from matcher.batch._groups import GroupsModel, level_ranges
+from matcher.batch._groups import GroupsModel, balanced_digits, dominated, level_ranges
 from matcher.batch._problem import (
     AFTER_TIERS,
     BatchProblem,
@@ -334,12 +334,32 @@ class GroupProof:
         ]
 
     @cached_property
+    def group_counts(self) -> list[IntArray]:
+        """Each count level's cost of each group edge (per child times the group's size)."""
+        p = self.problem
+        size = p.size[p.e_unit[self.group_edges]]
+        return [np.asarray(level, np.int64)[self.group_edges] * size for level in self.count_levels]
+
+    @cached_property
+    def group_score(self) -> IntArray:
+        """The groups' own score of each group edge."""
+        p = self.problem
+        size = p.size[p.e_unit[self.group_edges]]
+        return np.asarray(objective_levels(p)[-1], np.int64)[self.group_edges] * size
+
+    @cached_property
+    def least_score(self) -> int:
+        """The least score any packing can have."""
+        return level_totals(self.problem, objective_levels(self.problem)[-1])[0]
+
+    @cached_property
     def largest(self) -> list[int]:
         """Each count level's largest total over all packings."""
         return [level_totals(self.problem, level)[1] for level in self.count_levels]
 
     def places_taken(self, groups: IntArray) -> IntArray:
-        """Places per pool the groups take (`groups`: edge per group unit, -1 unplaced)."""
+        """Places per pool the units take (`groups`: an edge per unit, -1 unplaced; the
+        group units, or any)."""
         taken = np.zeros(len(self.problem.pool_free), dtype=np.int64)
         used = groups[groups >= 0]
         np.add.at(taken, self.problem.e_pool[used], self.problem.size[self.problem.e_unit[used]])
@@ -403,20 +423,16 @@ class GroupProof:
         of the groups' model take any homes that count the same (national seed 6: a score
         24 % above the bound, 1 % after this)."""
         p = self.problem
-        edges = self.group_edges
+        groups = chosen[self.group_units]
         out = chosen.copy()
         out[self.group_units] = -1
-        left = p.pool_free.copy()
-        singles = out[out >= 0]
-        np.subtract.at(left, p.e_pool[singles], p.size[p.e_unit[singles]])
-        model = GroupsModel(p, edges, workers, seed, free=left)
-        current = np.isin(edges, chosen[self.group_units]).astype(np.int64)
-        size = p.size[p.e_unit[edges]]
-        for level in self.count_levels:
-            cost = np.asarray(level, np.int64)[edges] * size
+        left = p.pool_free - self.places_taken(out)  # the places the singles leave
+        model = GroupsModel(p, self.group_edges, workers, seed, free=left)
+        current = np.isin(self.group_edges, groups).astype(np.int64)
+        for cost in self.group_counts:
             model.fix(cost, int(cost @ current))
-        model.hint = current.tolist()
-        placement = model.least(np.asarray(objective_levels(p)[-1], np.int64)[edges] * size, clock)
+        model.start_from(groups)
+        placement = model.least(self.group_score, clock)
         if placement is None:
             return chosen
         out[self.group_units] = placement
@@ -442,13 +458,12 @@ class GroupProof:
         edges = self.group_edges
         size = p.size[p.e_unit[edges]]
         pools = p.e_pool[edges]
-        digits = _balanced_digits(singles.count_price, self.weights)
+        digits = balanced_digits(singles.count_price, self.weights)
         counts = [
-            (np.asarray(level, np.int64)[edges] + digit[pools]) * size
-            for level, digit in zip(self.count_levels, digits, strict=True)
+            own + digit[pools] * size for own, digit in zip(self.group_counts, digits, strict=True)
         ]
         low, high = level_ranges(p.e_unit[edges], counts)
-        if not _dominated(self.weights, low, high):
+        if not dominated(self.weights, low, high):
             return None, None, ["the merged weights do not dominate the groups' model: no bound"]
         taken = self.places_taken(groups)
         count_base = singles.count - int(singles.count_price @ taken)
@@ -488,7 +503,6 @@ class GroupProof:
         met_already = count == answers.count_of(None)
         if found is not None and not met_already:
             answers.ahead(found)
-        own_score = np.asarray(objective_levels(p)[-1], np.int64)[edges] * size
         score_cuts = [
             (singles.score - int(price @ taken), price[pools] * size)
             for price in singles.score_prices
@@ -497,7 +511,7 @@ class GroupProof:
         for each in [*proven, cut]:
             for base, price in each.score_cuts:
                 model.add_score_cut(base, price)
-        score, placement = model.score(own_score, clock)
+        score, placement = model.score(self.group_score, clock)
 
         def meets(groups: IntArray | None) -> bool:
             # No placement is priced after the clock runs out, not even one a child has
@@ -537,7 +551,7 @@ class GroupProof:
             per_level.append(level)
             rest -= weight * level
         if score is None:  # no score bound: the least score any packing can have
-            score = level_totals(p, np.asarray(objective_levels(p)[-1], np.int64))[0]
+            score = self.least_score
         scale = p.together_scale
         if p.together_after == AFTER_TIERS:
             placed, tier1, tier2, tier3, together = per_level
@@ -576,25 +590,3 @@ def _singles_problem(problem: BatchProblem) -> tuple[BatchProblem, IntArray]:
         together_after=problem.together_after,
     )
     return singles, origin
-
-
-def _balanced_digits(value: IntArray, weights: list[int]) -> list[IntArray]:
-    """`value` written as sum(weights[k] * digit[k]), each digit as small as can be (the
-    remainder at each weight within half of it)."""
-    rest = value.astype(np.int64)
-    digits = []
-    for weight in weights:
-        digit = (rest + weight // 2) // weight
-        digits.append(digit)
-        rest = rest - digit * weight
-    assert not rest.any()
-    return digits
-
-
-def _dominated(weights: list[int], low: list[int], high: list[int]) -> bool:
-    """Whether one unit of each level outweighs everything the later levels can change, so
-    that the merged optimum is the level-by-level one."""
-    return all(
-        weights[k] > sum(weights[j] * (high[j] - low[j]) for j in range(k + 1, len(weights)))
-        for k in range(len(weights))
-    )

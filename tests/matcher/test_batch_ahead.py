@@ -108,14 +108,21 @@ print("same")
 """
 
 
-def test_work_started_ahead_gives_the_same_answers_as_work_done_here() -> None:
+def assert_same_in_a_fresh_process(script: str) -> None:
+    """Run `script` in a fresh interpreter (no pytest-xdist threads: forks are allowed
+    there) and check that it ends well and prints "same"; skipped on one core, where
+    nothing is forked."""
     if cores() < 2:
         pytest.skip("nothing is forked on one core")
     done = subprocess.run(
-        [sys.executable, "-c", _IN_A_FRESH_PROCESS], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "same"
+
+
+def test_work_started_ahead_gives_the_same_answers_as_work_done_here() -> None:
+    assert_same_in_a_fresh_process(_IN_A_FRESH_PROCESS)
 
 
 def test_nothing_is_forked_from_a_process_with_threads() -> None:

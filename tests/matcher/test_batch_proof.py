@@ -6,19 +6,16 @@ and an answer that meets its bound is the optimum."""
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 from dataclasses import replace
 from unittest.mock import patch
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from matcher.batch import _proof, build_problem, solve_greedy
-from matcher.batch._ahead import cores
 from matcher.batch._flow import stage_prices
+from matcher.batch._groups import balanced_digits
 from matcher.batch._problem import (
     BatchProblem,
     level_range,
@@ -29,7 +26,6 @@ from matcher.batch._problem import (
 from matcher.batch._proof import (
     _FLOW_BUDGET,
     GroupProof,
-    _balanced_digits,
     group_bound,
 )
 from matcher.batch._solution import Clock
@@ -37,6 +33,7 @@ from matcher.rank import Matcher
 from matcher.tables import Unit
 from tests.factories import AS_OF
 from tests.matcher.test_batch import tiny
+from tests.matcher.test_batch_ahead import assert_same_in_a_fresh_process
 from tests.oracles.batch_optimum import _feasible, brute_force, key_of
 
 
@@ -208,13 +205,7 @@ def test_a_placement_priced_ahead_in_a_child_is_priced_as_here() -> None:
     """The groups' proof prices the count levels' placement in a forked child while the
     score level is solved; it must be the very pricing worked out here. In a fresh
     interpreter: this one runs pytest-xdist's threads, where nothing is forked."""
-    if cores() < 2:
-        pytest.skip("nothing is forked on one core")
-    done = subprocess.run(
-        [sys.executable, "-c", _PRICED_AHEAD], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "same"
+    assert_same_in_a_fresh_process(_PRICED_AHEAD)
 
 
 def test_rounds_that_reuse_proven_count_levels_keep_every_bound() -> None:
@@ -311,7 +302,7 @@ def test_balanced_digits_rebuild_the_value_with_the_least_digits(
     weights = [1]
     for radix in radices:
         weights.insert(0, weights[0] * radix)
-    digits = _balanced_digits(np.array([value], dtype=np.int64), weights)
+    digits = balanced_digits(np.array([value], dtype=np.int64), weights)
     assert sum(w * int(d[0]) for w, d in zip(weights, digits, strict=True)) == value
     for k in range(1, len(weights)):  # each digit after the first within half a radix
         assert abs(int(digits[k][0])) * 2 <= weights[k - 1] // weights[k]
