@@ -118,10 +118,15 @@ class Clock:
 
     def charge(self, solver: cp_model.CpSolver) -> None:
         used = float(solver.deterministic_time)
-        clock: Clock | None = self
-        while clock is not None:
+        for clock in self.chain():
             clock.spent += used
-            clock = clock.parent
+
+    def chain(self) -> list[Clock]:
+        """This clock and the ones it is carved out of, innermost first."""
+        chain = [self]
+        while chain[-1].parent is not None:
+            chain.append(chain[-1].parent)
+        return chain
 
 
 def set_objective(model: cp_model.CpModel, variables: list[int], weights: list[int]) -> None:

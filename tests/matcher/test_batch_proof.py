@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from matcher.batch import _proof, build_problem, solve_greedy
+from matcher.batch._answers import Answers
 from matcher.batch._flow import stage_prices
 from matcher.batch._groups import balanced_digits
 from matcher.batch._problem import (
@@ -166,7 +167,7 @@ _PRICED_AHEAD = """
 import os
 import numpy as np
 from matcher.batch import build_problem, solve_greedy
-from matcher.batch import _ahead, _proof
+from matcher.batch import _ahead, _answers, _proof
 from matcher.rank import Matcher
 from tests.factories import AS_OF
 from tests.matcher.test_batch import tiny
@@ -180,7 +181,7 @@ assert plan is not None
 start = solve_greedy(problem).chosen
 groups = start[plan.group_units].copy()
 groups[::2] = -1
-answers = _proof._Answers(plan, start)
+answers = _answers.Answers(plan, start)
 answers.ahead(groups)
 assert groups.tobytes() in answers._ahead  # a child prices it
 found = answers.evaluate(groups)
@@ -206,6 +207,86 @@ def test_a_placement_priced_ahead_in_a_child_is_priced_as_here() -> None:
     score level is solved; it must be the very pricing worked out here. In a fresh
     interpreter: this one runs pytest-xdist's threads, where nothing is forked."""
     assert_same_in_a_fresh_process(_PRICED_AHEAD)
+
+
+_POLISHED_AHEAD = """
+import os
+import numpy as np
+from matcher.batch import build_problem, solve_greedy
+from matcher.batch import _ahead, _answers, _proof
+from matcher.batch._solution import Clock
+from matcher.rank import Matcher
+from tests.factories import AS_OF
+from tests.matcher.test_batch import tiny
+
+os.environ.pop("PLACEMENT_EDGE_WORKERS", None)
+assert _ahead.may_fork()
+m = Matcher(tiny(17, 60, 40, 4, siblings=0.5))
+problem = build_problem(m, m.units, AS_OF)
+plan = _proof.GroupProof.of(problem)
+assert plan is not None
+start = solve_greedy(problem).chosen
+here_clock = Clock(None, deterministic=True)
+here = plan.polish(start, here_clock, 1, 0)
+assert not np.array_equal(here, start)  # the polish moves a group: the case this is about
+clock = Clock(None, deterministic=True)
+answers = _answers.Answers(plan, start)
+answers.start_polish(clock, 1, 0, ahead=True)
+assert answers._polishing is not None and answers._polishing.child is not None
+answers.finish_polish(clock, 1, 0)
+assert np.array_equal(answers.best, here)
+assert clock.spent == here_clock.spent > 0  # the child's CP-SAT time charged here
+print("same")
+"""
+
+
+def test_the_best_answer_polished_in_a_child_is_polished_as_here() -> None:
+    """While the score level's placement is priced, the best answer so far is polished in a
+    forked child: the very polish worked out here, its CP-SAT time charged to the clock here
+    (`--deterministic` counts it)."""
+    assert_same_in_a_fresh_process(_POLISHED_AHEAD)
+
+
+def test_without_a_time_limit_the_score_levels_own_placement_is_not_polished() -> None:
+    """A run without a time limit asks for an answer soon: an answer whose groups are where
+    the score level placed them is not polished last; with a time limit every answer is."""
+    asked: list[bool] = []  # per last polish asked for: the answer's groups placed by score
+    ended: list[bool] = []  # at the end: the answer's groups placed by score
+    start_polish, polish_note = Answers.start_polish, Answers.polish_note
+
+    def spy_start(self: Answers, clock: Clock, workers: int, seed: int, ahead: bool) -> None:
+        if not ahead:
+            asked.append(self.best_placed_by_score())
+        start_polish(self, clock, workers, seed, ahead)
+
+    def spy_end(self: Answers) -> list[str]:
+        ended.append(self.best_placed_by_score())
+        return polish_note(self)
+
+    skipped = 0
+    with (
+        patch.object(Answers, "start_polish", spy_start),
+        patch.object(Answers, "polish_note", spy_end),
+    ):
+        for seed in range(30):
+            problem = _problem(seed, 8, 5, siblings=0.6)
+            proof = GroupProof.of(problem)
+            if proof is None or not _small(problem):
+                continue
+            start = solve_greedy(problem).chosen.copy()
+            start[np.random.default_rng(seed).random(problem.n_units) < 0.5] = -1
+            for limit in (None, 20.0):
+                asked.clear()
+                ended.clear()
+                group_bound(proof, start, Clock(limit), workers=1, seed=0)
+                if limit is not None:
+                    assert len(asked) == 1
+                elif asked:
+                    assert asked == [False]
+                else:  # none asked for: the answer is the score level's own placement
+                    assert ended == [True]
+                    skipped += 1
+    assert skipped >= 3  # the path this test is about was taken
 
 
 def test_rounds_that_reuse_proven_count_levels_keep_every_bound() -> None:
