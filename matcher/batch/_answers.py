@@ -70,7 +70,8 @@ class Answers:
     """The best answer so far, and the singles' flow around each placement of the groups
     priced so far (each packing weighed as an answer). A placement whose pricing may be
     needed later can be priced `ahead` in a forked child, and the best answer polished in
-    one (`start_polish`, `finish_polish`)."""
+    one (`start_polish`, `finish_polish`), or the singles priced halfway between two
+    placements (`mid_ahead`, `mid_of`)."""
 
     def __init__(self, plan: GroupProof, chosen: IntArray) -> None:
         self.plan = plan
@@ -81,6 +82,7 @@ class Answers:
         self._polished: set[bytes] = set()  # answers polished, and what their polish gave
         self._moved: dict[bytes, float] = {}  # a polish's better answer: the score it had
         self._polishing: _Polishing | None = None
+        self._halfway: dict[bytes, Forked] = {}  # `mid_prices` under way in a child
         self._wait = 10.0  # seconds a child may take: twice a pricing here, and then some
 
     def objective(self) -> Objective:
@@ -130,6 +132,24 @@ class Answers:
         if groups is None:
             return self.plan.merged_count(self.best)
         return self.plan.merged_count(self.plan.packing(groups, self.evaluate(groups).flows))
+
+    def mid_ahead(self, a: IntArray, b: IntArray) -> None:
+        """Start pricing halfway between placements `a` and `b` in a child, where that is
+        safe and a core is free (`mid_of` works it out here otherwise)."""
+        key = a.tobytes() + b.tobytes()
+        if key in self._halfway or not may_fork():
+            return
+        child = Forked.fork(partial(_halfway_arrays, self.plan, a, b))
+        if child is not None:
+            self._halfway[key] = child
+
+    def mid_of(self, a: IntArray, b: IntArray) -> Singles:
+        """The singles priced halfway between `a` and `b` (`GroupProof.mid_prices`)."""
+        child = self._halfway.pop(a.tobytes() + b.tobytes(), None)
+        found = None if child is None else child.arrays(self._wait)
+        if found is not None and len(found) == Singles.ARRAYS:
+            return Singles.of_arrays(found)
+        return self.plan.mid_prices(a, b)
 
     def start_polish(self, clock: Clock, workers: int, seed: int, ahead: bool) -> None:
         """Start polishing the best answer (`GroupProof.polish`), unless it is polished or
@@ -182,8 +202,15 @@ class Answers:
             f"groups moved at the same counts: score {before:.2f} -> {self.objective().score:.2f}"
         ]
 
+    def stop_all(self) -> None:
+        """Stop and reap every child: pricing, polishing, or pricing halfway."""
+        self.stop_ahead()
+        for child in self._halfway.values():
+            child.cancel()
+        self._halfway.clear()
+
     def stop_ahead(self) -> None:
-        """Stop and reap every child still pricing or polishing."""
+        """Stop and reap every child still pricing a placement or polishing."""
         for child in self._ahead.values():
             child.cancel()
         self._ahead.clear()
@@ -194,6 +221,10 @@ class Answers:
 
 def _priced_arrays(plan: GroupProof, groups: IntArray) -> list[np.ndarray]:
     return plan.singles_at(groups).arrays()
+
+
+def _halfway_arrays(plan: GroupProof, a: IntArray, b: IntArray) -> list[np.ndarray]:
+    return plan.mid_prices(a, b).arrays()
 
 
 def _polished_arrays(

@@ -98,6 +98,55 @@ def test_the_prices_are_a_lexicographic_subgradient_of_the_optimum(
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10**6),
+    children=st.integers(2, 7),
+    families=st.integers(1, 4),
+    data=st.data(),
+)
+def test_the_prices_halfway_are_a_lexicographic_subgradient_of_the_optimum(
+    seed: int, children: int, families: int, data
+) -> None:
+    """Priced halfway between two vectors of free places (every child two, the places of
+    both added up), the flow's values are twice the optimum there and its prices a
+    lexicographic subgradient: for any whole free places, twice the optimum (brute force)
+    is at least the values plus the prices times the doubled places lost."""
+    problem = _problem(seed, children, families, siblings=0.0)
+    assume(problem.n_edges > 0 and _small(problem))
+    count_cost = merge_levels(problem, objective_levels(problem)[:-1], 2**50)
+    assume(len(count_cost) == 1)
+    score = np.asarray(objective_levels(problem)[-1], np.int64)
+    pools = problem.pools_used
+    top = [int(f) + 1 for f in problem.pool_free[pools]]
+    a, b, there = (
+        np.array([data.draw(st.integers(0, t)) for t in top], dtype=np.int64) for _ in range(3)
+    )
+    doubled_free = problem.pool_free.copy()
+    doubled_free[pools] = a + b
+    doubled = replace(problem, pool_free=doubled_free, size=2 * problem.size)
+    found = stage_prices(doubled, [count_cost[0], score])
+    free = problem.pool_free.copy()
+    free[pools] = there
+    moved = replace(problem, pool_free=free)
+    count, cents = _merged_and_score(moved, brute_force(moved))
+    lost = a + b - 2 * there
+    for score_prices in (found.prices[1], found.least_prices[1]):
+        cut = (
+            found.values[0] + int(found.prices[0] @ lost),
+            found.values[1] + int(score_prices @ lost),
+        )
+        assert (2 * count, 2 * cents) >= cut
+    # Halfway between a vector and itself is that vector: twice its optimum.
+    doubled_free[pools] = 2 * a
+    twice = stage_prices(replace(doubled, pool_free=doubled_free), [count_cost[0], score])
+    free[pools] = a
+    at_a = replace(problem, pool_free=free)
+    assert (twice.values[0], twice.values[1]) == tuple(
+        2 * v for v in _merged_and_score(at_a, brute_force(at_a))
+    )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6), children=st.integers(2, 8), families=st.integers(1, 5))
 def test_the_group_bound_holds_and_an_answer_that_meets_it_is_optimal(
     seed: int, children: int, families: int
@@ -190,6 +239,11 @@ here = plan.singles_at(groups)
 assert found.count == here.count and found.score == here.score
 assert all(np.array_equal(a, b) for a, b in zip(found.arrays(), here.arrays(), strict=True))
 assert found.flows.dtype == here.flows.dtype
+answers.mid_ahead(groups, start[plan.group_units])  # halfway: priced in a child as well
+assert len(answers._halfway) == 1
+halfway = answers.mid_of(groups, start[plan.group_units])
+here = plan.mid_prices(groups, start[plan.group_units])
+assert all(np.array_equal(a, b) for a, b in zip(halfway.arrays(), here.arrays(), strict=True))
 answers.ahead(start[plan.group_units])  # not needed after all: stopped and reaped
 pid = next(iter(answers._ahead.values()))._pid
 answers.stop_ahead()
@@ -204,7 +258,8 @@ print("same")
 
 def test_a_placement_priced_ahead_in_a_child_is_priced_as_here() -> None:
     """The groups' proof prices the count levels' placement in a forked child while the
-    score level is solved; it must be the very pricing worked out here. In a fresh
+    score level is solved, and halfway between two placements while the next is priced;
+    each must be the very pricing worked out here. In a fresh
     interpreter: this one runs pytest-xdist's threads, where nothing is forked."""
     assert_same_in_a_fresh_process(_PRICED_AHEAD)
 
@@ -291,10 +346,11 @@ def test_without_a_time_limit_the_score_levels_own_placement_is_not_polished() -
 
 def test_rounds_that_reuse_proven_count_levels_keep_every_bound() -> None:
     """A round whose count prices are a proven round's skips the count levels' solve (the
-    cut is exact at every count-optimal placement all the same). With no gap target,
-    rounds go on until nothing changes, so small cohorts take that path often; every bound
-    they give must still hold for the true optimum."""
-    reused = 0
+    cut is exact at every count-optimal placement all the same), and so does a cut halfway
+    between two rounds' placements. With no gap target, rounds go on until nothing
+    changes, so small cohorts take these paths often; every bound they give must still hold
+    for the true optimum."""
+    reused = halfway = 0
     with patch.object(_proof, "GAP_TARGET", -1.0), patch.object(_proof, "GAP_PROGRESS", 0.0):
         for seed in range(40):
             problem = _problem(seed, 8, 5, siblings=0.6)
@@ -309,7 +365,9 @@ def test_rounds_that_reuse_proven_count_levels_keep_every_bound() -> None:
             assert _feasible(problem, tuple(int(e) for e in best))
             assert key_of(problem, best) <= optimum
             reused += any("as in a round before" in n for n in notes)
+            halfway += any("halfway" in n for n in notes)
     assert reused >= 5  # the path this test is about was taken
+    assert halfway >= 3  # and the cuts halfway between two rounds' placements
 
 
 def _unit(name: str, size: int) -> Unit:
