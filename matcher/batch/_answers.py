@@ -1,9 +1,10 @@
 """The groups' proof's answers: the singles' flow around each placement of the groups, priced
 (`Singles`), and the best packing seen so far, polished (`Answers`).
 
-Two pieces of work can go ahead in a forked child, on the other core, while this process
-does something it must do anyway: the pricing of a placement that may be needed later, and
-the polish of the best answer while the next placement is priced here. Each is the very work
+Three pieces of work can go ahead in a forked child, on the other core, while this process
+does something it must do anyway: the pricing of a placement that may be needed later, the
+pricing halfway between two placements (`GroupProof.mid_prices`, for the next round's cut),
+and the polish of the best answer, each while a placement is priced here. Each is the work
 this process would do itself (the same deterministic code on a copy of the same memory), and
 each result is taken at the point it would have been worked out here: the answer must not
 depend on whether a child could be forked.
@@ -36,7 +37,7 @@ class Singles:
     """The singles' lexicographic optimum (count levels merged, then score) on the places
     a group placement leaves, with each stage's price per place of every pool."""
 
-    flows: npt.NDArray[np.int8]  # children per edge of the singles' problem: 0 or 1
+    flows: npt.NDArray[np.int8]  # children per edge of the singles' problem: 0-1 (0-2 halfway)
     count: int
     score: int
     count_price: IntArray  # per pool of the whole problem
