@@ -63,7 +63,7 @@ class Forked:
     bytes (no pickle on either side). `arrays()` waits for them (None if the child failed
     or did not answer in time: the caller then works them out itself); `cancel()` stops and
     reaps the child. The forked edge builder, `Ahead` and the groups' proof (a placement
-    priced ahead) use it."""
+    priced ahead, a pricing halfway, a polish) use it."""
 
     def __init__(self, pid: int, read: int) -> None:
         self._pid: int | None = pid

@@ -1,13 +1,14 @@
 """The groups' proof's answers: the singles' flow around each placement of the groups, priced
 (`Singles`), and the best packing seen so far, polished (`Answers`).
 
-Three pieces of work can go ahead in a forked child, on the other core, while this process
-does something it must do anyway: the pricing of a placement that may be needed later, the
-pricing halfway between two placements (`GroupProof.mid_prices`, for the next round's cut),
-and the polish of the best answer, each while a placement is priced here. Each is the work
-this process would do itself (the same deterministic code on a copy of the same memory), and
-each result is taken at the point it would have been worked out here: the answer must not
-depend on whether a child could be forked.
+Three pieces of work can go ahead in forked children while this process does something it
+must do anyway: the pricing of a placement that may be needed later (while the score level
+is solved), and, while a placement is priced here, the pricing halfway between two
+placements (`GroupProof.mid_prices`, the next round's cut) or the polish of the best
+answer. Each is the work this process would do itself (the same deterministic code on a
+copy of the same memory), and each result is taken at the point it would be worked out
+here, where nothing can be forked (a worker of a process pool, `PLACEMENT_EDGE_WORKERS=1`):
+the answer must not depend on whether a child could be forked.
 """
 
 from __future__ import annotations
@@ -58,12 +59,10 @@ class Singles:
 
 @dataclass
 class _Polishing:
-    """A polish under way: its start, and its result (worked out here) or the child
-    working it out."""
+    """A polish under way: the answer it starts from, and the child working it out."""
 
     chosen: IntArray
-    child: Forked | None
-    here: IntArray | None
+    child: Forked | None  # None: worked out here when it is finished
     spent: list[float]  # each clock's CP-SAT time spent when it started (`Clock.chain`)
 
 
@@ -166,28 +165,28 @@ class Answers:
         if ahead and may_fork():
             job = partial(_polished_arrays, self.plan, chosen, clock, workers, seed)
             child = Forked.fork(job)
-        here = None if child is not None else self.plan.polish(chosen, clock, workers, seed)
-        self._polishing = _Polishing(chosen, child, here, spent)
+        self._polishing = _Polishing(chosen, child, spent)
 
     def finish_polish(self, clock: Clock, workers: int, seed: int) -> None:
-        """Offer the polish under way, if any (worked out here if its child failed)."""
-        polishing, self._polishing = self._polishing, None
+        """Offer the polish under way, if any: the child's, else worked out here now
+        (where a polish here would charge the clocks: the same point either way)."""
+        polishing = self._polishing
         if polishing is None:
             return
-        polished = polishing.here
+        found = None
         if polishing.child is not None:
             left = clock.remaining()
             stage = PROOF_STAGE_SECONDS if left is None else min(left, PROOF_STAGE_SECONDS)
-            found = polishing.child.arrays(2 * stage + 10.0)
-            if found is not None and len(found) == 2:
-                polished, spent = found
-                # The CP-SAT time the child's clocks were charged, charged here: what a
-                # polish here would have left on them (`--deterministic` counts it).
-                for each, then, after in zip(clock.chain(), polishing.spent, spent, strict=True):
-                    each.spent = float(after) + (each.spent - then)
-            else:
-                polished = self.plan.polish(polishing.chosen, clock, workers, seed)
-        assert polished is not None
+            found = polishing.child.arrays(2 * stage + 10.0)  # reaps the child, always
+        self._polishing = None
+        if found is not None and len(found) == 2:
+            polished, spent = found
+            # The CP-SAT time the child's clocks were charged, charged here: what a polish
+            # here would have left on them (`--deterministic` counts it).
+            for each, then, after in zip(clock.chain(), polishing.spent, spent, strict=True):
+                each.spent = float(after) + (each.spent - then)
+        else:
+            polished = self.plan.polish(polishing.chosen, clock, workers, seed)
         key = polished.tobytes()
         self._polished.add(key)
         if polished is not polishing.chosen and key != polishing.chosen.tobytes():
@@ -203,12 +202,16 @@ class Answers:
             f"groups moved at the same counts: score {before:.2f} -> {self.objective().score:.2f}"
         ]
 
-    def stop_all(self) -> None:
-        """Stop and reap every child: pricing, polishing, or pricing halfway."""
-        self.stop_ahead()
+    def stop_halfway(self) -> None:
+        """Stop and reap every child still pricing halfway."""
         for child in self._halfway.values():
             child.cancel()
         self._halfway.clear()
+
+    def stop_all(self) -> None:
+        """Stop and reap every child: pricing, polishing, or pricing halfway."""
+        self.stop_ahead()
+        self.stop_halfway()
 
     def stop_ahead(self) -> None:
         """Stop and reap every child still pricing a placement or polishing."""
@@ -217,7 +220,7 @@ class Answers:
         self._ahead.clear()
         if self._polishing is not None and self._polishing.child is not None:
             self._polishing.child.cancel()
-            self._polishing = None
+        self._polishing = None
 
 
 def _priced_arrays(plan: GroupProof, groups: IntArray) -> list[np.ndarray]:

@@ -107,6 +107,7 @@ class GroupsModel:
         self.cuts: list[tuple[int, IntArray]] = []  # (base, price per edge) of theta's cuts
         self.last_bound: list[int] = []  # CP-SAT's bound at a level it did not prove
         self.hint: list[int] = []
+        self.score_proven = False  # whether the last score stage proved its placement
 
     def fix(self, cost: IntArray, value: int) -> None:
         used = np.flatnonzero(cost)
@@ -178,6 +179,7 @@ class GroupsModel:
         self.hint = [*self.hint[: len(self.x)], theta]
         reached, proven = self._minimize_vars(variables, weights, clock)
         placement = self._placement() if reached is not None else None
+        self.score_proven = proven
         if proven:
             return reached, placement
         return (self.last_bound[0] if self.last_bound else None), placement

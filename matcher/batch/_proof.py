@@ -115,7 +115,7 @@ def _rounds(
     bound: Objective | None = None
     notes: list[str] = []
     groups = answers.best[plan.group_units]
-    proven: list[_Cut] = []  # rounds whose cut met the optimum's count levels
+    proven: list[_Cut] = []  # cuts exact at every count-optimal placement: their score cuts hold
     last_gap: tuple[str | None, float] | None = None  # level and gap after the round before
     for turn in range(PROOF_ROUNDS):
         if clock.expired():
@@ -153,6 +153,8 @@ def _rounds(
             if halfway is not None:
                 proven.append(halfway)
                 notes.append(f"group bound, round {turn + 1}: a cut halfway from the one before")
+        answers.stop_halfway()  # one not needed: not to compete with the next round's work
+    answers.stop_halfway()
     return bound, notes
 
 
@@ -176,9 +178,10 @@ def _enough(
 @dataclass(frozen=True)
 class _Cut:
     """A round's cut, once its count levels met the answer's (so every count-optimal
-    placement meets them too): its count prices and the merged count bound they proved,
-    its levels' costs and optima in the groups' model, which every count-optimal placement
-    attains (none where an earlier cut's stand for them), and its score cut, which holds
+    placement meets them too), or a cut halfway with a proven cut's count prices
+    (`GroupProof.mid_cut`): its count prices and the merged count bound they proved, its
+    levels' costs and optima in the groups' model, which every count-optimal placement
+    attains (none where an earlier cut's stand for them), and its score cuts, which hold
     for those."""
 
     count_price: IntArray
@@ -323,11 +326,7 @@ class GroupProof:
         193,751 -> 193,779, after five 193,793 -> 193,820."""
         p = self.problem
         lost = self.places_taken(a) + self.places_taken(b)  # places taken, doubled
-        sub = self._singles_with(2 * p.pool_free - lost)
-        doubled = replace(sub, size=2 * sub.size)
-        for name in ("edge_preference", "pools_used"):
-            doubled.__dict__[name] = getattr(self.singles, name)  # cached_property's slot
-        return self._priced(doubled)
+        return self._priced(self._singles_with(2 * p.pool_free - lost, 2 * self.singles.size))
 
     def mid_cut(
         self, a: IntArray, b: IntArray, halfway: Singles, proven: list[_Cut]
@@ -354,11 +353,14 @@ class GroupProof:
         ]
         return _Cut(halfway.count_price, known.count, [], [], score_cuts)
 
-    def _singles_with(self, free: IntArray) -> BatchProblem:
-        """The singles' problem against `free` places, with the columns worked out from its
-        edges alone carried over (the order of preference: an argsort of 1.1 M edges and
-        18 MB of the proof's memory peak nationally, each round)."""
-        sub = replace(self.singles, pool_free=free)
+    def _singles_with(self, free: IntArray, size: IntArray | None = None) -> BatchProblem:
+        """The singles' problem against `free` places (and children per single, `size`:
+        2 halfway), with the columns worked out from its edges alone carried over (the
+        order of preference: an argsort of 1.1 M edges and 18 MB of the proof's memory
+        peak nationally, each round)."""
+        sub = replace(
+            self.singles, pool_free=free, size=self.singles.size if size is None else size
+        )
         for name in ("edge_preference", "pools_used"):
             sub.__dict__[name] = getattr(self.singles, name)  # cached_property's own slot
         return sub
@@ -410,7 +412,7 @@ class GroupProof:
         clock: Clock,
         workers: int,
         seed: int,
-        limited: bool = True,
+        limited: bool,
     ) -> tuple[Objective | None, IntArray | None, list[str]]:
         """The cut at `groups`; the groups' model under it, count levels one by one: the
         bound they prove. Where an answer meets it (the answer so far, or a placement the
@@ -476,7 +478,7 @@ class GroupProof:
             for base, price in each.score_cuts:
                 model.add_score_cut(base, price)
         score, placement = model.score(self.group_score, clock)
-        if placement is not None:
+        if placement is not None and model.score_proven:
             answers.placed_by_score(placement)
 
         def meets(groups: IntArray | None) -> bool:
@@ -487,17 +489,20 @@ class GroupProof:
             return count == answers.count_of(groups)
 
         # The count levels' placement was priced in a child meanwhile. While the score
-        # level's placement is priced here, a child works out, in a run with a time limit
-        # (where rounds go on), the cut halfway from this round's (`mid_prices`), and in
-        # one without, the best answer so far polished: with a limit a polish would hold
-        # the round up (stress: 1.3-2.4 s against a pricing's 1.1-1.5).
-        met = met_already or meets(found)
-        if limited and placement is not None and not np.array_equal(placement, groups):
-            answers.mid_ahead(groups, placement)
-        if not limited:
+        # level's placement is priced here, another child works out, with a time limit
+        # (where rounds go on), the cut halfway from this round's placement (`mid_prices`);
+        # without one, the best answer so far (the count levels' placement weighed)
+        # polished. With a limit a polish would hold the round up (stress: 1.3-2.4 s
+        # against a pricing's 1.1-1.5).
+        if limited:
+            if placement is not None and not np.array_equal(placement, groups):
+                answers.mid_ahead(groups, placement)
+            met = met_already or meets(placement) or meets(found)
+        else:
+            met = met_already or meets(found)
             answers.start_polish(clock, workers, seed, ahead=True)
-        met = meets(placement) or met
-        answers.finish_polish(clock, workers, seed)
+            met = meets(placement) or met
+            answers.finish_polish(clock, workers, seed)
         answers.stop_ahead()
         last = found if placement is None else placement
         if not met:

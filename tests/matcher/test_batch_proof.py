@@ -264,44 +264,6 @@ def test_a_placement_priced_ahead_in_a_child_is_priced_as_here() -> None:
     assert_same_in_a_fresh_process(_PRICED_AHEAD)
 
 
-_POLISHED_AHEAD = """
-import os
-import numpy as np
-from matcher.batch import build_problem, solve_greedy
-from matcher.batch import _ahead, _answers, _proof
-from matcher.batch._solution import Clock
-from matcher.rank import Matcher
-from tests.factories import AS_OF
-from tests.matcher.test_batch import tiny
-
-os.environ.pop("PLACEMENT_EDGE_WORKERS", None)
-assert _ahead.may_fork()
-m = Matcher(tiny(17, 60, 40, 4, siblings=0.5))
-problem = build_problem(m, m.units, AS_OF)
-plan = _proof.GroupProof.of(problem)
-assert plan is not None
-start = solve_greedy(problem).chosen
-here_clock = Clock(None, deterministic=True)
-here = plan.polish(start, here_clock, 1, 0)
-assert not np.array_equal(here, start)  # the polish moves a group: the case this is about
-clock = Clock(None, deterministic=True)
-answers = _answers.Answers(plan, start)
-answers.start_polish(clock, 1, 0, ahead=True)
-assert answers._polishing is not None and answers._polishing.child is not None
-answers.finish_polish(clock, 1, 0)
-assert np.array_equal(answers.best, here)
-assert clock.spent == here_clock.spent > 0  # the child's CP-SAT time charged here
-print("same")
-"""
-
-
-def test_the_best_answer_polished_in_a_child_is_polished_as_here() -> None:
-    """While the score level's placement is priced, the best answer so far is polished in a
-    forked child: the very polish worked out here, its CP-SAT time charged to the clock here
-    (`--deterministic` counts it)."""
-    assert_same_in_a_fresh_process(_POLISHED_AHEAD)
-
-
 def test_without_a_time_limit_the_score_levels_own_placement_is_not_polished() -> None:
     """A run without a time limit asks for an answer soon: an answer whose groups are where
     the score level placed them is not polished last; with a time limit every answer is."""
