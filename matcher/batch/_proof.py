@@ -85,9 +85,10 @@ def group_bound(
     meet the answer's solves the score level too, under every such cut so far. Another round
     follows only while half the last round's time is left and the gap is worth it
     (`_enough`: above `GAP_TARGET`, still closing by `GAP_PROGRESS` a round, and, where the
-    run has no time limit, within `GAP_REACH`). Last, the answer's groups are moved to
-    nearer homes at the same counts (`GroupProof.polish`), unless the run has no time
-    limit and they are where a score level placed them."""
+    run has no time limit, within `GAP_REACH`); with a time limit, it also cuts halfway
+    from the last round's placement (`GroupProof.mid_prices`). Last, the answer's groups
+    are moved to nearer homes at the same counts (`GroupProof.polish`), unless the run has
+    no time limit and they are where a score level placed them."""
     left = clock.remaining()
     clock = Clock(
         PROOF_SECONDS if left is None else min(left, PROOF_SECONDS),

@@ -143,6 +143,11 @@ for seed in (17, 25, 11):
         halfway += any("halfway" in n for n in na)
 assert forks[None] > 0 and forks["1"] == 0, forks  # children did the work, then none
 assert halfway > 0  # and cut halfway
+try:  # every child reaped
+    os.waitpid(-1, os.WNOHANG)
+    raise SystemExit("a child left behind")
+except ChildProcessError:
+    pass
 print("same")
 """
 
@@ -150,5 +155,6 @@ print("same")
 def test_the_proof_gives_the_same_with_or_without_children() -> None:
     """With CP-SAT's deterministic time, the groups' proof gives the same answer, bound,
     notes and time spent whether its pricings halfway and polishes run in forked children
-    or here (`PLACEMENT_EDGE_WORKERS=1`), with a time limit and without."""
+    or here (`PLACEMENT_EDGE_WORKERS=1`), with a time limit and without; and it leaves no
+    child behind."""
     assert_same_in_a_fresh_process(_WITH_OR_WITHOUT_CHILDREN)
