@@ -54,8 +54,10 @@ FULL_MODEL_EDGES = 60_000
 
 
 def import_solvers() -> None:
-    """Load OR-Tools' CP-SAT module now (0.5 s: it imports pandas). `run_match` has it done
-    while forked children build the edges, when the cohort has sibling groups."""
+    """Load OR-Tools' CP-SAT module (0.5 s: it imports pandas) and min-cost flow (60 ms)
+    now. `run_match` has it done while forked children build the edges, when the cohort
+    has sibling groups."""
+    import ortools.graph.python.min_cost_flow
     import ortools.sat.python.cp_model  # noqa: F401
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from ortools.graph.python import min_cost_flow
 
 from matcher.batch._problem import BatchProblem, merge_levels, objective_levels, objective_of
 from matcher.batch._solution import OPTIMAL, Solution
@@ -120,6 +119,9 @@ def _min_cost_flow(
     cost: IntArray,
     supply: IntArray,
 ) -> IntArray:
+    # Loaded here, not on import (60 ms): `import_solvers` loads it while edges are built.
+    from ortools.graph.python import min_cost_flow
+
     smcf = min_cost_flow.SimpleMinCostFlow()
     # Every node's supply in one call (a Python loop over the nodes took 12 ms a flow,
     # nationally), which also makes the nodes without arcs exist.
