@@ -227,6 +227,16 @@ class GroupProof:
         return np.flatnonzero(self.problem.size[self.problem.e_unit] > 1)
 
     @cached_property
+    def group_size(self) -> IntArray:
+        """The children of each group edge's group."""
+        return self.problem.size[self.problem.e_unit[self.group_edges]]
+
+    @cached_property
+    def group_pools(self) -> IntArray:
+        """The pool of each group edge."""
+        return self.problem.e_pool[self.group_edges]
+
+    @cached_property
     def _singles(self) -> tuple[BatchProblem, IntArray]:
         return _singles_problem(self.problem)
 
@@ -260,16 +270,16 @@ class GroupProof:
     @cached_property
     def group_counts(self) -> list[IntArray]:
         """Each count level's cost of each group edge (per child times the group's size)."""
-        p = self.problem
-        size = p.size[p.e_unit[self.group_edges]]
-        return [np.asarray(level, np.int64)[self.group_edges] * size for level in self.count_levels]
+        return [
+            np.asarray(level, np.int64)[self.group_edges] * self.group_size
+            for level in self.count_levels
+        ]
 
     @cached_property
     def group_score(self) -> IntArray:
         """The groups' own score of each group edge."""
-        p = self.problem
-        size = p.size[p.e_unit[self.group_edges]]
-        return np.asarray(objective_levels(p)[-1], np.int64)[self.group_edges] * size
+        score = np.asarray(objective_levels(self.problem)[-1], np.int64)
+        return score[self.group_edges] * self.group_size
 
     @cached_property
     def least_score(self) -> int:
@@ -336,23 +346,26 @@ class GroupProof:
         prices are a proven cut's, its count part is exact at every count-optimal placement
         as `round` argues for a round's own cut (that argument holds at any point of the
         singles' LP, whole places or not), so its score cut holds there. None otherwise."""
-        known = next(
-            (c for c in proven if np.array_equal(c.count_price, halfway.count_price)), None
-        )
+        known = _with_count_prices(proven, halfway.count_price)
         if known is None:
             return None
-        p = self.problem
         lost = self.places_taken(a) + self.places_taken(b)
-        edges = self.group_edges
-        size = p.size[p.e_unit[edges]]
-        pools = p.e_pool[edges]
-        # theta >= (score - price . lost) / 2 + price . taken; theta and price . taken are
-        # whole numbers, so the base may be rounded up.
-        score_cuts = [
-            (-((int(price @ lost) - halfway.score) // 2), price[pools] * size)
-            for price in halfway.score_prices
+        return _Cut(halfway.count_price, known.count, [], [], self._score_cuts(halfway, lost, 2))
+
+    def _score_cuts(
+        self, singles: Singles, taken: IntArray, points: int
+    ) -> list[tuple[int, IntArray]]:
+        """The score cuts of a pricing at the mean of `points` placements that take `taken`
+        places in all (`singles`' values are `points` times the optimum there): theta >=
+        (score - price . taken) / points + price . x, per group edge x. theta and price . x
+        are whole numbers, so the base may be rounded up."""
+        return [
+            (
+                -((int(price @ taken) - singles.score) // points),
+                price[self.group_pools] * self.group_size,
+            )
+            for price in singles.score_prices
         ]
-        return _Cut(halfway.count_price, known.count, [], [], score_cuts)
 
     def _singles_with(self, free: IntArray, size: IntArray | None = None) -> BatchProblem:
         """The singles' problem against `free` places (and children per single, `size`:
@@ -423,11 +436,10 @@ class GroupProof:
         notes."""
         p = self.problem
         edges = self.group_edges
-        size = p.size[p.e_unit[edges]]
-        pools = p.e_pool[edges]
         digits = balanced_digits(singles.count_price, self.weights)
         counts = [
-            own + digit[pools] * size for own, digit in zip(self.group_counts, digits, strict=True)
+            own + digit[self.group_pools] * self.group_size
+            for own, digit in zip(self.group_counts, digits, strict=True)
         ]
         low, high = level_ranges(p.e_unit[edges], counts)
         if not dominated(self.weights, low, high):
@@ -444,9 +456,7 @@ class GroupProof:
         # that cut is exact, this one below). So it is exact at every count-optimal
         # placement as well, its score cut holds there, and the count levels need no solve
         # (stress: the prices stayed the same in every round; 2-3 s a round saved).
-        known = next(
-            (c for c in proven if np.array_equal(c.count_price, singles.count_price)), None
-        )
+        known = _with_count_prices(proven, singles.count_price)
         found: IntArray | None = None
         if known is not None:
             values: list[int] = []
@@ -470,10 +480,7 @@ class GroupProof:
         met_already = count == answers.count_of(None)
         if found is not None and not met_already:
             answers.ahead(found)
-        score_cuts = [
-            (singles.score - int(price @ taken), price[pools] * size)
-            for price in singles.score_prices
-        ]
+        score_cuts = self._score_cuts(singles, taken, 1)
         cut = _Cut(singles.count_price, count, counts if known is None else [], values, score_cuts)
         for each in [*proven, cut]:
             for base, price in each.score_cuts:
@@ -549,6 +556,11 @@ class GroupProof:
             math.floor(-together / scale),
             p.together_after,
         )
+
+
+def _with_count_prices(proven: list[_Cut], count_price: IntArray) -> _Cut | None:
+    """A proven cut with these count prices, if any."""
+    return next((c for c in proven if np.array_equal(c.count_price, count_price)), None)
 
 
 def _singles_problem(problem: BatchProblem) -> tuple[BatchProblem, IntArray]:

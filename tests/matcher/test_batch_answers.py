@@ -9,7 +9,7 @@ import numpy as np
 
 from matcher.batch._proof import GroupProof, _Cut
 from tests.matcher.test_batch_ahead import assert_same_in_a_fresh_process
-from tests.matcher.test_batch_proof import _problem, _small
+from tests.matcher.test_batch_proof import _problem, _small, proof_script
 
 
 def _group_placements(problem, proof: GroupProof) -> list[np.ndarray]:
@@ -58,23 +58,9 @@ def test_a_cut_halfway_holds_wherever_its_count_part_is_exact() -> None:
     assert checked >= 20
 
 
-_POLISHED_AHEAD = """
-import os
-import numpy as np
-from matcher.batch import build_problem, solve_greedy
-from matcher.batch import _ahead, _answers, _proof
-from matcher.batch._solution import Clock
-from matcher.rank import Matcher
-from tests.factories import AS_OF
-from tests.matcher.test_batch import tiny
-
-os.environ.pop("PLACEMENT_EDGE_WORKERS", None)
-assert _ahead.may_fork()
-m = Matcher(tiny(17, 60, 40, 4, siblings=0.5))
-problem = build_problem(m, m.units, AS_OF)
-plan = _proof.GroupProof.of(problem)
-assert plan is not None
-start = solve_greedy(problem).chosen
+_POLISHED_AHEAD = proof_script(
+    17,
+    """
 here_clock = Clock(None, deterministic=True)
 here = plan.polish(start, here_clock, 1, 0)
 assert not np.array_equal(here, start)  # the polish moves a group: the case this is about
@@ -86,7 +72,8 @@ answers.finish_polish(clock, 1, 0)
 assert np.array_equal(answers.best, here)
 assert clock.spent == here_clock.spent > 0  # the child's CP-SAT time charged here
 print("same")
-"""
+""",
+)
 
 
 def test_the_best_answer_polished_in_a_child_is_polished_as_here() -> None:

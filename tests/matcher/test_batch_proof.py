@@ -61,6 +61,26 @@ def _merged_and_score(problem, key: tuple[int, ...]) -> tuple[int, int]:
     return sum(w * c for w, c in zip(weights, counts, strict=True)), -minus_score
 
 
+def _priced_levels(seed: int, children: int, families: int):
+    """A small cohort without groups whose count levels merge into one cost, and its two
+    stage costs (merged count, score)."""
+    problem = _problem(seed, children, families, siblings=0.0)
+    assume(problem.n_edges > 0 and _small(problem))
+    count_cost = merge_levels(problem, objective_levels(problem)[:-1], 2**50)
+    assume(len(count_cost) == 1)
+    return problem, [count_cost[0], np.asarray(objective_levels(problem)[-1], np.int64)]
+
+
+def _cuts(found, lost: np.ndarray) -> list[tuple[int, int]]:
+    """The lexicographic cuts (count, score) of a pricing at `lost` places, one per score
+    subgradient: the score stage's least prices hold on the face the count stage's largest
+    define."""
+    return [
+        (found.values[0] + int(found.prices[0] @ lost), found.values[1] + int(price @ lost))
+        for price in (found.prices[1], found.least_prices[1])
+    ]
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10**6),
@@ -73,12 +93,8 @@ def test_the_prices_are_a_lexicographic_subgradient_of_the_optimum(
 ) -> None:
     """For any other free places, the optimum (brute force) is at least, lexicographically,
     the optimum at the first ones plus the prices times the places lost."""
-    problem = _problem(seed, children, families, siblings=0.0)
-    assume(problem.n_edges > 0 and _small(problem))
-    count_cost = merge_levels(problem, objective_levels(problem)[:-1], 2**50)
-    assume(len(count_cost) == 1)
-    score = np.asarray(objective_levels(problem)[-1], np.int64)
-    found = stage_prices(problem, [count_cost[0], score])
+    problem, costs = _priced_levels(seed, children, families)
+    found = stage_prices(problem, costs)
     pools = problem.pools_used
     here = problem.pool_free[pools]
     assert (found.values[0], found.values[1]) == _merged_and_score(problem, brute_force(problem))
@@ -87,13 +103,7 @@ def test_the_prices_are_a_lexicographic_subgradient_of_the_optimum(
     free[pools] = there
     moved = replace(problem, pool_free=free)
     count, cents = _merged_and_score(moved, brute_force(moved))
-    lost = here - there
-    # The score stage's least prices hold on the face the count stage's largest define.
-    for score_prices in (found.prices[1], found.least_prices[1]):
-        cut = (
-            found.values[0] + int(found.prices[0] @ lost),
-            found.values[1] + int(score_prices @ lost),
-        )
+    for cut in _cuts(found, here - there):
         assert (count, cents) >= cut
 
 
@@ -111,11 +121,7 @@ def test_the_prices_halfway_are_a_lexicographic_subgradient_of_the_optimum(
     both added up), the flow's values are twice the optimum there and its prices a
     lexicographic subgradient: for any whole free places, twice the optimum (brute force)
     is at least the values plus the prices times the doubled places lost."""
-    problem = _problem(seed, children, families, siblings=0.0)
-    assume(problem.n_edges > 0 and _small(problem))
-    count_cost = merge_levels(problem, objective_levels(problem)[:-1], 2**50)
-    assume(len(count_cost) == 1)
-    score = np.asarray(objective_levels(problem)[-1], np.int64)
+    problem, costs = _priced_levels(seed, children, families)
     pools = problem.pools_used
     top = [int(f) + 1 for f in problem.pool_free[pools]]
     a, b, there = (
@@ -124,21 +130,16 @@ def test_the_prices_halfway_are_a_lexicographic_subgradient_of_the_optimum(
     doubled_free = problem.pool_free.copy()
     doubled_free[pools] = a + b
     doubled = replace(problem, pool_free=doubled_free, size=2 * problem.size)
-    found = stage_prices(doubled, [count_cost[0], score])
+    found = stage_prices(doubled, costs)
     free = problem.pool_free.copy()
     free[pools] = there
     moved = replace(problem, pool_free=free)
     count, cents = _merged_and_score(moved, brute_force(moved))
-    lost = a + b - 2 * there
-    for score_prices in (found.prices[1], found.least_prices[1]):
-        cut = (
-            found.values[0] + int(found.prices[0] @ lost),
-            found.values[1] + int(score_prices @ lost),
-        )
+    for cut in _cuts(found, a + b - 2 * there):
         assert (2 * count, 2 * cents) >= cut
     # Halfway between a vector and itself is that vector: twice its optimum.
     doubled_free[pools] = 2 * a
-    twice = stage_prices(replace(doubled, pool_free=doubled_free), [count_cost[0], score])
+    twice = stage_prices(replace(doubled, pool_free=doubled_free), costs)
     free[pools] = a
     at_a = replace(problem, pool_free=free)
     assert (twice.values[0], twice.values[1]) == tuple(
@@ -212,22 +213,36 @@ def test_the_polish_moves_the_groups_to_their_least_score_at_the_same_counts(
     assert key_of(problem, polished) == best
 
 
-_PRICED_AHEAD = """
+_PROOF_PREAMBLE = """
 import os
 import numpy as np
 from matcher.batch import build_problem, solve_greedy
 from matcher.batch import _ahead, _answers, _proof
+from matcher.batch._solution import Clock
 from matcher.rank import Matcher
 from tests.factories import AS_OF
 from tests.matcher.test_batch import tiny
 
 os.environ.pop("PLACEMENT_EDGE_WORKERS", None)
 assert _ahead.may_fork()
-m = Matcher(tiny(11, 60, 40, 4, siblings=0.5))
+m = Matcher(tiny({seed}, 60, 40, 4, siblings=0.5))
 problem = build_problem(m, m.units, AS_OF)
 plan = _proof.GroupProof.of(problem)
 assert plan is not None
 start = solve_greedy(problem).chosen
+"""
+
+
+def proof_script(seed: int, body: str) -> str:
+    """A script for a fresh interpreter, where forking is allowed: the proof (`plan`) of a
+    tiny cohort with groups (`problem`, seed `seed`) and its greedy answer (`start`), then
+    `body`."""
+    return _PROOF_PREAMBLE.format(seed=seed) + body
+
+
+_PRICED_AHEAD = proof_script(
+    11,
+    """
 groups = start[plan.group_units].copy()
 groups[::2] = -1
 answers = _answers.Answers(plan, start)
@@ -253,7 +268,8 @@ try:
 except ChildProcessError:
     pass
 print("same")
-"""
+""",
+)
 
 
 def test_a_placement_priced_ahead_in_a_child_is_priced_as_here() -> None:
